@@ -1,0 +1,108 @@
+//! The typed command line (clap). What the user typed, validated by clap, nothing resolved:
+//! `config.rs` turns these plus the model's `train` block into a run configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "nnc", version, about = "Write, train and benchmark neural networks from a .nn file")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train the model as its `train` block says and evaluate it on the test set.
+    Run(RunArgs),
+    /// Parse and validate a model file.
+    Check(CheckArgs),
+    /// Show the network as a table of nodes, shapes and parameters.
+    Show(CheckArgs),
+    /// Accuracy and loss of saved weights on the test set.
+    Eval(RunArgs),
+    /// Train every combination of `--set NAME=V1,V2,...` values.
+    Sweep(RunArgs),
+    /// Time training steps and inference without training to convergence.
+    Bench(BenchArgs),
+    /// Check the engine's gradients for this model against finite differences.
+    Gradcheck(RunArgs),
+    /// Datasets: download into the cache.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// Options of the commands that only read a model.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The `.nn` model file.
+    pub file: PathBuf,
+    /// Override a `let` parameter (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Options that every training command takes.
+#[derive(Debug, ClapArgs)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: CheckArgs,
+    /// Folder holding the dataset's IDX files.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Override the `train` block's epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the `train` block's batch size.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Override the `train` block's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on only the first N training samples.
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// Write the trained weights here (safetensors), atomically.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Start from saved weights.
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: CheckArgs,
+    /// Batch sizes to time, comma separated (default: the file's).
+    #[arg(long, value_delimiter = ',', value_name = "B1,B2,...")]
+    pub batch: Vec<usize>,
+    /// Folder holding the dataset's IDX files.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Seconds to time each setting.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a built-in dataset into the cache folder, verifying checksums.
+    Fetch {
+        /// `mnist` or `fashion_mnist`.
+        name: String,
+    },
+}

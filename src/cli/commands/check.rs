@@ -1,0 +1,8 @@
+//! `nnc check`. STUB.
+
+use crate::cli::args::CheckArgs;
+
+pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
+    let _ = args;
+    anyhow::bail!("`nnc check` is not implemented yet")
+}

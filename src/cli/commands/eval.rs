@@ -1,0 +1,8 @@
+//! `nnc eval`. STUB.
+
+use crate::cli::args::RunArgs;
+
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let _ = args;
+    anyhow::bail!("`nnc eval` is not implemented yet")
+}

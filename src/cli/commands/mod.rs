@@ -1,0 +1,10 @@
+//! One module per `nnc` command.
+
+pub mod bench;
+pub mod check;
+pub mod data;
+pub mod eval;
+pub mod gradcheck;
+pub mod run;
+pub mod show;
+pub mod sweep;

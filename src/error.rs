@@ -1,0 +1,41 @@
+//! The crate-wide error: one variant per layer, and the exit status each maps to.
+
+use crate::autodiff::TapeError;
+use crate::data::DataError;
+use crate::language::Diagnostics;
+use crate::training::TrainError;
+
+/// Everything that can go wrong in `nnc`, grouped by the layer that noticed it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `.nn` file has one or more problems (already rendered for the terminal).
+    #[error("{0}")]
+    Model(#[from] Diagnostics),
+    /// A command-line flag that clap could not check by itself.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+    /// A file `nnc` writes could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit status the CLI contract assigns: 2 for usage and model errors,
+    /// 1 for failures at run time.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Model(_) | Error::Usage(_) => 2,
+            Error::Data(_) | Error::Train(_) | Error::Tape(_) | Error::Write { .. } => 1,
+        }
+    }
+}

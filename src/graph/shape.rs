@@ -1,0 +1,1 @@
+//! Per-sample shapes and their inference rules. STUB.
