@@ -1,1 +1,12 @@
-//! SIMD kernels over slices. STUB.
+//! Kernels: the arithmetic, on plain slices and sizes.
+//!
+//! Kernels never see tape nodes or shapes; the autodiff layer calls them with buffers it
+//! owns. Matrix products go through [`gemm::gemm`] (the crate's only `sgemm` call);
+//! element-wise work through [`simd`] (`wide::f32x8`, eight lanes); row-wise reductions
+//! (softmax, sums) through [`reduce`].
+
+pub mod gemm;
+pub mod reduce;
+pub mod simd;
+
+pub use gemm::{MatRef, gemm};

@@ -1,0 +1,151 @@
+//! Matrix products through `matrixmultiply::sgemm`, transposes expressed as strides.
+
+/// A read-only row-major matrix view; [`MatRef::t`] swaps strides to view the transpose
+/// without copying.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a> MatRef<'a> {
+    /// Views `data` as a `[rows, cols]` row-major matrix.
+    ///
+    /// # Panics
+    /// If `data.len() != rows * cols`: callers size their buffers from shapes they checked.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(Some(data.len()), rows.checked_mul(cols), "MatRef: buffer is not rows×cols");
+        let cols_stride = isize::try_from(cols).expect("MatRef: cols fits in isize");
+        MatRef { data, rows, cols, row_stride: cols_stride, col_stride: 1 }
+    }
+
+    /// The transpose, as a view.
+    pub fn t(self) -> Self {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// `c ← a·b + beta·c`, `c` row-major `[a.rows, b.cols]`. `beta = 1.0` accumulates into a
+/// gradient; with `beta = 0.0` the old contents of `c` are ignored (even NaN).
+///
+/// # Panics
+/// If the inner dimensions differ or `c` has the wrong length: the tape checks shapes
+/// before it calls this, so a panic here is a broken invariant.
+pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
+    assert_eq!(c.len(), a.rows * b.cols, "gemm: output has the wrong size");
+    if c.is_empty() {
+        return;
+    }
+    if a.cols == 0 {
+        // An empty inner product: sgemm would leave c untouched rather than scale it.
+        c.iter_mut().for_each(|x| *x *= beta);
+        if beta == 0.0 {
+            c.fill(0.0);
+        }
+        return;
+    }
+    let c_row_stride = isize::try_from(b.cols).expect("gemm: cols fits in isize");
+    // SAFETY: `MatRef::new` checked that each buffer holds rows*cols elements and `t()`
+    // only swaps strides, so every element sgemm reads, `i*row_stride + j*col_stride` for
+    // i < rows, j < cols, is in bounds. `c` is an exclusive slice of exactly
+    // a.rows*b.cols elements with row-major strides: no two outputs alias, and being a
+    // `&mut` it cannot overlap `a` or `b`.
+    #[rustfmt::skip]
+    let () = unsafe {
+        matrixmultiply::sgemm(
+            a.rows, a.cols, b.cols,
+            1.0,
+            a.data.as_ptr(), a.row_stride, a.col_stride,
+            b.data.as_ptr(), b.row_stride, b.col_stride,
+            beta,
+            c.as_mut_ptr(), c_row_stride, 1,
+        );
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Plain triple loop in f64: the reference every product is checked against.
+    fn reference(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<f64> {
+        let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] } as f64;
+        let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] } as f64;
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    fn dims() -> impl Strategy<Value = usize> {
+        prop_oneof![Just(0usize), Just(1), Just(7), Just(8), Just(9), 1usize..70]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn every_transpose_combination_matches_the_triple_loop(
+            m in dims(), k in dims(), n in dims(), ta: bool, tb: bool, accumulate: bool, seed: u64,
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || { state ^= state << 13; state ^= state >> 7; state ^= state << 17; (state % 2000) as f32 / 1000.0 - 1.0 };
+            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| next()).collect();
+            let a_view = if ta { MatRef::new(&a, k, m).t() } else { MatRef::new(&a, m, k) };
+            let b_view = if tb { MatRef::new(&b, n, k).t() } else { MatRef::new(&b, k, n) };
+            let mut c = c0.clone();
+            let beta = if accumulate { 1.0 } else { 0.0 };
+            gemm(a_view, b_view, beta, &mut c);
+            let expected = reference(&a, &b, m, k, n, ta, tb);
+            for (i, (&got, want)) in c.iter().zip(&expected).enumerate() {
+                let want = want + if accumulate { c0[i] as f64 } else { 0.0 };
+                prop_assert!((got as f64 - want).abs() <= 1e-4 * (1.0 + k as f64), "c[{i}] = {got}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn beta_zero_ignores_garbage_in_the_output() {
+        let a = [1.0, 2.0];
+        let b = [3.0, 4.0];
+        let mut c = [f32::NAN];
+        gemm(MatRef::new(&a, 1, 2), MatRef::new(&b, 2, 1), 0.0, &mut c);
+        assert_eq!(c, [11.0]);
+    }
+
+    #[test]
+    fn large_product_matches_reference() {
+        let (m, k, n) = (128, 784, 256);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let mut c = vec![0.0; m * n];
+        gemm(MatRef::new(&a, m, k), MatRef::new(&b, k, n), 0.0, &mut c);
+        let expected = reference(&a, &b, m, k, n, false, false);
+        for (got, want) in c.iter().zip(&expected) {
+            assert!((*got as f64 - want).abs() < 1e-3, "{got} vs {want}");
+        }
+    }
+}

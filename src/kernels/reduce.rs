@@ -1,0 +1,188 @@
+//! Reductions: sums, and the row-wise softmax family (max-subtracted for stability).
+
+use wide::f32x8;
+
+use super::simd;
+
+/// Σ x, with eight partial sums in a fixed order (so the result depends only on `x`).
+pub fn sum(x: &[f32]) -> f32 {
+    let (x8, tail) = x.as_chunks::<8>();
+    let mut acc = f32x8::ZERO;
+    for xs in x8 {
+        acc += f32x8::new(*xs);
+    }
+    let mut padded = [0.0; 8];
+    padded[..tail.len()].copy_from_slice(tail);
+    (acc + f32x8::new(padded)).reduce_add()
+}
+
+/// Σ aᵢ·bᵢ.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot: lengths differ");
+    let (a8, a_tail) = a.as_chunks::<8>();
+    let (b8, b_tail) = b.as_chunks::<8>();
+    let mut acc = f32x8::ZERO;
+    for (as_, bs) in a8.iter().zip(b8) {
+        acc = f32x8::new(*as_).mul_add(f32x8::new(*bs), acc);
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
+    acc.reduce_add() + tail
+}
+
+/// The largest element (−∞ for an empty slice; NaN-free input assumed for the order).
+pub fn max(x: &[f32]) -> f32 {
+    x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// Row-wise softmax of `x` (`[rows, cols]`): `y = e^(x − max) / Σ e^(x − max)`.
+pub fn softmax_rows(x: &[f32], cols: usize, y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "softmax: lengths differ");
+    if cols == 0 {
+        return;
+    }
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        simd::add_scalar(-max(xr), xr, yr);
+        let yr_in: &mut [f32] = yr;
+        exp_in_place(yr_in);
+        let inv = 1.0 / sum(yr_in);
+        yr_in.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+/// Row-wise `log softmax`: `y = x − max − ln Σ e^(x − max)`.
+pub fn log_softmax_rows(x: &[f32], cols: usize, y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "log_softmax: lengths differ");
+    if cols == 0 {
+        return;
+    }
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        let m = max(xr);
+        simd::add_scalar(-m, xr, yr);
+        let log_sum = log_sum_exp_shifted(yr);
+        yr.iter_mut().for_each(|v| *v -= log_sum);
+    }
+}
+
+/// `ln Σ e^v` of a row already shifted so that its max is 0 (so the sum is in [1, n]).
+fn log_sum_exp_shifted(row: &[f32]) -> f32 {
+    let mut total = f32x8::ZERO;
+    let (r8, tail) = row.as_chunks::<8>();
+    for rs in r8 {
+        total += f32x8::new(*rs).exp();
+    }
+    if !tail.is_empty() {
+        let mut padded = [f32::NEG_INFINITY; 8];
+        padded[..tail.len()].copy_from_slice(tail);
+        total += f32x8::new(padded).exp();
+    }
+    total.reduce_add().ln()
+}
+
+fn exp_in_place(v: &mut [f32]) {
+    let (v8, tail) = v.as_chunks_mut::<8>();
+    for vs in v8 {
+        *vs = f32x8::new(*vs).exp().to_array();
+    }
+    if !tail.is_empty() {
+        let mut padded = [0.0; 8];
+        padded[..tail.len()].copy_from_slice(tail);
+        let e = f32x8::new(padded).exp().to_array();
+        let n = tail.len();
+        tail.copy_from_slice(&e[..n]);
+    }
+}
+
+/// Softmax backward, row-wise: `grad_x += y ∘ (grad_y − ⟨grad_y, y⟩)`.
+pub fn softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x: &mut [f32]) {
+    if cols == 0 {
+        return;
+    }
+    for ((yr, gyr), gxr) in y.chunks_exact(cols).zip(grad_y.chunks_exact(cols)).zip(grad_x.chunks_exact_mut(cols)) {
+        let inner = dot(gyr, yr);
+        for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
+            *gx += y * (gy - inner);
+        }
+    }
+}
+
+/// Log-softmax backward, row-wise: `grad_x += grad_y − e^y · Σ grad_y` (`y` = log-probs).
+pub fn log_softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x: &mut [f32]) {
+    if cols == 0 {
+        return;
+    }
+    for ((yr, gyr), gxr) in y.chunks_exact(cols).zip(grad_y.chunks_exact(cols)).zip(grad_x.chunks_exact_mut(cols)) {
+        let total = sum(gyr);
+        for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
+            *gx += gy - y.exp() * total;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    fn rows_cols() -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
+        (0usize..6, prop_oneof![Just(1usize), Just(7), Just(8), Just(9), 2usize..300])
+            .prop_flat_map(|(r, c)| (Just(r), Just(c), vec(-40.0f32..40.0, r * c)))
+    }
+
+    fn reference_softmax(row: &[f32]) -> Vec<f64> {
+        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        e.iter().map(|v| v / s).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn softmax_and_log_softmax_match_f64((rows, cols, x) in rows_cols()) {
+            let mut y = vec![0.0; x.len()];
+            softmax_rows(&x, cols, &mut y);
+            let mut ly = vec![0.0; x.len()];
+            log_softmax_rows(&x, cols, &mut ly);
+            for r in 0..rows {
+                let want = reference_softmax(&x[r * cols..(r + 1) * cols]);
+                for c in 0..cols {
+                    let (got, w) = (y[r * cols + c] as f64, want[c]);
+                    prop_assert!((got - w).abs() <= 1e-6 + 1e-5 * w, "softmax {got} vs {w}");
+                    let (lgot, lw) = (ly[r * cols + c] as f64, w.ln());
+                    prop_assert!((lgot - lw).abs() <= 1e-5 * (1.0 + lw.abs()), "log_softmax {lgot} vs {lw}");
+                }
+            }
+        }
+
+        #[test]
+        fn sums_match_f64(x in prop_oneof![vec(-10.0f32..10.0, 0..=1), vec(-10.0f32..10.0, 7..=9), vec(-10.0f32..10.0, 100..3000)]) {
+            let want: f64 = x.iter().map(|&v| v as f64).sum();
+            prop_assert!((sum(&x) as f64 - want).abs() <= 1e-4 * (1.0 + x.len() as f64).sqrt() * 10.0);
+            let want_dot: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+            prop_assert!((dot(&x, &x) as f64 - want_dot).abs() <= 1e-5 * want_dot + 1e-4);
+        }
+
+        #[test]
+        fn softmax_backward_matches_the_jacobian((rows, cols, x) in rows_cols()) {
+            let mut y = vec![0.0; x.len()];
+            softmax_rows(&x, cols, &mut y);
+            let gy: Vec<f32> = (0..x.len()).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+            let mut gx = vec![0.0; x.len()];
+            softmax_backward_rows(&y, &gy, cols, &mut gx);
+            let mut ly = vec![0.0; x.len()];
+            log_softmax_rows(&x, cols, &mut ly);
+            let mut lgx = vec![0.0; x.len()];
+            log_softmax_backward_rows(&ly, &gy, cols, &mut lgx);
+            for r in 0..rows {
+                let s = r * cols;
+                for i in 0..cols {
+                    // J_softmax[j][i] = y_j (δ_ij − y_i); J_logsoftmax[j][i] = δ_ij − y_i.
+                    let want: f64 = (0..cols).map(|j| gy[s + j] as f64 * y[s + j] as f64 * ((i == j) as u8 as f64 - y[s + i] as f64)).sum();
+                    prop_assert!((gx[s + i] as f64 - want).abs() <= 1e-5);
+                    let lwant: f64 = (0..cols).map(|j| gy[s + j] as f64 * ((i == j) as u8 as f64 - y[s + i] as f64)).sum();
+                    prop_assert!((lgx[s + i] as f64 - lwant).abs() <= 1e-4);
+                }
+            }
+        }
+    }
+}
