@@ -17,9 +17,19 @@ impl<'a> MatRef<'a> {
     /// # Panics
     /// If `data.len() != rows * cols`: callers size their buffers from shapes they checked.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert_eq!(Some(data.len()), rows.checked_mul(cols), "MatRef: buffer is not rows×cols");
+        assert_eq!(
+            Some(data.len()),
+            rows.checked_mul(cols),
+            "MatRef: buffer is not rows×cols"
+        );
         let cols_stride = isize::try_from(cols).expect("MatRef: cols fits in isize");
-        MatRef { data, rows, cols, row_stride: cols_stride, col_stride: 1 }
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride: cols_stride,
+            col_stride: 1,
+        }
     }
 
     /// The transpose, as a view.
@@ -87,7 +97,15 @@ mod tests {
     use proptest::prelude::*;
 
     /// Plain triple loop in f64: the reference every product is checked against.
-    fn reference(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<f64> {
+    fn reference(
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        k: usize,
+        n: usize,
+        ta: bool,
+        tb: bool,
+    ) -> Vec<f64> {
         let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] } as f64;
         let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] } as f64;
         let mut c = vec![0.0; m * n];
@@ -139,8 +157,12 @@ mod tests {
     #[test]
     fn large_product_matches_reference() {
         let (m, k, n) = (128, 784, 256);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
         let mut c = vec![0.0; m * n];
         gemm(MatRef::new(&a, m, k), MatRef::new(&b, k, n), 0.0, &mut c);
         let expected = reference(&a, &b, m, k, n, false, false);

@@ -97,7 +97,11 @@ pub fn softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x: &mu
     if cols == 0 {
         return;
     }
-    for ((yr, gyr), gxr) in y.chunks_exact(cols).zip(grad_y.chunks_exact(cols)).zip(grad_x.chunks_exact_mut(cols)) {
+    for ((yr, gyr), gxr) in y
+        .chunks_exact(cols)
+        .zip(grad_y.chunks_exact(cols))
+        .zip(grad_x.chunks_exact_mut(cols))
+    {
         let inner = dot(gyr, yr);
         for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
             *gx += y * (gy - inner);
@@ -110,7 +114,11 @@ pub fn log_softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x:
     if cols == 0 {
         return;
     }
-    for ((yr, gyr), gxr) in y.chunks_exact(cols).zip(grad_y.chunks_exact(cols)).zip(grad_x.chunks_exact_mut(cols)) {
+    for ((yr, gyr), gxr) in y
+        .chunks_exact(cols)
+        .zip(grad_y.chunks_exact(cols))
+        .zip(grad_x.chunks_exact_mut(cols))
+    {
         let total = sum(gyr);
         for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
             *gx += gy - y.exp() * total;
@@ -125,7 +133,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn rows_cols() -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
-        (0usize..6, prop_oneof![Just(1usize), Just(7), Just(8), Just(9), 2usize..300])
+        (
+            0usize..6,
+            prop_oneof![Just(1usize), Just(7), Just(8), Just(9), 2usize..300],
+        )
             .prop_flat_map(|(r, c)| (Just(r), Just(c), vec(-40.0f32..40.0, r * c)))
     }
 

@@ -130,7 +130,9 @@ pub fn sigmoid(x: &[f32], out: &mut [f32]) {
 
 /// `grad_x += grad_y·y·(1 − y)`, from the saved output `y`.
 pub fn sigmoid_backward(y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
-    zip2(y, grad_y, grad_x, |y, gy, gx| (gy * y).mul_add(f32x8::ONE - y, gx));
+    zip2(y, grad_y, grad_x, |y, gy, gx| {
+        (gy * y).mul_add(f32x8::ONE - y, gx)
+    });
 }
 
 /// `out = tanh x`.
@@ -140,7 +142,9 @@ pub fn tanh(x: &[f32], out: &mut [f32]) {
 
 /// `grad_x += grad_y·(1 − y²)`, from the saved output `y`.
 pub fn tanh_backward(y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
-    zip2(y, grad_y, grad_x, |y, gy, gx| gy.mul_add(y.mul_neg_add(y, f32x8::ONE), gx));
+    zip2(y, grad_y, grad_x, |y, gy, gx| {
+        gy.mul_add(y.mul_neg_add(y, f32x8::ONE), gx)
+    });
 }
 
 /// `out = max(x, 0)`.
@@ -150,7 +154,9 @@ pub fn relu(x: &[f32], out: &mut [f32]) {
 
 /// `grad_x += grad_y·[x > 0]`.
 pub fn relu_backward(x: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
-    zip2(x, grad_y, grad_x, |x, gy, gx| gx + x.simd_gt(f32x8::ZERO).select(gy, f32x8::ZERO));
+    zip2(x, grad_y, grad_x, |x, gy, gx| {
+        gx + x.simd_gt(f32x8::ZERO).select(gy, f32x8::ZERO)
+    });
 }
 
 /// `out = x` for `x > 0`, `slope·x` otherwise.
@@ -162,7 +168,9 @@ pub fn leaky_relu(slope: f32, x: &[f32], out: &mut [f32]) {
 /// `grad_x += grad_y·(x > 0 ? 1 : slope)`.
 pub fn leaky_relu_backward(slope: f32, x: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
     let slope = f32x8::splat(slope);
-    zip2(x, grad_y, grad_x, |x, gy, gx| gx + x.simd_gt(f32x8::ZERO).select(gy, gy * slope));
+    zip2(x, grad_y, grad_x, |x, gy, gx| {
+        gx + x.simd_gt(f32x8::ZERO).select(gy, gy * slope)
+    });
 }
 
 /// Adds `bias` (`[cols]`) to every row of `y` (`[rows, cols]`).

@@ -1,0 +1,298 @@
+//! Gradient checking: the tape's analytic gradients against central differences.
+//!
+//! Everything runs in `f32`, the precision the engine trains in. A central difference
+//! `(f(x + h) − f(x − h)) / 2h` with `h = 1e-2` has a truncation error of order `h²·f'''`
+//! (about 1e-5 for the smooth ops here) and a rounding error of order `ε·|f|/h` (about
+//! 1e-5 for losses near 1), so an element is accepted when
+//! `|analytic − numeric| ≤ TOLERANCE · (FLOOR + max(|analytic|, |numeric|)) + noise`:
+//! relative for large gradients, absolute for tiny ones, plus the rounding noise of the
+//! difference itself, `8·ε·|f|/h`, which grows with the size of the loss.
+//! A wrong rule (a missing factor, a transposed product) misses by far more.
+
+use super::{Params, Shape, Tape, TapeError, Var};
+
+/// Step of the central difference.
+pub const STEP: f32 = 1e-2;
+/// Largest accepted [`relative_error`].
+pub const TOLERANCE: f32 = 1e-2;
+/// Gradients below this magnitude are compared absolutely.
+pub const FLOOR: f32 = 1e-2;
+
+/// The error measure the checker bounds by [`TOLERANCE`].
+pub fn relative_error(analytic: f32, numeric: f32) -> f32 {
+    relative_error_with_noise(analytic, numeric, 0.0)
+}
+
+/// [`relative_error`] with the rounding noise of a difference quotient whose function
+/// values are about `f_magnitude` forgiven.
+pub fn relative_error_with_noise(analytic: f32, numeric: f32, f_magnitude: f32) -> f32 {
+    let err = (analytic - numeric).abs();
+    if err.is_nan() {
+        return f32::INFINITY;
+    }
+    let noise = 8.0 * f32::EPSILON * f_magnitude / STEP;
+    err / (FLOOR + analytic.abs().max(numeric.abs()) + noise / TOLERANCE)
+}
+
+/// `(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h`, leaving `x` as it was.
+pub fn central_difference(
+    f: &mut impl FnMut(&[f32]) -> f32,
+    x: &mut [f32],
+    i: usize,
+    h: f32,
+) -> f32 {
+    central_difference_and_magnitude(f, x, i, h).0
+}
+
+/// The central difference and the larger magnitude of the two function values.
+fn central_difference_and_magnitude(
+    f: &mut impl FnMut(&[f32]) -> f32,
+    x: &mut [f32],
+    i: usize,
+    h: f32,
+) -> (f32, f32) {
+    let saved = x[i];
+    x[i] = saved + h;
+    let up = f(x);
+    x[i] = saved - h;
+    let down = f(x);
+    x[i] = saved;
+    ((up - down) / (2.0 * h), up.abs().max(down.abs()))
+}
+
+/// The worst element a check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Largest [`relative_error`] over the checked elements.
+    pub max_rel_error: f32,
+    /// Which parameter and element had it (`""` for a bare function).
+    pub worst_param: String,
+    pub worst_index: usize,
+    pub worst_analytic: f32,
+    pub worst_numeric: f32,
+    /// Number of elements compared.
+    pub checked: usize,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.max_rel_error <= TOLERANCE
+    }
+
+    fn new() -> Self {
+        Report {
+            max_rel_error: 0.0,
+            worst_param: String::new(),
+            worst_index: 0,
+            worst_analytic: 0.0,
+            worst_numeric: 0.0,
+            checked: 0,
+        }
+    }
+
+    fn record(&mut self, param: &str, index: usize, analytic: f32, numeric: f32, f_magnitude: f32) {
+        let err = relative_error_with_noise(analytic, numeric, f_magnitude);
+        self.checked += 1;
+        if err > self.max_rel_error || self.checked == 1 {
+            *self = Report {
+                max_rel_error: err.max(self.max_rel_error),
+                worst_param: param.to_owned(),
+                worst_index: index,
+                worst_analytic: analytic,
+                worst_numeric: numeric,
+                checked: self.checked,
+            };
+        }
+    }
+}
+
+/// Compares a claimed gradient of `f` at `x` with central differences. This is the core
+/// of every check; tests hand it deliberately wrong rules to prove it can fail.
+pub fn compare(mut f: impl FnMut(&[f32]) -> f32, x: &[f32], analytic: &[f32]) -> Report {
+    assert_eq!(
+        x.len(),
+        analytic.len(),
+        "compare: one gradient entry per input"
+    );
+    let mut x = x.to_vec();
+    let mut report = Report::new();
+    for (i, &a) in analytic.iter().enumerate() {
+        let (numeric, magnitude) = central_difference_and_magnitude(&mut f, &mut x, i, STEP);
+        report.record("", i, a, numeric, magnitude);
+    }
+    report
+}
+
+/// Checks every parameter's gradient of the scalar `loss` on a recorded tape whose inputs
+/// are filled. At most `max_per_param` elements of each parameter are perturbed (evenly
+/// spaced), so large layers stay cheap. Dropout masks are re-drawn from the same seed for
+/// every evaluation, so the function being differentiated is fixed.
+pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param: usize) -> Report {
+    const SEED: u64 = 0x5eed;
+    params.zero_grads();
+    tape.seed(SEED);
+    tape.forward(params);
+    tape.backward(loss, params);
+    let mut report = Report::new();
+    for id in params.ids() {
+        let analytic = params.grad(id).to_vec();
+        let n = analytic.len();
+        let stride = n.div_ceil(max_per_param.max(1)).max(1);
+        for i in (0..n).step_by(stride) {
+            let mut eval = |values: &mut Params| {
+                tape.seed(SEED);
+                tape.forward(values);
+                tape.value(loss)[0]
+            };
+            let saved = params.value(id)[i];
+            params.value_mut(id)[i] = saved + STEP;
+            let up = eval(params);
+            params.value_mut(id)[i] = saved - STEP;
+            let down = eval(params);
+            params.value_mut(id)[i] = saved;
+            let numeric = (up - down) / (2.0 * STEP);
+            report.record(
+                params.name(id),
+                i,
+                analytic[i],
+                numeric,
+                up.abs().max(down.abs()),
+            );
+        }
+    }
+    report
+}
+
+/// Checks an operation (or any composite) on parameters holding `inputs`. A non-scalar
+/// result is reduced as `Σ y ∘ r` with fixed pseudo-random weights `r`, so that every
+/// output element gets a different upstream gradient.
+pub fn check_function(
+    inputs: &[(Shape, Vec<f32>)],
+    build: impl FnOnce(&mut Tape, &[Var]) -> Result<Var, TapeError>,
+) -> Result<Report, TapeError> {
+    let mut params = Params::new();
+    let mut tape = Tape::new();
+    let mut vars = Vec::new();
+    for (i, (shape, values)) in inputs.iter().enumerate() {
+        let id = params.add(format!("input{i}"), *shape, values.clone())?;
+        vars.push(tape.param(&params, id));
+    }
+    let out = build(&mut tape, &vars)?;
+    let loss = if tape.shape(out).numel() == 1 && tape.shape(out).rank() == 0 {
+        out
+    } else {
+        let weights = tape.input(tape.shape(out));
+        let n = tape.shape(out).numel();
+        let buffer = tape.value_mut(weights)?;
+        for (i, w) in buffer.iter_mut().enumerate().take(n) {
+            *w = ((i * 7919 % 23) as f32 - 11.0) / 11.0;
+        }
+        let weighted = tape.mul(out, weights)?;
+        tape.sum(weighted)
+    };
+    Ok(check_tape(&mut tape, &mut params, loss, 64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{MatRef, gemm, simd};
+
+    fn sigmoid_sum(w: &[f32]) -> impl FnMut(&[f32]) -> f32 + '_ {
+        move |x: &[f32]| {
+            let mut y = vec![0.0; x.len()];
+            simd::sigmoid(x, &mut y);
+            y.iter().zip(w).map(|(y, w)| y * w).sum()
+        }
+    }
+
+    #[test]
+    fn catches_sigmoid_derivative_without_the_one_minus_s_factor() {
+        let x: Vec<f32> = (0..12).map(|i| i as f32 * 0.4 - 2.0).collect();
+        let w: Vec<f32> = (0..12).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let mut y = vec![0.0; x.len()];
+        simd::sigmoid(&x, &mut y);
+        let right: Vec<f32> = y.iter().zip(&w).map(|(y, w)| w * y * (1.0 - y)).collect();
+        let wrong: Vec<f32> = y.iter().zip(&w).map(|(y, w)| w * y).collect();
+        assert!(compare(sigmoid_sum(&w), &x, &right).ok());
+        let report = compare(sigmoid_sum(&w), &x, &wrong);
+        assert!(!report.ok(), "a wrong sigmoid rule passed: {report:?}");
+    }
+
+    #[test]
+    fn catches_a_transposed_matmul_gradient() {
+        // L = Σ G ∘ (X·W), X: [3, 4], W: [4, 4]. dL/dW = Xᵀ·G; the wrong rule returns its transpose.
+        let (m, k, n) = (3, 4, 4);
+        let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let g: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.13).cos()).collect();
+        let loss = |w: &[f32]| {
+            let mut y = vec![0.0; m * n];
+            gemm(MatRef::new(&x, m, k), MatRef::new(w, k, n), 0.0, &mut y);
+            y.iter().zip(&g).map(|(y, g)| y * g).sum::<f32>()
+        };
+        let mut right = vec![0.0; k * n];
+        gemm(
+            MatRef::new(&x, m, k).t(),
+            MatRef::new(&g, m, n),
+            0.0,
+            &mut right,
+        );
+        let mut wrong = vec![0.0; k * n];
+        gemm(
+            MatRef::new(&g, m, n).t(),
+            MatRef::new(&x, m, k),
+            0.0,
+            &mut wrong,
+        );
+        assert!(compare(loss, &w, &right).ok());
+        let report = compare(loss, &w, &wrong);
+        assert!(
+            !report.ok(),
+            "a transposed matmul gradient passed: {report:?}"
+        );
+    }
+
+    #[test]
+    fn relative_error_treats_nan_as_a_failure() {
+        assert!(relative_error(f32::NAN, 1.0) > TOLERANCE);
+        assert!(relative_error(1.0, 1.0 + 1e-4) <= TOLERANCE);
+    }
+}
+
+/// Strategies and assertions shared by the per-op gradient properties.
+#[cfg(test)]
+pub(crate) mod testing {
+    use proptest::prelude::*;
+
+    use super::Report;
+    use crate::autodiff::Shape;
+
+    /// A `[rows, cols]` shape with `cols` straddling the SIMD width, and values in `range`.
+    pub fn matrix(range: std::ops::Range<f32>) -> impl Strategy<Value = (Shape, Vec<f32>)> {
+        (
+            1usize..4,
+            prop_oneof![Just(1usize), Just(7), Just(8), Just(9), 2usize..12],
+        )
+            .prop_flat_map(move |(rows, cols)| {
+                (
+                    Just(Shape::matrix(rows, cols).unwrap()),
+                    proptest::collection::vec(range.clone(), rows * cols),
+                )
+            })
+    }
+
+    /// Values of the given length, away from 0 by at least `gap` (for kinks like relu's).
+    pub fn away_from_zero(n: usize, gap: f32) -> impl Strategy<Value = Vec<f32>> {
+        proptest::collection::vec(
+            (gap..3.0f32, any::<bool>()).prop_map(|(v, neg)| if neg { -v } else { v }),
+            n,
+        )
+    }
+
+    pub fn assert_ok(report: Report) -> Result<(), TestCaseError> {
+        prop_assert!(report.ok(), "gradient mismatch: {report:?}");
+        prop_assert!(report.checked > 0, "nothing was checked");
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! `concat`: join tensors with the same rows along the last axis.
+
+use super::super::{Shape, Tape, TapeError, Var};
+use super::{Grads, Op, Values};
+use crate::kernels::simd;
+
+impl Tape {
+    /// Joins `parts` (each `[rows, colsᵢ]`) into `[rows, Σ colsᵢ]`.
+    pub fn concat(&mut self, parts: &[Var]) -> Result<Var, TapeError> {
+        let Some(&first) = parts.first() else {
+            return Err(TapeError::Invalid {
+                op: "concat",
+                why: "needs at least one input".into(),
+            });
+        };
+        let head = self.shape(first);
+        let mut cols = 0usize;
+        for &part in parts {
+            let s = self.shape(part);
+            if s.rank() != head.rank() || s.rows() != head.rows() || s.rank() == 0 {
+                return Err(TapeError::Shape {
+                    op: "concat",
+                    left: head,
+                    right: s,
+                    why: "parts must have the same rows",
+                });
+            }
+            cols = cols
+                .checked_add(s.cols())
+                .ok_or_else(|| TapeError::Invalid {
+                    op: "concat",
+                    why: "too many columns".into(),
+                })?;
+        }
+        let shape = head.with_cols(cols)?;
+        let start = u32::try_from(self.edges.len()).expect("fewer than 2³² edges");
+        self.edges.extend_from_slice(parts);
+        Ok(self.push(
+            Op::Concat {
+                first: start,
+                count: parts.len() as u32,
+            },
+            shape,
+        ))
+    }
+}
+
+fn parts<'a>(cx: &'a Values<'_>, first: u32, count: u32) -> &'a [Var] {
+    &cx.edges[first as usize..(first + count) as usize]
+}
+
+/// Copies each part's row into its column range of the output row.
+pub(super) fn concat_forward(
+    cx: &Values<'_>,
+    first: u32,
+    count: u32,
+    shape: Shape,
+    out: &mut [f32],
+) {
+    let cols = shape.cols();
+    let mut offset = 0;
+    for &part in parts(cx, first, count) {
+        let width = cx.shape(part).cols();
+        if width == 0 {
+            continue;
+        }
+        for (src, dst) in cx
+            .get(part)
+            .chunks_exact(width)
+            .zip(out.chunks_exact_mut(cols))
+        {
+            dst[offset..offset + width].copy_from_slice(src);
+        }
+        offset += width;
+    }
+}
+
+/// Each part receives its column range of `∂L/∂y`.
+pub(super) fn concat_backward(
+    cx: &Values<'_>,
+    first: u32,
+    count: u32,
+    shape: Shape,
+    grad_out: &[f32],
+    grads: &mut Grads<'_>,
+) {
+    let cols = shape.cols();
+    let mut offset = 0;
+    for &part in parts(cx, first, count) {
+        let width = cx.shape(part).cols();
+        if width > 0
+            && let Some(grad) = grads.get_mut(part)
+        {
+            for (dst, src) in grad
+                .chunks_exact_mut(width)
+                .zip(grad_out.chunks_exact(cols))
+            {
+                simd::add_assign(&src[offset..offset + width], dst);
+            }
+        }
+        offset += width;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use crate::autodiff::gradcheck::check_function;
+    use crate::autodiff::gradcheck::testing::assert_ok;
+    use crate::autodiff::{Shape, Tape};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn concat_matches_central_differences(rows in 1usize..4, a_cols in 1usize..10, b_cols in 1usize..10, values in vec(-2.0f32..2.0, 40)) {
+            let a = (Shape::matrix(rows, a_cols).unwrap(), values[..rows * a_cols].to_vec());
+            let b = (Shape::matrix(rows, b_cols).unwrap(), values[..rows * b_cols].iter().map(|v| v * 0.5).collect());
+            assert_ok(check_function(&[a.clone(), b], |t, v| t.concat(&[v[0], v[1], v[0]])).unwrap())?;
+            assert_ok(check_function(&[a], |t, v| t.concat(&[v[0]])).unwrap())?;
+        }
+    }
+
+    #[test]
+    fn concat_refuses_different_rows() {
+        let mut tape = Tape::new();
+        let a = tape.input(Shape::matrix(2, 3).unwrap());
+        let b = tape.input(Shape::matrix(4, 3).unwrap());
+        let err = tape.concat(&[a, b]).unwrap_err().to_string();
+        assert!(err.contains("[2, 3]") && err.contains("[4, 3]"), "{err}");
+    }
+}

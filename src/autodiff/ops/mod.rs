@@ -1,0 +1,314 @@
+//! The closed set of tape operations. This file only dispatches: each op's shape rule
+//! (the `Tape` method that records it), forward rule and backward rule live together in
+//! the file named for its family. Matches here are exhaustive, so a new variant makes the
+//! compiler list every place it must be taught.
+
+mod activation;
+mod concat;
+mod dense;
+mod dropout;
+mod elementwise;
+mod softmax_xent;
+
+use rand::rngs::StdRng;
+
+use super::tape::Node;
+use super::{ParamId, Shape, Var};
+
+/// One recorded operation and its operands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Filled by the caller before each forward pass.
+    Input,
+    /// Class indices (stored as exact `f32`), one per row, all below `classes`.
+    Labels {
+        classes: usize,
+    },
+    /// A parameter: its value and gradient live in `Params`.
+    Param(ParamId),
+    /// `op(a)·op(b)`, where `op` transposes when the flag is set.
+    MatMul {
+        a: Var,
+        b: Var,
+        trans_a: bool,
+        trans_b: bool,
+    },
+    /// `x + bias`, the bias broadcast over rows.
+    BiasAdd {
+        x: Var,
+        bias: Var,
+    },
+    Add {
+        a: Var,
+        b: Var,
+    },
+    Sub {
+        a: Var,
+        b: Var,
+    },
+    Mul {
+        a: Var,
+        b: Var,
+    },
+    Scale {
+        x: Var,
+        alpha: f32,
+    },
+    AddScalar {
+        x: Var,
+        c: f32,
+    },
+    Sum {
+        x: Var,
+    },
+    Mean {
+        x: Var,
+    },
+    Exp {
+        x: Var,
+    },
+    Log {
+        x: Var,
+    },
+    Sigmoid {
+        x: Var,
+    },
+    Tanh {
+        x: Var,
+    },
+    Relu {
+        x: Var,
+    },
+    LeakyRelu {
+        x: Var,
+        slope: f32,
+    },
+    Softmax {
+        x: Var,
+    },
+    LogSoftmax {
+        x: Var,
+    },
+    /// Mean over rows of `−Σ target·log softmax(logits)`, from the logits in one stable
+    /// step; `target` is a labels node or a matrix of target probabilities (one-hot).
+    SoftmaxCrossEntropy {
+        logits: Var,
+        target: Var,
+    },
+    /// Inputs `edges[first..first + count]`, joined along the last axis.
+    Concat {
+        first: u32,
+        count: u32,
+    },
+    /// Inverted dropout with drop probability `p`.
+    Dropout {
+        x: Var,
+        p: f32,
+    },
+}
+
+impl Op {
+    /// The operands, in order (a variadic op's come from the tape's edge list).
+    pub fn inputs<'a>(&'a self, edges: &'a [Var]) -> impl Iterator<Item = Var> + 'a {
+        let (pair, list): ([Option<Var>; 2], &[Var]) = match *self {
+            Op::Input | Op::Labels { .. } | Op::Param(_) => ([None, None], &[]),
+            Op::MatMul { a, b, .. } | Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => {
+                ([Some(a), Some(b)], &[])
+            }
+            Op::BiasAdd { x, bias } => ([Some(x), Some(bias)], &[]),
+            Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target)], &[]),
+            Op::Scale { x, .. }
+            | Op::AddScalar { x, .. }
+            | Op::Sum { x }
+            | Op::Mean { x }
+            | Op::Exp { x }
+            | Op::Log { x }
+            | Op::Sigmoid { x }
+            | Op::Tanh { x }
+            | Op::Relu { x }
+            | Op::LeakyRelu { x, .. }
+            | Op::Softmax { x }
+            | Op::LogSoftmax { x }
+            | Op::Dropout { x, .. } => ([Some(x), None], &[]),
+            Op::Concat { first, count } => (
+                [None, None],
+                &edges[first as usize..(first + count) as usize],
+            ),
+        };
+        pair.into_iter().flatten().chain(list.iter().copied())
+    }
+
+    /// A short lowercase name, for errors and per-op timing tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Labels { .. } => "labels",
+            Op::Param(_) => "param",
+            Op::MatMul { .. } => "matmul",
+            Op::BiasAdd { .. } => "bias_add",
+            Op::Add { .. } => "add",
+            Op::Sub { .. } => "sub",
+            Op::Mul { .. } => "mul",
+            Op::Scale { .. } => "scale",
+            Op::AddScalar { .. } => "add_scalar",
+            Op::Sum { .. } => "sum",
+            Op::Mean { .. } => "mean",
+            Op::Exp { .. } => "exp",
+            Op::Log { .. } => "log",
+            Op::Sigmoid { .. } => "sigmoid",
+            Op::Tanh { .. } => "tanh",
+            Op::Relu { .. } => "relu",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Softmax { .. } => "softmax",
+            Op::LogSoftmax { .. } => "log_softmax",
+            Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
+            Op::Concat { .. } => "concat",
+            Op::Dropout { .. } => "dropout",
+        }
+    }
+
+    /// Scratch elements the op keeps from forward for backward.
+    pub(crate) fn aux_len(&self, shape: Shape, nodes: &[Node]) -> usize {
+        match *self {
+            // log-probabilities of every logit
+            Op::SoftmaxCrossEntropy { logits, .. } => nodes[logits.index()].shape.numel(),
+            // the dropout mask
+            Op::Dropout { .. } => shape.numel(),
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn forward(
+        &self,
+        cx: &Values<'_>,
+        shape: Shape,
+        out: &mut [f32],
+        aux: &mut [f32],
+        rng: &mut StdRng,
+        training: bool,
+    ) {
+        match *self {
+            Op::Input | Op::Labels { .. } | Op::Param(_) => {}
+            Op::MatMul {
+                a,
+                b,
+                trans_a,
+                trans_b,
+            } => dense::matmul_forward(cx, a, b, trans_a, trans_b, out),
+            Op::BiasAdd { x, bias } => dense::bias_add_forward(cx.get(x), cx.get(bias), out),
+            Op::Add { a, b } => elementwise::add_forward(cx.get(a), cx.get(b), out),
+            Op::Sub { a, b } => elementwise::sub_forward(cx.get(a), cx.get(b), out),
+            Op::Mul { a, b } => elementwise::mul_forward(cx.get(a), cx.get(b), out),
+            Op::Scale { x, alpha } => elementwise::scale_forward(alpha, cx.get(x), out),
+            Op::AddScalar { x, c } => elementwise::add_scalar_forward(c, cx.get(x), out),
+            Op::Sum { x } => elementwise::sum_forward(cx.get(x), out),
+            Op::Mean { x } => elementwise::mean_forward(cx.get(x), out),
+            Op::Exp { x } => elementwise::exp_forward(cx.get(x), out),
+            Op::Log { x } => elementwise::log_forward(cx.get(x), out),
+            Op::Sigmoid { x } => activation::sigmoid_forward(cx.get(x), out),
+            Op::Tanh { x } => activation::tanh_forward(cx.get(x), out),
+            Op::Relu { x } => activation::relu_forward(cx.get(x), out),
+            Op::LeakyRelu { x, slope } => activation::leaky_relu_forward(slope, cx.get(x), out),
+            Op::Softmax { x } => softmax_xent::softmax_forward(cx.get(x), shape.cols(), out),
+            Op::LogSoftmax { x } => softmax_xent::log_softmax_forward(cx.get(x), shape.cols(), out),
+            Op::SoftmaxCrossEntropy { logits, target } => {
+                softmax_xent::xent_forward(cx, logits, target, out, aux)
+            }
+            Op::Concat { first, count } => concat::concat_forward(cx, first, count, shape, out),
+            Op::Dropout { x, p } => dropout::dropout_forward(p, training, cx.get(x), out, aux, rng),
+        }
+    }
+
+    pub(crate) fn backward(
+        &self,
+        cx: &Values<'_>,
+        shape: Shape,
+        out: &[f32],
+        grad_out: &[f32],
+        aux: &[f32],
+        grads: &mut Grads<'_>,
+    ) {
+        match *self {
+            Op::Input | Op::Labels { .. } | Op::Param(_) => {}
+            Op::MatMul {
+                a,
+                b,
+                trans_a,
+                trans_b,
+            } => dense::matmul_backward(cx, a, b, trans_a, trans_b, grad_out, grads),
+            Op::BiasAdd { x, bias } => dense::bias_add_backward(x, bias, grad_out, grads),
+            Op::Add { a, b } => elementwise::add_backward(a, b, grad_out, grads),
+            Op::Sub { a, b } => elementwise::sub_backward(a, b, grad_out, grads),
+            Op::Mul { a, b } => elementwise::mul_backward(cx, a, b, grad_out, grads),
+            Op::Scale { x, alpha } => elementwise::scale_backward(alpha, x, grad_out, grads),
+            Op::AddScalar { x, .. } => elementwise::add_scalar_backward(x, grad_out, grads),
+            Op::Sum { x } => elementwise::sum_backward(x, grad_out, grads),
+            Op::Mean { x } => elementwise::mean_backward(x, grad_out, grads),
+            Op::Exp { x } => elementwise::exp_backward(x, out, grad_out, grads),
+            Op::Log { x } => elementwise::log_backward(cx, x, grad_out, grads),
+            Op::Sigmoid { x } => activation::sigmoid_backward(x, out, grad_out, grads),
+            Op::Tanh { x } => activation::tanh_backward(x, out, grad_out, grads),
+            Op::Relu { x } => activation::relu_backward(cx, x, grad_out, grads),
+            Op::LeakyRelu { x, slope } => {
+                activation::leaky_relu_backward(cx, slope, x, grad_out, grads)
+            }
+            Op::Softmax { x } => {
+                softmax_xent::softmax_backward(x, out, grad_out, shape.cols(), grads)
+            }
+            Op::LogSoftmax { x } => {
+                softmax_xent::log_softmax_backward(x, out, grad_out, shape.cols(), grads)
+            }
+            Op::SoftmaxCrossEntropy { logits, target } => {
+                softmax_xent::xent_backward(cx, logits, target, grad_out, aux, grads)
+            }
+            Op::Concat { first, count } => {
+                concat::concat_backward(cx, first, count, shape, grad_out, grads)
+            }
+            Op::Dropout { x, .. } => dropout::dropout_backward(x, grad_out, aux, grads),
+        }
+    }
+}
+
+/// Read access to every value a rule may need: earlier nodes' and the parameters'.
+pub(crate) struct Values<'a> {
+    pub(crate) values: &'a [Vec<f32>],
+    pub(crate) params: &'a [Vec<f32>],
+    pub(crate) nodes: &'a [Node],
+    pub(crate) edges: &'a [Var],
+}
+
+impl Values<'_> {
+    pub(crate) fn get(&self, var: Var) -> &[f32] {
+        match self.nodes[var.index()].op {
+            Op::Param(id) => &self.params[id.index()],
+            _ => &self.values[var.index()],
+        }
+    }
+
+    pub(crate) fn shape(&self, var: Var) -> Shape {
+        self.nodes[var.index()].shape
+    }
+}
+
+/// Write access to the gradients of earlier nodes and of the parameters. Rules update
+/// one input at a time, so `x + x` correctly receives twice the gradient.
+pub(crate) struct Grads<'a> {
+    pub(crate) nodes: &'a mut [Vec<f32>],
+    pub(crate) params: &'a mut [Vec<f32>],
+    pub(crate) tape: &'a [Node],
+}
+
+impl Grads<'_> {
+    /// The gradient buffer of `var`, or `None` when no parameter is upstream of it (its
+    /// gradient would be thrown away, so rules skip the work).
+    pub(crate) fn get_mut(&mut self, var: Var) -> Option<&mut [f32]> {
+        let node = &self.tape[var.index()];
+        if !node.needs_grad {
+            return None;
+        }
+        match node.op {
+            Op::Param(id) => Some(&mut self.params[id.index()]),
+            _ => Some(&mut self.nodes[var.index()]),
+        }
+    }
+}

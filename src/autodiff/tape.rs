@@ -1,0 +1,309 @@
+//! The tape: a recording of operations in evaluation order, with a value and a gradient
+//! buffer per node that are reused from one step to the next.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::ops::{self, Op};
+use super::{ParamId, Params, Shape, TapeError};
+
+/// A node of the tape (an index into it). Inputs always have smaller indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Var(pub(crate) u32);
+
+impl Var {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub(crate) op: Op,
+    pub(crate) shape: Shape,
+    /// Whether a parameter is upstream of this node: backward skips the rest.
+    pub(crate) needs_grad: bool,
+}
+
+/// Records operations, runs them forward, and sends gradients back to [`Params`].
+///
+/// ```
+/// use nnc::autodiff::{Params, Shape, Tape};
+/// let mut params = Params::new();
+/// let w = params.add("w", Shape::matrix(1, 2)?, vec![0.5, -1.0])?;
+/// let mut tape = Tape::new();
+/// let x = tape.input(Shape::matrix(1, 2)?);
+/// let w = tape.param(&params, w);
+/// let y = tape.matmul_nt(x, w)?; // x·wᵀ
+/// let loss = tape.sum(y);
+/// tape.value_mut(x)?.copy_from_slice(&[2.0, 3.0]);
+/// tape.forward(&params);
+/// assert_eq!(tape.value(loss)[0], 2.0 * 0.5 - 3.0);
+/// tape.backward(loss, &mut params);
+/// assert_eq!(params.grad(params.find("w").unwrap()), &[2.0, 3.0]);
+/// # Ok::<(), nnc::autodiff::TapeError>(())
+/// ```
+#[derive(Debug)]
+pub struct Tape {
+    pub(crate) nodes: Vec<Node>,
+    /// Buffers outlive [`Tape::reset`]: slot `i` is reused by whatever node `i` is next.
+    values: Vec<Vec<f32>>,
+    grads: Vec<Vec<f32>>,
+    /// Per-node scratch kept from forward for backward (softmax probabilities, dropout
+    /// masks).
+    aux: Vec<Vec<f32>>,
+    /// Input lists of variadic ops (`concat`), referenced by range from their [`Op`].
+    pub(crate) edges: Vec<Var>,
+    training: bool,
+    rng: StdRng,
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Tape::new()
+    }
+}
+
+impl Tape {
+    pub fn new() -> Self {
+        Tape {
+            nodes: Vec::new(),
+            values: Vec::new(),
+            grads: Vec::new(),
+            aux: Vec::new(),
+            edges: Vec::new(),
+            training: true,
+            rng: StdRng::seed_from_u64(0),
+        }
+    }
+
+    /// Forgets the recording but keeps every buffer, so re-recording the same graph
+    /// allocates nothing.
+    pub fn reset(&mut self) {
+        self.nodes.clear();
+        self.edges.clear();
+    }
+
+    /// Training mode (dropout active, the default) or inference (dropout is identity).
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Seeds the generator dropout draws its masks from.
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn shape(&self, var: Var) -> Shape {
+        self.nodes[var.index()].shape
+    }
+
+    pub fn op(&self, var: Var) -> &Op {
+        &self.nodes[var.index()].op
+    }
+
+    /// Records a node, sizing its reused buffers.
+    pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
+        let index = self.nodes.len();
+        let needs_grad = match op {
+            Op::Param(_) => true,
+            _ => op
+                .inputs(&self.edges)
+                .any(|v| self.nodes[v.index()].needs_grad),
+        };
+        if self.values.len() == index {
+            self.values.push(Vec::new());
+            self.grads.push(Vec::new());
+            self.aux.push(Vec::new());
+        }
+        let (value_len, aux_len) = match op {
+            // A parameter's value and gradient live in `Params`, not on the tape.
+            Op::Param(_) => (0, 0),
+            _ => (shape.numel(), op.aux_len(shape, &self.nodes)),
+        };
+        self.values[index].resize(value_len, 0.0);
+        self.grads[index].resize(if needs_grad { value_len } else { 0 }, 0.0);
+        self.aux[index].resize(aux_len, 0.0);
+        self.nodes.push(Node {
+            op,
+            shape,
+            needs_grad,
+        });
+        Var(u32::try_from(index).expect("fewer than 2³² tape nodes"))
+    }
+
+    /// A value the caller fills before each forward pass (a batch of inputs or targets).
+    pub fn input(&mut self, shape: Shape) -> Var {
+        self.push(Op::Input, shape)
+    }
+
+    /// Class-index labels for [`Tape::softmax_cross_entropy`], one per row; filled with
+    /// [`Tape::set_labels`], which checks every label is below `classes`.
+    pub fn labels(&mut self, rows: usize, classes: usize) -> Result<Var, TapeError> {
+        Ok(self.push(Op::Labels { classes }, Shape::vector(rows)?))
+    }
+
+    /// A trainable parameter; its value is read from `params` at each forward pass.
+    pub fn param(&mut self, params: &Params, id: ParamId) -> Var {
+        self.push(Op::Param(id), params.shape(id))
+    }
+
+    /// The buffer of an [`Tape::input`] node, to fill before [`Tape::forward`].
+    pub fn value_mut(&mut self, var: Var) -> Result<&mut [f32], TapeError> {
+        match self.nodes.get(var.index()).map(|n| &n.op) {
+            Some(Op::Input) => Ok(&mut self.values[var.index()]),
+            _ => Err(TapeError::Invalid {
+                op: "value_mut",
+                why: "only input nodes are written by the caller".into(),
+            }),
+        }
+    }
+
+    /// Writes class labels into a [`Tape::labels`] node.
+    pub fn set_labels(&mut self, var: Var, labels: &[u32]) -> Result<(), TapeError> {
+        let node = self.nodes.get(var.index());
+        let Some(&Op::Labels { classes }) = node.map(|n| &n.op) else {
+            return Err(TapeError::Invalid {
+                op: "set_labels",
+                why: "not a labels node".into(),
+            });
+        };
+        let slot = &mut self.values[var.index()];
+        if labels.len() != slot.len() {
+            return Err(TapeError::Length {
+                what: "labels",
+                expected: slot.len(),
+                got: labels.len(),
+            });
+        }
+        for (row, (&label, out)) in labels.iter().zip(slot.iter_mut()).enumerate() {
+            if label as usize >= classes {
+                return Err(TapeError::Label {
+                    label,
+                    row,
+                    classes,
+                });
+            }
+            *out = label as f32; // exact: classes ≤ 2²⁴ is checked at recording
+        }
+        Ok(())
+    }
+
+    /// A node's value after [`Tape::forward`] (empty for parameter nodes: read those
+    /// from [`Params`]).
+    pub fn value(&self, var: Var) -> &[f32] {
+        &self.values[var.index()]
+    }
+
+    /// A node's gradient after [`Tape::backward`] (empty when no parameter is upstream).
+    pub fn grad(&self, var: Var) -> &[f32] {
+        &self.grads[var.index()]
+    }
+
+    /// Runs every recorded node in order.
+    pub fn forward(&mut self, params: &Params) {
+        for index in 0..self.nodes.len() {
+            self.forward_node(index, params);
+        }
+    }
+
+    /// Runs one node (the caller goes in order): used to time or check node by node.
+    pub fn forward_node(&mut self, index: usize, params: &Params) {
+        let (earlier, rest) = self.values.split_at_mut(index);
+        let cx = ops::Values {
+            values: earlier,
+            params: &params.values,
+            nodes: &self.nodes,
+            edges: &self.edges,
+        };
+        let node = &self.nodes[index];
+        node.op.forward(
+            &cx,
+            node.shape,
+            &mut rest[0],
+            &mut self.aux[index],
+            &mut self.rng,
+            self.training,
+        );
+    }
+
+    /// Sends `d loss / d node` back through the tape, accumulating into the gradients of
+    /// `params` (which the caller zeroes between steps). `loss` must be a scalar node.
+    pub fn backward(&mut self, loss: Var, params: &mut Params) {
+        self.backward_prepare(loss);
+        for index in (0..=loss.index()).rev() {
+            self.backward_node(index, params);
+        }
+    }
+
+    /// Zeroes the tape's gradients and seeds `d loss / d loss = 1`.
+    pub fn backward_prepare(&mut self, loss: Var) {
+        self.grads.iter_mut().for_each(|g| g.fill(0.0));
+        if let Some(seed) = self.grads[loss.index()].first_mut() {
+            *seed = 1.0;
+        }
+    }
+
+    /// Runs one node's backward rule (the caller goes in reverse order).
+    pub fn backward_node(&mut self, index: usize, params: &mut Params) {
+        let node = &self.nodes[index];
+        if !node.needs_grad || matches!(node.op, Op::Param(_)) {
+            return;
+        }
+        let (earlier, rest) = self.grads.split_at_mut(index);
+        let cx = ops::Values {
+            values: &self.values,
+            params: &params.values,
+            nodes: &self.nodes,
+            edges: &self.edges,
+        };
+        let mut grads = ops::Grads {
+            nodes: earlier,
+            params: &mut params.grads,
+            tape: &self.nodes,
+        };
+        node.op.backward(
+            &cx,
+            node.shape,
+            &self.values[index],
+            &rest[0],
+            &self.aux[index],
+            &mut grads,
+        );
+    }
+
+    /// The first node, in evaluation order, whose value holds a NaN or infinity.
+    pub fn first_non_finite_value(&self, params: &Params) -> Option<Var> {
+        (0..self.nodes.len()).find_map(|i| {
+            let values = match self.nodes[i].op {
+                Op::Param(id) => params.value(id),
+                _ => &self.values[i],
+            };
+            (!crate::kernels::simd::all_finite(values)).then_some(Var(i as u32))
+        })
+    }
+
+    /// The first node, in backward order, whose gradient holds a NaN or infinity.
+    pub fn first_non_finite_grad(&self, params: &Params) -> Option<Var> {
+        (0..self.nodes.len()).rev().find_map(|i| {
+            let grads = match self.nodes[i].op {
+                Op::Param(id) => params.grad(id),
+                _ => &self.grads[i],
+            };
+            (!crate::kernels::simd::all_finite(grads)).then_some(Var(i as u32))
+        })
+    }
+}
