@@ -31,6 +31,7 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// Builds the program; every intermediate stays `[rows, cols]`, so any value can feed
 /// any op, and `w`, `w2` and `bias` are shared by every step that uses them.
+#[allow(clippy::result_large_err)] // a test helper: the error is only unwrapped
 fn build(
     rows: usize,
     cols: usize,
