@@ -18,5 +18,6 @@ pub mod kernels;
 pub mod language;
 pub mod training;
 
+pub mod atomic_file;
 mod error;
 pub use error::Error;

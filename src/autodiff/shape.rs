@@ -12,7 +12,9 @@ pub const MAX_ELEMENTS: usize = 1 << 31;
 /// leading dimension counts as rows for the matrix kernels.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
-    dims: [usize; 4],
+    /// `u32` keeps errors that carry two shapes small; [`MAX_ELEMENTS`] bounds every
+    /// dimension anyway.
+    dims: [u32; 4],
     rank: u8,
 }
 
@@ -30,7 +32,7 @@ impl Shape {
             .iter()
             .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
             .unwrap_or(u128::MAX);
-        if elements > MAX_ELEMENTS as u128 {
+        if elements > MAX_ELEMENTS as u128 || dims.iter().any(|&d| d > MAX_ELEMENTS) {
             return Err(TapeError::TooLarge {
                 what: format!("a tensor of shape {dims:?}"),
                 elements,
@@ -38,7 +40,9 @@ impl Shape {
             });
         }
         let mut all = [1; 4];
-        all[..dims.len()].copy_from_slice(dims);
+        for (slot, &d) in all.iter_mut().zip(dims) {
+            *slot = d as u32; // ≤ MAX_ELEMENTS < 2³², checked above
+        }
         Ok(Shape {
             dims: all,
             rank: dims.len() as u8,
@@ -62,8 +66,12 @@ impl Shape {
         Shape::new(&[n])
     }
 
-    pub fn dims(&self) -> &[usize] {
-        &self.dims[..self.rank as usize]
+    /// The dimensions, outermost first (empty for a scalar).
+    pub fn dims(&self) -> Vec<usize> {
+        self.dims[..self.rank as usize]
+            .iter()
+            .map(|&d| d as usize)
+            .collect()
     }
 
     pub fn rank(&self) -> usize {
@@ -72,28 +80,38 @@ impl Shape {
 
     /// Number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
-        self.dims().iter().product()
+        self.dims[..self.rank as usize]
+            .iter()
+            .map(|&d| d as usize)
+            .product()
     }
 
     /// The last dimension (1 for a scalar).
     pub fn cols(&self) -> usize {
-        self.dims().last().copied().unwrap_or(1)
+        self.dims[..self.rank as usize]
+            .last()
+            .map_or(1, |&d| d as usize)
     }
 
     /// Product of every dimension but the last.
     pub fn rows(&self) -> usize {
         match self.rank {
             0 => 1,
-            r => self.dims[..r as usize - 1].iter().product(),
+            r => self.dims[..r as usize - 1]
+                .iter()
+                .map(|&d| d as usize)
+                .product(),
         }
     }
 
     /// The same shape with the last dimension replaced.
     pub fn with_cols(&self, cols: usize) -> Result<Self, TapeError> {
-        let mut dims = self.dims;
-        let last = self.rank.max(1) as usize - 1;
-        dims[last] = cols;
-        Shape::new(&dims[..self.rank.max(1) as usize])
+        let mut dims = self.dims();
+        match dims.last_mut() {
+            Some(last) => *last = cols,
+            None => dims.push(cols),
+        }
+        Shape::new(&dims)
     }
 }
 

@@ -6,6 +6,7 @@
 //! no float buffers: parameters are declared here and allocated by the lowering.
 
 pub mod build;
+pub mod lower;
 pub mod shape;
 pub mod validate;
 

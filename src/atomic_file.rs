@@ -1,0 +1,48 @@
+//! Atomic, durable file writes: every file `nnc` writes goes through [`write`], so an
+//! interrupted or failed write never leaves a half-written file at the destination.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync,
+/// rename over `path`, fsync the folder. Either the old file or the whole new one is
+/// there afterwards, never a mix.
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "the path is a folder",
+        ));
+    }
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    // The rename is durable only once the folder's entry is on disk.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_whole_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        write(&path, b"first version, longer").unwrap();
+        write(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(write(&dir.path().join("no/such/folder/out.bin"), b"x").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! Lowering: a validated [`Graph`] onto the autodiff [`Tape`].
+//!
+//! [`init_params`] draws each `dense` layer's weights once (they persist across steps in
+//! [`Params`], named `{node}.weight` and `{node}.bias`); [`Network::record`] records the
+//! graph for one batch size. Recording again for another batch size reuses the tape's
+//! buffers.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+
+use super::{Activation, Graph, Init, Loss, NodeId, Op};
+use crate::autodiff::{ParamId, Params, Shape, Tape, TapeError, Var};
+
+/// The parameters of one `dense` node.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseParams {
+    pub weight: ParamId,
+    pub bias: Option<ParamId>,
+}
+
+/// Where the targets go: class indices for the fused softmax + cross-entropy, or one-hot
+/// rows for `mse` and for cross-entropy on an output that is not a softmax.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets {
+    Labels(Var),
+    OneHot(Var),
+}
+
+/// A graph recorded on a tape for one batch size.
+#[derive(Debug)]
+pub struct Network {
+    pub tape: Tape,
+    pub batch: usize,
+    pub input: Var,
+    pub output: Var,
+    /// `None` when the graph has no loss (or was recorded for inference only).
+    pub loss: Option<Var>,
+    pub targets: Option<Targets>,
+    /// For each tape variable, the graph node it belongs to (`None` for helpers such as
+    /// parameters and targets): run-time problems are reported at that node's span.
+    pub origin: Vec<Option<NodeId>>,
+}
+
+/// Draws the initial parameters of every `dense` node, in graph order, from `rng`.
+/// Returns the store and, per graph node, its parameters (if any).
+pub fn init_params(
+    graph: &Graph,
+    rng: &mut StdRng,
+) -> Result<(Params, Vec<Option<DenseParams>>), TapeError> {
+    let mut params = Params::new();
+    let mut per_node = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let Op::Dense { units, bias, init } = node.op else {
+            per_node.push(None);
+            continue;
+        };
+        let n_in = graph.node(node.inputs[0]).width;
+        let shape = Shape::matrix(units, n_in)?;
+        let weights = draw(init, n_in, units, shape.numel(), rng);
+        let weight = params.add(format!("{}.weight", node.name), shape, weights)?;
+        let bias = if bias {
+            Some(params.add(
+                format!("{}.bias", node.name),
+                Shape::vector(units)?,
+                vec![0.0; units],
+            )?)
+        } else {
+            None
+        };
+        per_node.push(Some(DenseParams { weight, bias }));
+    }
+    Ok((params, per_node))
+}
+
+/// `count` initial weights of a `units × n_in` layer.
+fn draw(init: Init, n_in: usize, units: usize, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    let n_in = n_in.max(1) as f32;
+    match init {
+        Init::Xavier => uniform((6.0 / (n_in + units as f32)).sqrt(), count, rng),
+        Init::Uniform => uniform(1.0 / n_in.sqrt(), count, rng),
+        Init::He => normal((2.0 / n_in).sqrt(), count, rng),
+        Init::Normal => normal((1.0 / n_in).sqrt(), count, rng),
+    }
+}
+
+fn uniform(limit: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    (0..count)
+        .map(|_| rng.random_range(-limit..=limit))
+        .collect()
+}
+
+/// Normal samples by the Box–Muller transform (two per pair of uniforms).
+fn normal(std_dev: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    let mut out = Vec::with_capacity(count + 1);
+    while out.len() < count {
+        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
+        let u2: f64 = rng.random();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = std::f64::consts::TAU * u2;
+        out.push((radius * angle.cos()) as f32 * std_dev);
+        out.push((radius * angle.sin()) as f32 * std_dev);
+    }
+    out.truncate(count);
+    out
+}
+
+impl Network {
+    /// Records `graph` for `batch` samples on `tape` (reset first, buffers kept). With
+    /// `with_loss`, also records the loss and its target node.
+    pub fn record(
+        graph: &Graph,
+        params: &Params,
+        dense: &[Option<DenseParams>],
+        mut tape: Tape,
+        batch: usize,
+        with_loss: bool,
+    ) -> Result<Network, TapeError> {
+        tape.reset();
+        let mut origin: Vec<Option<NodeId>> = Vec::new();
+        let mut vars: Vec<Var> = Vec::with_capacity(graph.nodes.len());
+        // Every tape variable recorded for a graph node (its parameters included) maps
+        // back to that node.
+        let mark = |tape: &Tape, origin: &mut Vec<Option<NodeId>>, node: Option<NodeId>| {
+            origin.resize(tape.len(), node);
+        };
+        let mut input = None;
+        for (index, node) in graph.nodes.iter().enumerate() {
+            let id = NodeId(index as u32);
+            let x = node.inputs.first().map(|i| vars[i.index()]);
+            let arg = |k: usize| vars[node.inputs[k].index()];
+            let var = match (&node.op, x) {
+                (Op::Input, _) => {
+                    let v = tape.input(Shape::matrix(batch, node.width)?);
+                    input = Some(v);
+                    v
+                }
+                (Op::Dense { .. }, Some(x)) => {
+                    let p =
+                        dense[index].expect("init_params gives every dense node its parameters");
+                    let w = tape.param(params, p.weight);
+                    let y = tape.matmul_nt(x, w)?;
+                    match p.bias {
+                        Some(b) => {
+                            let b = tape.param(params, b);
+                            tape.bias_add(y, b)?
+                        }
+                        None => y,
+                    }
+                }
+                (Op::Activation(act), Some(x)) => match *act {
+                    Activation::Sigmoid => tape.sigmoid(x),
+                    Activation::Tanh => tape.tanh(x),
+                    Activation::Relu => tape.relu(x),
+                    Activation::LeakyRelu { slope } => tape.leaky_relu(x, slope),
+                    Activation::Softmax => tape.softmax(x),
+                    Activation::LogSoftmax => tape.log_softmax(x),
+                    Activation::Identity => x,
+                },
+                (Op::Dropout { p }, Some(x)) => tape.dropout(x, *p)?,
+                (Op::Concat, _) => {
+                    let parts: Vec<Var> = node.inputs.iter().map(|i| vars[i.index()]).collect();
+                    tape.concat(&parts)?
+                }
+                (Op::Add, _) => tape.add(arg(0), arg(1))?,
+                (Op::Sub, _) => tape.sub(arg(0), arg(1))?,
+                (Op::Mul, _) => tape.mul(arg(0), arg(1))?,
+                (Op::Scale(c), Some(x)) => tape.scale(x, *c),
+                (Op::AddScalar(c), Some(x)) => tape.add_scalar(x, *c),
+                (op, None) => {
+                    return Err(TapeError::Invalid {
+                        op: "lower",
+                        why: format!("{op:?} at `{}` has no input", node.name),
+                    });
+                }
+            };
+            mark(&tape, &mut origin, Some(id));
+            vars.push(var);
+        }
+        let output = vars[graph.output.index()];
+        let input = input.ok_or_else(|| TapeError::Invalid {
+            op: "lower",
+            why: "the graph has no input".into(),
+        })?;
+        let (mut loss, mut targets) = (None, None);
+        if let (true, Some(kind)) = (with_loss, graph.loss) {
+            let output_node = graph.node(graph.output);
+            let classes = output_node.width;
+            let (l, t) = match kind {
+                Loss::CrossEntropy => match output_node.op {
+                    // From the logits in one stable step: never log(softmax).
+                    Op::Activation(Activation::Softmax | Activation::LogSoftmax) => {
+                        let logits = vars[output_node.inputs[0].index()];
+                        let labels = tape.labels(batch, classes)?;
+                        (
+                            tape.softmax_cross_entropy(logits, labels)?,
+                            Targets::Labels(labels),
+                        )
+                    }
+                    // Any other output is read as probabilities: mean over rows of −Σ t·ln p.
+                    _ => {
+                        let one_hot = tape.input(Shape::matrix(batch, classes)?);
+                        let log_p = tape.log(output);
+                        let picked = tape.mul(log_p, one_hot)?;
+                        let total = tape.sum(picked);
+                        (
+                            tape.scale(total, -1.0 / batch.max(1) as f32),
+                            Targets::OneHot(one_hot),
+                        )
+                    }
+                },
+                Loss::Mse => {
+                    let one_hot = tape.input(Shape::matrix(batch, classes)?);
+                    (tape.mse(output, one_hot)?, Targets::OneHot(one_hot))
+                }
+            };
+            mark(&tape, &mut origin, Some(graph.output));
+            loss = Some(l);
+            targets = Some(t);
+        }
+        Ok(Network {
+            tape,
+            batch,
+            input,
+            output,
+            loss,
+            targets,
+            origin,
+        })
+    }
+
+    /// Writes a batch's class labels into the target node (as indices or one-hot rows).
+    pub fn set_targets(&mut self, labels: &[u32]) -> Result<(), TapeError> {
+        match self.targets {
+            Some(Targets::Labels(var)) => self.tape.set_labels(var, labels),
+            Some(Targets::OneHot(var)) => {
+                let buffer = self.tape.value_mut(var)?;
+                let classes = buffer.len() / labels.len().max(1);
+                if buffer.len() != labels.len() * classes {
+                    return Err(TapeError::Length {
+                        what: "one-hot targets",
+                        expected: buffer.len(),
+                        got: labels.len(),
+                    });
+                }
+                buffer.fill(0.0);
+                for (row, &label) in labels.iter().enumerate() {
+                    let label = label as usize;
+                    if label >= classes {
+                        return Err(TapeError::Label {
+                            label: label as u32,
+                            row,
+                            classes,
+                        });
+                    }
+                    buffer[row * classes + label] = 1.0;
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The graph node a tape variable belongs to.
+    pub fn origin_of(&self, var: Var) -> Option<NodeId> {
+        self.origin.get(var.index()).copied().flatten()
+    }
+
+    /// Gives the tape back, to record again for another batch size without reallocating.
+    pub fn into_tape(self) -> Tape {
+        self.tape
+    }
+}

@@ -1,0 +1,351 @@
+//! The training loop: shuffled mini-batches, an optimizer step per batch, evaluation
+//! after every epoch, an optional validation hold-out with early stopping, and divergence
+//! detection that names the node where a NaN or infinity first appeared.
+
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::TrainError;
+use super::optimizer::Optimizer;
+use crate::autodiff::{Params, Tape};
+use crate::data::{Dataset, Split};
+use crate::graph::lower::{DenseParams, Network, init_params};
+use crate::graph::{Graph, NodeId, TrainSettings};
+
+/// Evaluation batch: large enough to run the products efficiently.
+const EVAL_BATCH: usize = 1000;
+
+/// What a run needs beyond the graph: the `train` block after command-line overrides.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub settings: TrainSettings,
+    /// Train on only the first N training samples (`--samples`).
+    pub samples: Option<usize>,
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f32,
+    pub test_accuracy: f32,
+    pub test_loss: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f32>,
+    /// Wall time of the epoch's training steps (evaluation excluded).
+    pub seconds: f64,
+}
+
+/// The outcome of [`train`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    pub history: Vec<EpochReport>,
+    /// Of the weights kept (the best validation epoch's under early stopping).
+    pub test_accuracy: f32,
+    pub test_loss: f32,
+    pub train_seconds: f64,
+    pub samples_per_second: f64,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+}
+
+/// Progress events, for a progress bar or plain lines.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    EpochStarted {
+        epoch: usize,
+        epochs: usize,
+        steps: usize,
+    },
+    Steps {
+        done: usize,
+    },
+    EpochFinished(&'a EpochReport),
+}
+
+/// A model's trainable state: the parameters and which dense node owns which.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub params: Params,
+    pub dense: Vec<Option<DenseParams>>,
+}
+
+impl Model {
+    /// Fresh parameters drawn from `rng`.
+    pub fn init(graph: &Graph, rng: &mut StdRng) -> Result<Model, TrainError> {
+        let (params, dense) = init_params(graph, rng)?;
+        Ok(Model { params, dense })
+    }
+}
+
+/// Recorded networks for a full batch and, when the data does not divide evenly, for the
+/// last partial batch; each keeps its own tape so switching allocates nothing.
+struct Networks {
+    full: Network,
+    rest: Option<Network>,
+}
+
+impl Networks {
+    fn new(
+        graph: &Graph,
+        model: &Model,
+        batch: usize,
+        total: usize,
+        training: bool,
+    ) -> Result<Networks, TrainError> {
+        let record = |b: usize| -> Result<Network, TrainError> {
+            let mut tape = Tape::new();
+            tape.set_training(training);
+            Ok(Network::record(
+                graph,
+                &model.params,
+                &model.dense,
+                tape,
+                b,
+                true,
+            )?)
+        };
+        let full = record(batch.min(total.max(1)))?;
+        let remainder = total % batch;
+        let rest = if remainder != 0 && total > batch {
+            Some(record(remainder)?)
+        } else {
+            None
+        };
+        Ok(Networks { full, rest })
+    }
+
+    fn for_batch(&mut self, size: usize) -> &mut Network {
+        match &mut self.rest {
+            Some(rest) if rest.batch == size => rest,
+            _ => &mut self.full,
+        }
+    }
+}
+
+/// Accuracy (0..1) and mean loss of `model` on `split[range]`.
+pub fn evaluate(
+    graph: &Graph,
+    model: &Model,
+    split: &Split,
+    range: std::ops::Range<usize>,
+) -> Result<(f32, f32), TrainError> {
+    let total = range.len();
+    if total == 0 {
+        return Ok((0.0, 0.0));
+    }
+    let mut nets = Networks::new(graph, model, EVAL_BATCH, total, false)?;
+    let indices: Vec<u32> = range.map(|i| i as u32).collect();
+    let mut labels = vec![0u32; EVAL_BATCH];
+    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let net = nets.for_batch(chunk.len());
+        let labels = &mut labels[..chunk.len()];
+        split.write_batch(chunk, net.tape.value_mut(net.input)?, labels);
+        net.set_targets(labels)?;
+        net.tape.forward(&model.params);
+        if let Some(loss) = net.loss {
+            loss_sum += net.tape.value(loss)[0] as f64 * chunk.len() as f64;
+        }
+        let output = net.tape.value(net.output);
+        let classes = output.len() / chunk.len();
+        for (row, &label) in output.chunks_exact(classes).zip(labels.iter()) {
+            correct += usize::from(argmax(row) == label as usize);
+        }
+    }
+    Ok((
+        correct as f32 / total as f32,
+        (loss_sum / total as f64) as f32,
+    ))
+}
+
+/// Index of the largest element (the first of equals; NaN never wins).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Trains `model` in place as `config` says, reporting progress through `progress`.
+pub fn train(
+    graph: &Graph,
+    model: &mut Model,
+    data: &Dataset,
+    config: &TrainConfig,
+    rng: &mut StdRng,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<TrainReport, TrainError> {
+    let s = &config.settings;
+    let available = config
+        .samples
+        .map_or(data.train.len(), |n| n.min(data.train.len()));
+    let held_out = ((available as f64) * s.validation as f64).round() as usize;
+    let train_count = available - held_out.min(available);
+    if train_count == 0 {
+        return Err(TrainError::NoData {
+            what: "no training samples are left after the validation split".into(),
+        });
+    }
+    let batch = s.batch.max(1);
+    let mut optimizer = Optimizer::new(s.optimizer, &model.params);
+    let mut nets = Networks::new(graph, model, batch, train_count, true)?;
+    // Dropout draws from its own stream, derived from the seed, so that adding dropout
+    // does not change the shuffle.
+    nets.full.tape.seed(s.seed ^ 0x9e37_79b9_7f4a_7c15);
+    if let Some(rest) = &mut nets.rest {
+        rest.tape.seed(s.seed ^ 0x6a09_e667_f3bc_c908);
+    }
+    let mut order: Vec<u32> = (0..train_count as u32).collect();
+    let mut labels = vec![0u32; batch];
+    let steps = train_count.div_ceil(batch);
+    let mut history = Vec::with_capacity(s.epochs);
+    let mut best: Option<(f32, usize, Params)> = None;
+    let mut train_seconds = 0.0;
+    let mut stopped_early = false;
+    for epoch in 1..=s.epochs {
+        if s.shuffle {
+            order.shuffle(rng);
+        }
+        progress(Progress::EpochStarted {
+            epoch,
+            epochs: s.epochs,
+            steps,
+        });
+        let started = Instant::now();
+        let mut loss_sum = 0.0f64;
+        for (step, chunk) in order.chunks(batch).enumerate() {
+            let net = nets.for_batch(chunk.len());
+            let labels = &mut labels[..chunk.len()];
+            data.train
+                .write_batch(chunk, net.tape.value_mut(net.input)?, labels);
+            net.set_targets(labels)?;
+            net.tape.forward(&model.params);
+            let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
+            let loss = net.tape.value(loss_var)[0];
+            if !loss.is_finite() {
+                return Err(diverged(
+                    graph,
+                    net,
+                    &model.params,
+                    epoch,
+                    step + 1,
+                    loss,
+                    optimizer.lr(),
+                ));
+            }
+            loss_sum += loss as f64;
+            net.tape.backward(loss_var, &mut model.params);
+            optimizer.step(&mut model.params);
+            if step % 1024 == 1023 {
+                progress(Progress::Steps { done: step + 1 });
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        train_seconds += seconds;
+        let (validation_accuracy, validation_loss) = if held_out > 0 {
+            let (a, l) = evaluate(graph, model, &data.train, train_count..available)?;
+            (Some(a), Some(l))
+        } else {
+            (None, None)
+        };
+        let (test_accuracy, test_loss) = evaluate(graph, model, &data.test, 0..data.test.len())?;
+        let report = EpochReport {
+            epoch,
+            train_loss: (loss_sum / steps as f64) as f32,
+            test_accuracy,
+            test_loss,
+            validation_accuracy,
+            validation_loss,
+            seconds,
+        };
+        progress(Progress::EpochFinished(&report));
+        history.push(report);
+        if let (Some(patience), Some(loss)) = (s.early_stopping, validation_loss) {
+            let improved = best
+                .as_ref()
+                .is_none_or(|(best_loss, _, _)| loss < *best_loss);
+            if improved {
+                best = Some((loss, epoch, model.params.clone()));
+            } else if best
+                .as_ref()
+                .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= patience)
+            {
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    let mut best_epoch = history.len();
+    if let Some((_, epoch, params)) = best {
+        if epoch != history.len() {
+            model.params = params;
+        }
+        best_epoch = epoch;
+    }
+    let (test_accuracy, test_loss) = match history.get(best_epoch.wrapping_sub(1)) {
+        Some(r) => (r.test_accuracy, r.test_loss),
+        None => evaluate(graph, model, &data.test, 0..data.test.len())?,
+    };
+    let trained = (train_count * history.len()) as f64;
+    Ok(TrainReport {
+        history,
+        test_accuracy,
+        test_loss,
+        train_seconds,
+        samples_per_second: if train_seconds > 0.0 {
+            trained / train_seconds
+        } else {
+            0.0
+        },
+        best_epoch,
+        stopped_early,
+    })
+}
+
+/// Finds the first graph node whose value (or, failing that, gradient) is not finite,
+/// by checking every node of the step that just produced a non-finite loss: the tape
+/// still holds all of its values, so the normal path pays nothing for this.
+fn diverged(
+    graph: &Graph,
+    net: &mut Network,
+    params: &Params,
+    epoch: usize,
+    step: usize,
+    loss: f32,
+    lr: f32,
+) -> TrainError {
+    let mut found = net
+        .tape
+        .first_non_finite_value(params)
+        .map(|v| (v, "value"));
+    if found.is_none()
+        && let Some(loss_var) = net.loss
+    {
+        let mut scratch = params.clone();
+        scratch.zero_grads();
+        net.tape.backward(loss_var, &mut scratch);
+        found = net
+            .tape
+            .first_non_finite_grad(&scratch)
+            .map(|v| (v, "gradient"));
+    }
+    let node =
+        found.and_then(|(var, what)| net.origin_of(var).map(|id: NodeId| (graph.node(id), what)));
+    TrainError::Diverged {
+        epoch,
+        step,
+        loss,
+        lr,
+        node: node.map(|(n, what)| (n.name.clone(), n.span, what)),
+    }
+}

@@ -1,0 +1,186 @@
+//! Weights on disk in the safetensors format, named after the graph's nodes
+//! (`h.weight` is `[units, n_in]` as in PyTorch's `nn.Linear`, `h.bias` is `[units]`), so
+//! Python's `safetensors` and PyTorch load them as they are.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::autodiff::Params;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("cannot write weights to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read weights from {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid safetensors file: {what}")]
+    Corrupt { path: PathBuf, what: String },
+    #[error("the weights in {path} do not match the model:\n{}", differences.join("\n"))]
+    Mismatch {
+        path: PathBuf,
+        differences: Vec<String>,
+    },
+}
+
+/// Serialises every parameter as little-endian `f32`, in name order.
+pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = params
+        .ids()
+        .map(|id| {
+            let bytes = params
+                .value(id)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            (params.name(id).to_owned(), params.shape(id).dims(), bytes)
+        })
+        .collect();
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None)
+}
+
+/// Writes `params` to `path` atomically.
+pub fn save(params: &Params, path: &Path) -> Result<(), WeightsError> {
+    let bytes = to_bytes(params).map_err(|e| WeightsError::Write {
+        path: path.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    crate::atomic_file::write(path, &bytes).map_err(|source| WeightsError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads saved weights into `params`. Every tensor of the model must be in the file with
+/// the same shape and no tensor may be extra; otherwise nothing is changed and the error
+/// lists each difference.
+pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let corrupt = |what: String| WeightsError::Corrupt {
+        path: path.to_owned(),
+        what,
+    };
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut in_file: BTreeMap<String, TensorView<'_>> = file.tensors().into_iter().collect();
+    let mut differences = Vec::new();
+    let mut loaded = Vec::new();
+    for id in params.ids() {
+        let name = params.name(id);
+        let want = params.shape(id);
+        match in_file.remove(name) {
+            None => differences.push(format!("  missing: `{name}` {want}")),
+            Some(view) if view.dtype() != Dtype::F32 => {
+                differences.push(format!("  `{name}` is {:?}, expected F32", view.dtype()));
+            }
+            Some(view) if view.shape() != want.dims().as_slice() => {
+                differences.push(format!(
+                    "  `{name}` has shape {:?}, the model needs {want}",
+                    view.shape()
+                ));
+            }
+            Some(view) => {
+                let values: Vec<f32> = view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                loaded.push((id, values));
+            }
+        }
+    }
+    for (name, view) in &in_file {
+        differences.push(format!(
+            "  unexpected: `{name}` {:?} is not in the model",
+            view.shape()
+        ));
+    }
+    if !differences.is_empty() {
+        return Err(WeightsError::Mismatch {
+            path: path.to_owned(),
+            differences,
+        });
+    }
+    for (id, values) in loaded {
+        params.value_mut(id).copy_from_slice(&values);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autodiff::Shape;
+
+    fn params(units: usize) -> Params {
+        let mut p = Params::new();
+        p.add(
+            "h.weight",
+            Shape::matrix(units, 3).unwrap(),
+            (0..units * 3).map(|i| i as f32 * 0.5).collect(),
+        )
+        .unwrap();
+        p.add("h.bias", Shape::vector(units).unwrap(), vec![-1.5; units])
+            .unwrap();
+        p
+    }
+
+    #[test]
+    fn save_then_load_round_trips_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let original = params(2);
+        save(&original, &path).unwrap();
+        let mut loaded = params(2);
+        for id in loaded.ids() {
+            loaded.value_mut(id).fill(0.0);
+        }
+        load(&mut loaded, &path).unwrap();
+        for id in original.ids() {
+            assert_eq!(original.value(id), loaded.value(id));
+        }
+    }
+
+    #[test]
+    fn mismatched_shapes_and_names_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        save(&params(2), &path).unwrap();
+        let mut other = params(4);
+        other
+            .add("out.weight", Shape::matrix(1, 1).unwrap(), vec![0.0])
+            .unwrap();
+        let err = load(&mut other, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("`h.weight` has shape [2, 3], the model needs [4, 3]"),
+            "{err}"
+        );
+        assert!(err.contains("missing: `out.weight`"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_reported_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        std::fs::write(&path, b"\xff\xff\xff\xff\xff\xff\xff\xffnot json").unwrap();
+        let err = load(&mut params(2), &path).unwrap_err();
+        assert!(matches!(err, WeightsError::Corrupt { .. }), "{err}");
+    }
+}
