@@ -29,7 +29,10 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// Renders in the rustc layout of the language contract.
     pub fn render(&self, source: &Source, _color: bool) -> String {
-        format!("error: {}\n --> {}:{}", self.message, source.path, self.span.start)
+        format!(
+            "error: {}\n --> {}:{}",
+            self.message, source.path, self.span.start
+        )
     }
 }
 

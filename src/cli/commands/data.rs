@@ -1,8 +1,17 @@
-//! `nnc data fetch`. STUB.
+//! `nnc data fetch NAME`: downloads a built-in dataset into the cache folder (see
+//! `data/download.rs`) and prints the folder it is in.
+
+use std::io::IsTerminal;
 
 use crate::cli::args::DataCommand;
 
 pub fn run(command: &DataCommand) -> anyhow::Result<()> {
-    let _ = command;
-    anyhow::bail!("`nnc data` is not implemented yet")
+    match command {
+        DataCommand::Fetch { name } => {
+            let progress = std::io::stderr().is_terminal();
+            let dir = crate::data::fetch(name, progress).map_err(crate::Error::from)?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+    }
 }
