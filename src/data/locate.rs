@@ -54,7 +54,7 @@ impl Search {
                 // the model file's own path.
                 let (label, dir) = match &self.data_dir {
                     Some(data) => ("--data", data.clone()),
-                    None => ("the model's `data` path", PathBuf::from(dir)),
+                    None => ("data =", PathBuf::from(dir)),
                 };
                 places.push(Place {
                     label: label.into(),
@@ -77,7 +77,7 @@ impl Search {
             });
         }
         places.push(Place {
-            label: format!("$NNC_DATA/{folder}"),
+            label: "$NNC_DATA".into(),
             dir: self.nnc_data.as_ref().map(|d| d.join(folder)),
         });
         places.push(Place {
@@ -85,12 +85,12 @@ impl Search {
             dir: Some(self.local.join(folder)),
         });
         places.push(Place {
-            label: "the cache".into(),
+            label: "cache".into(),
             dir: Some(self.cache.join(folder)),
         });
         if self.system && builtin == Builtin::FashionMnist {
             places.push(Place {
-                label: "the system".into(),
+                label: "system".into(),
                 dir: Some(PathBuf::from(DEBIAN_FASHION_MNIST)),
             });
         }
@@ -149,7 +149,7 @@ pub fn locate(source: &DataSource, search: &Search) -> Result<Located, DataError
     let mut report = Vec::new();
     for place in &places {
         let Some(dir) = &place.dir else {
-            report.push(format!("  {}: not set", place.label));
+            report.push(format!("  {:<10} not set", place.label));
             continue;
         };
         match look_in(dir) {
@@ -160,19 +160,19 @@ pub fn locate(source: &DataSource, search: &Search) -> Result<Located, DataError
                 });
             }
             Found::NoFolder => report.push(format!(
-                "  {} {}: no such folder",
+                "  {:<10} {}: no such folder",
                 place.label,
                 dir.display()
             )),
             Found::Some { missing } if missing.len() == FILES.len() => {
                 report.push(format!(
-                    "  {} {}: none of the files",
+                    "  {:<10} {}: none of the files",
                     place.label,
                     dir.display()
                 ));
             }
             Found::Some { missing } => report.push(format!(
-                "  {} {}: missing {} (raw or .gz)",
+                "  {:<10} {}: missing {} (raw or .gz)",
                 place.label,
                 dir.display(),
                 missing.join(", ")
@@ -246,7 +246,7 @@ mod tests {
             "cannot find the fashion_mnist dataset",
             "--data ",
             "flag/fashion-mnist: no such folder",
-            "$NNC_DATA/fashion-mnist: not set",
+            "$NNC_DATA  not set",
             "data/fashion-mnist: no such folder",
             "cache/fashion-mnist",
             "nnc data fetch fashion_mnist",

@@ -27,7 +27,7 @@ use idx::{Images, Labels};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Open {
         path: PathBuf,
         #[source]
@@ -39,7 +39,7 @@ pub enum DataError {
     #[error("{0}")]
     NotFound(String),
     /// A file in the cache (a decompressed `.gz`, a download) could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         #[source]
