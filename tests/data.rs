@@ -1,6 +1,8 @@
 //! The data layer end to end: tiny IDX fixtures written by each test, the real datasets in
 //! `../shared/data`, and `nnc data fetch` against a loopback HTTP server.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -15,6 +17,31 @@ use nnc::data::idx::{encode_images, encode_labels};
 use nnc::data::{Builtin, DataError, FILES, Search, fetch_from, open_in};
 use nnc::graph::DataSource;
 use predicates::str::contains;
+
+/// Counts this thread's allocations, so `write_batch` can be shown to make none while
+/// other tests run in parallel.
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; the counter is a
+// const-initialised thread-local `Cell`, which itself never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` above with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// The shared datasets, beside the repository (never copied into it).
 const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
@@ -99,6 +126,22 @@ fn a_raw_fixture_opens_and_draws_batches() {
     let held_out = data.train.range(4..6);
     held_out.write_batch(&[1], &mut images[..4], &mut labels[..1]);
     assert_eq!((images[0], labels[0]), (50.0 / 255.0, 2));
+}
+
+#[test]
+fn write_batch_allocates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    write_fixture(&root.path().join("data/mnist"), &fixture_files(), false);
+    let data = open_in(&DataSource::Mnist, &isolated(root.path())).unwrap();
+    let train = data.train.range(1..6);
+    let indices = [4u32, 0, 2];
+    let mut images = vec![0.0f32; indices.len() * data.features];
+    let mut labels = vec![0u32; indices.len()];
+    let before = ALLOCATIONS.with(Cell::get);
+    train.write_batch(&indices, &mut images, &mut labels);
+    let after = ALLOCATIONS.with(Cell::get);
+    assert_eq!(after - before, 0, "write_batch allocated");
+    assert_eq!(labels, [2, 0, 1]);
 }
 
 #[test]

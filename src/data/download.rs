@@ -51,6 +51,8 @@ pub fn fetch_from(
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
+        // A stalled transfer must end some time; an hour allows 26 MB at 8 kB/s.
+        .timeout_recv_body(Some(Duration::from_secs(3600)))
         .user_agent(concat!("nnc/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
