@@ -39,7 +39,7 @@ impl Search {
             nnc_data: std::env::var_os("NNC_DATA")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            local: PathBuf::from("data"),
+            local: PathBuf::from("./data"),
             cache: super::cache::cache_dir(),
             system: true,
         }
