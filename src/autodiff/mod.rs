@@ -4,5 +4,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum TapeError {
     #[error("{op}: shapes {left} and {right} do not fit: {why}")]
-    Shape { op: &'static str, left: String, right: String, why: &'static str },
+    Shape {
+        op: &'static str,
+        left: String,
+        right: String,
+        why: &'static str,
+    },
 }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "nnc", version, about = "Write, train and benchmark neural networks from a .nn file")]
+#[command(
+    name = "nnc",
+    version,
+    about = "Write, train and benchmark neural networks from a .nn file"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,

@@ -23,7 +23,10 @@ pub fn main(args: Args) -> ExitCode {
                 Some(crate::Error::Model(diagnostics)) => eprint!("{diagnostics}"),
                 _ => eprintln!("error: {err:#}"),
             }
-            ExitCode::from(err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code))
+            ExitCode::from(
+                err.downcast_ref::<crate::Error>()
+                    .map_or(1, crate::Error::exit_code),
+            )
         }
     }
 }

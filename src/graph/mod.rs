@@ -60,11 +60,17 @@ pub enum Op {
     /// `input(n)`: `width` is `n`.
     Input,
     /// `dense(x, units)`: `y = x·Wᵀ + b` with `W: [units, n_in]`.
-    Dense { units: usize, bias: bool, init: Init },
+    Dense {
+        units: usize,
+        bias: bool,
+        init: Init,
+    },
     Activation(Activation),
     /// `dropout(x, p)`, `0 ≤ p < 1`: zeroes each element with probability `p` in training
     /// and scales the rest by `1/(1-p)`; identity at inference.
-    Dropout { p: f32 },
+    Dropout {
+        p: f32,
+    },
     /// `concat(a, b, ...)` along the feature axis.
     Concat,
     /// Element-wise `a + b`, `a - b`, `a * b` of two nodes of the same width.
@@ -132,7 +138,10 @@ impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
             data: DataSource::Mnist,
-            optimizer: Optimizer::Sgd { lr: 0.1, momentum: 0.0 },
+            optimizer: Optimizer::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+            },
             epochs: 10,
             batch: 32,
             seed: 0,
@@ -154,8 +163,16 @@ pub enum DataSource {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
-    Sgd { lr: f32, momentum: f32 },
-    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+    },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
 }
 
 impl Graph {

@@ -3,5 +3,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("training diverged at epoch {epoch}, step {step}: {what}")]
-    Diverged { epoch: usize, step: usize, what: String },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        what: String,
+    },
 }
