@@ -40,6 +40,6 @@ pub fn describe(rule: Rule) -> &'static str {
         Rule::number => "a number",
         Rule::string => "a string",
         Rule::text => "text",
-        Rule::boolean => "`true` or `false`",
+        Rule::boolean => "a boolean",
     }
 }

@@ -33,6 +33,9 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 /// Parses a whole file, or reports the first syntax error.
 pub fn parse_file(text: &str) -> Result<File, Diagnostic> {
     check_nesting(text)?;
+    // Literal tokens (`)`, `,`, `}`) are not rules, so only pest's detailed attempts list
+    // them; files are small, so the cost does not matter.
+    pest::set_error_detail(true);
     let mut pairs = NnParser::parse(Rule::file, text).map_err(syntax_error)?;
     let file = pairs.next().expect("grammar: a parse yields one `file`");
     let mut out = File {
@@ -106,17 +109,41 @@ fn syntax_error(error: pest::error::Error<Rule>) -> Diagnostic {
         InputLocation::Pos(at) => at,
         InputLocation::Span((start, _)) => start,
     };
-    let message = match &error.variant {
+    let mut expected: Vec<&str> = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut expected: Vec<&str> = positives.iter().map(|rule| describe(*rule)).collect();
-            expected.dedup();
-            match expected.as_slice() {
-                [] => "syntax error".to_owned(),
-                [one] => format!("expected {one}"),
-                [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
-            }
+            positives.iter().map(|rule| describe(*rule)).collect()
         }
-        ErrorVariant::CustomError { message } => message.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let literals = error
+        .parse_attempts()
+        .map(|attempts| attempts.expected_tokens())
+        .unwrap_or_default();
+    for token in literals {
+        // pest does not export `ParsingToken`; its `Display` is the literal text.
+        let phrase = match token.to_string().as_str() {
+            "(" => "`(`",
+            ")" => "`)`",
+            "," => "`,`",
+            "=" => "`=`",
+            "{" => "`{`",
+            "}" => "`}`",
+            "\n" | "\r\n" => "the end of the line",
+            // Trivia, pieces of tokens (digits, `e`, `_`) and operators already named.
+            _ => continue,
+        };
+        expected.push(phrase);
+    }
+    let mut seen = Vec::new();
+    expected.retain(|phrase| {
+        let new = !seen.contains(phrase);
+        seen.push(*phrase);
+        new
+    });
+    let message = match expected.as_slice() {
+        [] => "syntax error".to_owned(),
+        [one] => format!("expected {one}"),
+        [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
     };
     Diagnostic::new(message, Span { start: at, end: at }, "here")
 }
