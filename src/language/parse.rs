@@ -186,7 +186,7 @@ fn expr(pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
                 start: lhs.span.start,
                 end: rhs.span.end,
             };
-            Ok(Expr {
+            checked_depth(Expr {
                 kind: ExprKind::Binary {
                     op,
                     lhs: Box::new(lhs),
@@ -217,7 +217,7 @@ fn expr(pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
                     value: lhs,
                 },
             );
-            Ok(Expr {
+            checked_depth(Expr {
                 kind: ExprKind::Call {
                     func,
                     args,
@@ -227,6 +227,38 @@ fn expr(pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
             })
         })
         .parse(pair.into_inner())
+}
+
+/// The deepest an expression tree may be: far beyond any real model. Every later walk
+/// over the tree recurses, so this (with [`MAX_NESTING`]) keeps hostile input such as
+/// `x + x + x + ...` a hundred thousand times from overflowing the stack.
+pub const MAX_DEPTH: usize = 256;
+
+/// Passes `expr` through if its tree is at most [`MAX_DEPTH`] deep.
+fn checked_depth(expr: Expr) -> Result<Expr, Diagnostic> {
+    /// The depth of `e`, but never looking deeper than `cap` (so the walk is bounded).
+    fn depth(e: &Expr, cap: usize) -> usize {
+        if cap == 0 {
+            return 0;
+        }
+        1 + match &e.kind {
+            ExprKind::Binary { lhs, rhs, .. } => depth(lhs, cap - 1).max(depth(rhs, cap - 1)),
+            ExprKind::Call { args, .. } => args
+                .iter()
+                .map(|a| depth(&a.value, cap - 1))
+                .max()
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if depth(&expr, MAX_DEPTH + 1) > MAX_DEPTH {
+        let message = format!("expression too long: more than {MAX_DEPTH} operations deep");
+        return Err(
+            Diagnostic::new(message, expr.span, "split it over several lines")
+                .with_help("bind parts to names: `a = ...`"),
+        );
+    }
+    Ok(expr)
 }
 
 fn primary(pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
@@ -269,7 +301,7 @@ fn primary(pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
         }
         rule => unreachable!("grammar: {rule:?} is not a primary"),
     };
-    Ok(Expr { kind, span: at })
+    checked_depth(Expr { kind, span: at })
 }
 
 fn call_parts(pair: Pair<'_, Rule>) -> Result<(Ident, Vec<Arg>), Diagnostic> {
@@ -370,6 +402,16 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let text = format!("let v = {}1{}\n", "(".repeat(10_000), ")".repeat(10_000));
         assert!(parse_file(&text).unwrap_err().message.contains("nested"));
+    }
+
+    #[test]
+    fn very_long_expressions_are_an_error_not_a_crash() {
+        let sum = format!("let v = x{}\n", " + x".repeat(100_000));
+        assert!(parse_file(&sum).unwrap_err().message.contains("too long"));
+        let pipes = format!("let v = x{}\n", " |> relu".repeat(100_000));
+        assert!(parse_file(&pipes).unwrap_err().message.contains("too long"));
+        let fine = format!("let v = x{}\n", " + x".repeat(200));
+        assert!(parse_file(&fine).is_ok());
     }
 
     #[test]

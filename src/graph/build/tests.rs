@@ -217,3 +217,18 @@ fn errors_do_not_cascade_through_failed_lines() {
     assert_eq!(err.items.len(), 1, "{err}");
     assert!(err.items[0].message.contains("whole number"));
 }
+
+#[test]
+fn the_deepest_allowed_expression_builds_within_a_test_thread_stack() {
+    let deep = format!(
+        "model m {{\n x = input(4)\n output = x{}\n}}\n",
+        " |> relu".repeat(250)
+    );
+    assert_eq!(build(&deep).unwrap().nodes.len(), 251);
+    let nested = format!(
+        "model m {{\n x = input(4)\n output = {}x{}\n}}\n",
+        "relu(".repeat(60),
+        ")".repeat(60)
+    );
+    assert_eq!(build(&nested).unwrap().nodes.len(), 61);
+}
