@@ -1,7 +1,18 @@
-//! The `.nn` language: grammar, syntax tree, parsing and diagnostics.
+//! The `.nn` language: grammar (`grammar.rs`, from `grammar/nn.pest`), syntax tree
+//! (`ast.rs`), parsing (`parse.rs`), diagnostics (`diagnostic.rs`) and "did you mean"
+//! suggestions (`suggest.rs`).
 //!
-//! STUB: the language issue replaces this with the real front end
-//! (`grammar.rs`, `ast.rs`, `parse.rs`, `diagnostic.rs`, `suggest.rs`).
+//! This layer knows text and spans. Meaning (names, shapes, the `train` block) is given
+//! in `graph::build`, which reports through the [`Diagnostic`] type defined here.
+
+pub mod ast;
+pub mod diagnostic;
+pub mod grammar;
+pub mod parse;
+pub mod suggest;
+
+pub use diagnostic::{Diagnostic, Diagnostics, render_at};
+pub use parse::parse_file;
 
 /// A `.nn` file's text and the path it is reported under.
 #[derive(Debug, Clone)]
@@ -11,42 +22,8 @@ pub struct Source {
 }
 
 /// A byte range in a [`Source`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
 pub struct Span {
     pub start: usize,
     pub end: usize,
 }
-
-/// One problem in a model file.
-#[derive(Debug, Clone)]
-pub struct Diagnostic {
-    pub message: String,
-    pub span: Span,
-    pub label: String,
-    pub help: Option<String>,
-}
-
-impl Diagnostic {
-    /// Renders in the rustc layout of the language contract.
-    pub fn render(&self, source: &Source, _color: bool) -> String {
-        format!(
-            "error: {}\n --> {}:{}",
-            self.message, source.path, self.span.start
-        )
-    }
-}
-
-/// Every problem found in one file, already rendered for the terminal.
-#[derive(Debug, Clone)]
-pub struct Diagnostics {
-    pub items: Vec<Diagnostic>,
-    pub rendered: String,
-}
-
-impl std::fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.rendered)
-    }
-}
-
-impl std::error::Error for Diagnostics {}

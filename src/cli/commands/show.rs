@@ -1,8 +1,142 @@
-//! `nnc show`. STUB.
+//! `nnc show FILE`: the network as a table (node, operation, output shape, parameters),
+//! with totals and forward FLOPs per sample. `--json` serialises the same report.
 
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::check::{group_digits, load_model, print_json};
 use crate::cli::args::CheckArgs;
+use crate::graph::build::op_kind;
+use crate::graph::{Activation, Graph, Loss, Op};
+
+/// What `nnc show` prints, as a table or as JSON.
+#[derive(Debug, Serialize)]
+pub struct ShowReport {
+    pub model: String,
+    pub params: usize,
+    pub flops_per_sample: u64,
+    /// `cross_entropy`, `mse`, or null without a `loss` line.
+    pub loss: Option<&'static str>,
+    pub nodes: Vec<NodeRow>,
+}
+
+/// One node of the graph.
+#[derive(Debug, Serialize)]
+pub struct NodeRow {
+    pub name: String,
+    /// The operation with its arguments, e.g. `dense(256)`.
+    pub op: String,
+    /// Per-sample output shape; the batch dimension is implicit.
+    pub shape: Vec<usize>,
+    pub params: usize,
+    /// Names of the nodes this one reads.
+    pub inputs: Vec<String>,
+}
+
+impl ShowReport {
+    pub fn new(graph: &Graph) -> Self {
+        let nodes = graph
+            .nodes
+            .iter()
+            .map(|node| NodeRow {
+                name: node.name.clone(),
+                op: describe_op(&node.op),
+                shape: vec![node.width],
+                params: graph.node_params(node),
+                inputs: node
+                    .inputs
+                    .iter()
+                    .map(|&id| graph.node(id).name.clone())
+                    .collect(),
+            })
+            .collect();
+        let loss = graph.loss.map(|loss| match loss {
+            Loss::CrossEntropy => "cross_entropy",
+            Loss::Mse => "mse",
+        });
+        ShowReport {
+            model: graph.name.clone(),
+            params: graph.param_count(),
+            flops_per_sample: graph.flops_per_sample(),
+            loss,
+            nodes,
+        }
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let shapes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("{:?}", n.shape))
+            .collect();
+        let params: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| group_digits(n.params as u64))
+            .collect();
+        let width = |header: &str, column: &mut dyn Iterator<Item = usize>| {
+            column.fold(header.len(), usize::max)
+        };
+        let w_name = width("node", &mut self.nodes.iter().map(|n| n.name.len()));
+        let w_op = width("operation", &mut self.nodes.iter().map(|n| n.op.len()));
+        let w_shape = width("shape", &mut shapes.iter().map(String::len));
+        let w_params = width("params", &mut params.iter().map(String::len));
+        let mut out = format!("model {}\n\n", self.model);
+        out += &format!(
+            "{:<w_name$}  {:<w_op$}  {:<w_shape$}  {:>w_params$}\n",
+            "node", "operation", "shape", "params"
+        );
+        for ((node, shape), params) in self.nodes.iter().zip(&shapes).zip(&params) {
+            out += &format!(
+                "{:<w_name$}  {:<w_op$}  {:<w_shape$}  {:>w_params$}\n",
+                node.name, node.op, shape, params
+            );
+        }
+        out += &format!("\nparameters: {}\n", group_digits(self.params as u64));
+        out += &format!(
+            "forward FLOPs per sample: {}\n",
+            group_digits(self.flops_per_sample)
+        );
+        out += &format!(
+            "loss: {}\n",
+            self.loss
+                .unwrap_or("none (the model can be checked, not trained)")
+        );
+        out
+    }
+}
+
+/// `dense(256)`, `dense(10, bias = false, init = he)`, `dropout(0.5)`, `scale(-1)`.
+pub fn describe_op(op: &Op) -> String {
+    let kind = op_kind(op);
+    match op {
+        Op::Dense { units, bias, init } => {
+            let bias = if *bias {
+                String::new()
+            } else {
+                ", bias = false".to_owned()
+            };
+            format!(
+                "dense({units}{bias}, init = {})",
+                format!("{init:?}").to_lowercase()
+            )
+        }
+        Op::Activation(Activation::LeakyRelu { slope }) => format!("{kind}({slope})"),
+        Op::Dropout { p } => format!("{kind}({p})"),
+        Op::Scale(c) | Op::AddScalar(c) => format!("{kind}({c})"),
+        _ => kind.to_owned(),
+    }
+}
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("`nnc show` is not implemented yet")
+    let (_, graph) = load_model(args)?;
+    let report = ShowReport::new(&graph);
+    if args.json {
+        print_json(&report)?;
+    } else {
+        write!(std::io::stdout(), "{}", report.table())?;
+    }
+    Ok(())
 }

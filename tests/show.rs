@@ -1,0 +1,124 @@
+//! `nnc show`: the table and `--json` report, with parameter counts computed by hand for
+//! every model in `models/`.
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::str::contains;
+
+fn model_path(name: &str) -> String {
+    format!("{}/models/{name}.nn", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Weights and biases of a dense layer `n_in -> units`.
+const fn dense(n_in: u64, units: u64) -> u64 {
+    n_in * units + units
+}
+
+fn show_json(name: &str, sets: &[&str]) -> serde_json::Value {
+    let mut cmd = cargo_bin_cmd!("nnc");
+    cmd.args(["show", "--json"]).arg(model_path(name));
+    for set in sets {
+        cmd.args(["--set", set]);
+    }
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn show_json_counts_the_parameters_of_every_model() {
+    let expected = [
+        ("mnist_sigmoid", dense(784, 256) + dense(256, 10)), // 203,530
+        ("mnist_relu", dense(784, 256) + dense(256, 10)),
+        ("mnist_tanh", dense(784, 256) + dense(256, 10)),
+        (
+            "mnist_deep",
+            dense(784, 512) + dense(512, 256) + dense(256, 128) + dense(128, 10),
+        ),
+        (
+            "mnist_residual",
+            dense(784, 256) + 4 * dense(256, 256) + dense(256, 10),
+        ),
+        ("mnist_concat", 2 * dense(784, 128) + dense(256, 10)),
+        (
+            "fashion_mnist",
+            dense(784, 256) + dense(256, 128) + dense(128, 10),
+        ),
+    ];
+    assert_eq!(expected[0].1, 203_530);
+    for (name, params) in expected {
+        let json = show_json(name, &[]);
+        assert_eq!(json["model"], name);
+        assert_eq!(json["params"], params, "{name}");
+        let per_node: u64 = json["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["params"].as_u64().unwrap())
+            .sum();
+        assert_eq!(per_node, params, "{name}: node params add up to the total");
+    }
+}
+
+#[test]
+fn show_json_lists_nodes_with_names_ops_and_shapes() {
+    let json = show_json("mnist_sigmoid", &[]);
+    let nodes = json["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["x", "h.dense", "h", "output.dense", "output"]);
+    assert_eq!(nodes[1]["op"], "dense(256, init = xavier)");
+    assert_eq!(nodes[1]["shape"], serde_json::json!([256]));
+    assert_eq!(nodes[1]["params"], 784 * 256 + 256);
+    assert_eq!(nodes[2]["op"], "sigmoid");
+    // 2·784·256 + 256, 4·256 (sigmoid), 2·256·10 + 10, 5·10 (softmax).
+    assert_eq!(
+        json["flops_per_sample"],
+        2 * 784 * 256 + 256 + 4 * 256 + 2 * 256 * 10 + 10 + 5 * 10
+    );
+}
+
+#[test]
+fn show_honours_set() {
+    let json = show_json("mnist_sigmoid", &["hidden=64", "act=relu"]);
+    assert_eq!(json["params"], dense(784, 64) + dense(64, 10));
+    assert_eq!(json["nodes"][1]["op"], "dense(64, init = he)");
+    assert_eq!(json["nodes"][2]["op"], "relu");
+}
+
+#[test]
+fn show_prints_a_table_with_totals() {
+    cargo_bin_cmd!("nnc")
+        .arg("show")
+        .arg(model_path("mnist_sigmoid"))
+        .assert()
+        .success()
+        .stdout(contains("model mnist_sigmoid"))
+        .stdout(contains("node"))
+        .stdout(contains(
+            "h.dense       dense(256, init = xavier)  [256]  200,960",
+        ))
+        .stdout(contains("parameters: 203,530"))
+        .stdout(contains("forward FLOPs per sample: 407,868"));
+}
+
+#[test]
+fn show_reports_model_errors_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.nn");
+    std::fs::write(
+        &path,
+        "model m {\n    x = input(4)\n    output = x |> sigmod\n}\n",
+    )
+    .unwrap();
+    cargo_bin_cmd!("nnc")
+        .arg("show")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(contains("unknown activation `sigmod`"))
+        .stderr(contains("broken.nn:3:19"))
+        .stdout("");
+}
