@@ -20,6 +20,10 @@ pub enum Error {
     Train(#[from] TrainError),
     #[error(transparent)]
     Tape(#[from] TapeError),
+    /// A run-time failure already rendered for the terminal as a diagnostic at a place
+    /// in the model file (e.g. where a diverging run first went non-finite).
+    #[error("{0}")]
+    Located(String),
     /// A file `nnc` writes could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -35,7 +39,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Model(_) | Error::Usage(_) => 2,
-            Error::Data(_) | Error::Train(_) | Error::Tape(_) | Error::Write { .. } => 1,
+            Error::Data(_)
+            | Error::Train(_)
+            | Error::Tape(_)
+            | Error::Located(_)
+            | Error::Write { .. } => 1,
         }
     }
 }

@@ -14,7 +14,13 @@ fn shared_data() -> PathBuf {
 }
 
 fn node(name: &str, op: Op, inputs: &[u32], width: usize) -> Node {
-    Node { name: name.into(), op, inputs: inputs.iter().map(|&i| NodeId(i)).collect(), width, span: Span::default() }
+    Node {
+        name: name.into(),
+        op,
+        inputs: inputs.iter().map(|&i| NodeId(i)).collect(),
+        width,
+        span: Span::default(),
+    }
 }
 
 fn mlp(settings: TrainSettings) -> Graph {
@@ -22,9 +28,27 @@ fn mlp(settings: TrainSettings) -> Graph {
         name: "smoke".into(),
         nodes: vec![
             node("x", Op::Input, &[], 784),
-            node("h.dense", Op::Dense { units: 32, bias: true, init: Init::Xavier }, &[0], 32),
+            node(
+                "h.dense",
+                Op::Dense {
+                    units: 32,
+                    bias: true,
+                    init: Init::Xavier,
+                },
+                &[0],
+                32,
+            ),
             node("h", Op::Activation(Activation::Sigmoid), &[1], 32),
-            node("output.dense", Op::Dense { units: 10, bias: true, init: Init::Xavier }, &[2], 10),
+            node(
+                "output.dense",
+                Op::Dense {
+                    units: 10,
+                    bias: true,
+                    init: Init::Xavier,
+                },
+                &[2],
+                10,
+            ),
             node("output", Op::Activation(Activation::Softmax), &[3], 10),
         ],
         input: NodeId(0),
@@ -36,16 +60,29 @@ fn mlp(settings: TrainSettings) -> Graph {
 
 #[test]
 fn a_two_layer_mlp_learns_a_few_hundred_mnist_samples() {
-    let data = nnc::data::open(&DataSource::Mnist, Some(&shared_data())).expect("MNIST in ../shared/data");
-    let settings = TrainSettings { epochs: 5, batch: 16, seed: 3, ..TrainSettings::default() };
+    let data =
+        nnc::data::open(&DataSource::Mnist, Some(&shared_data())).expect("MNIST in ../shared/data");
+    let settings = TrainSettings {
+        epochs: 5,
+        batch: 16,
+        seed: 3,
+        ..TrainSettings::default()
+    };
     let graph = mlp(settings.clone());
     let mut rng = StdRng::seed_from_u64(settings.seed);
     let mut model = Model::init(&graph, &mut rng).unwrap();
-    let config = TrainConfig { settings, samples: Some(400) };
+    let config = TrainConfig {
+        settings,
+        samples: Some(400),
+    };
     let report = train(&graph, &mut model, &data, &config, &mut rng, &mut |_| {}).unwrap();
     let first = report.history.first().unwrap().train_loss;
     let last = report.history.last().unwrap().train_loss;
     assert!(last < 0.7 * first, "loss went from {first} to {last}");
     // 400 samples are enough to beat chance (10 %) by far on the 10,000 test images.
-    assert!(report.test_accuracy > 0.5, "test accuracy {}", report.test_accuracy);
+    assert!(
+        report.test_accuracy > 0.5,
+        "test accuracy {}",
+        report.test_accuracy
+    );
 }

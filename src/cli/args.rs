@@ -16,6 +16,19 @@ pub struct Args {
     pub command: Command,
 }
 
+impl Args {
+    /// `--threads`, for whichever command has it.
+    pub fn threads(&self) -> Option<u16> {
+        match &self.command {
+            Command::Run(a) | Command::Eval(a) | Command::Sweep(a) | Command::Gradcheck(a) => {
+                a.threads
+            }
+            Command::Bench(a) => a.threads,
+            Command::Check(_) | Command::Show(_) | Command::Data(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train the model as its `train` block says and evaluate it on the test set.
@@ -80,8 +93,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub weights: Option<PathBuf>,
     /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
+    /// Download a built-in dataset into the cache if it is found nowhere.
+    #[arg(long)]
+    pub download: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -95,8 +111,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
     /// Seconds to time each setting.
     #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,

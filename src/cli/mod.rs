@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod config;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ pub fn main(args: Args) -> ExitCode {
             match err.downcast_ref::<crate::Error>() {
                 // Diagnostics are rendered already: print them as they are.
                 Some(crate::Error::Model(diagnostics)) => eprint!("{diagnostics}"),
+                Some(crate::Error::Located(rendered)) => eprintln!("{rendered}"),
                 _ => eprintln!("error: {err:#}"),
             }
             ExitCode::from(

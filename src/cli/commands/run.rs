@@ -1,8 +1,162 @@
-//! `nnc run`. STUB.
+//! `nnc run FILE`: train as the `train` block says, evaluate on the test set after every
+//! epoch, print a summary (or `--json`), and save the weights with `--save`.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
 
 use crate::cli::args::RunArgs;
+use crate::cli::commands::check::print_json;
+use crate::cli::config::{Session, located, prepare};
+use crate::training::{EpochReport, Model, Progress, TrainReport, train, weights};
+
+/// The `--json` output of `nnc run` (and each run of `nnc sweep`).
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub model: String,
+    pub params: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub seed: u64,
+    pub samples: usize,
+    pub test_accuracy: f32,
+    pub test_loss: f32,
+    pub train_seconds: f64,
+    pub samples_per_second: f64,
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+    pub history: Vec<EpochReport>,
+}
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("`nnc run` is not implemented yet")
+    let session = prepare(args, true)?;
+    let (report, model) = train_session(&session, args)?;
+    if let Some(path) = &args.save {
+        weights::save(&model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
+    }
+    if args.model.json {
+        print_json(&report)?;
+    } else if !args.model.quiet {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}: test accuracy {:.2} %, test loss {:.4} after {} epoch{} ({:.1} s training, {:.0} samples/s)",
+            report.model,
+            report.test_accuracy * 100.0,
+            report.test_loss,
+            report.history.len(),
+            if report.history.len() == 1 { "" } else { "s" },
+            report.train_seconds,
+            report.samples_per_second,
+        )?;
+        if report.stopped_early {
+            writeln!(
+                out,
+                "stopped early; kept the weights of epoch {}",
+                report.best_epoch
+            )?;
+        }
+        if let Some(path) = &args.save {
+            writeln!(out, "weights saved to {}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Initialises (or loads) the weights and trains, showing progress on stderr.
+pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunReport, Model)> {
+    let Session {
+        source,
+        graph,
+        config,
+        data,
+    } = session;
+    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
+    if let Some(path) = &args.weights {
+        weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
+    }
+    let show = !args.model.quiet;
+    let bar = (show && std::io::stderr().is_terminal()).then(ProgressBar::hidden);
+    let mut on_progress = |event: Progress<'_>| match event {
+        Progress::EpochStarted {
+            epoch,
+            epochs,
+            steps,
+        } => {
+            if let Some(bar) = &bar {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(steps as u64);
+                bar.set_position(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "epoch {msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}",
+                    )
+                    .expect("a valid progress template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message(format!("{epoch}/{epochs}"));
+            }
+        }
+        Progress::Steps { done } => {
+            if let Some(bar) = &bar {
+                bar.set_position(done as u64);
+            }
+        }
+        Progress::EpochFinished(report) => {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            if show {
+                eprintln!("{}", epoch_line(report));
+            }
+        }
+    };
+    let outcome = train(graph, &mut model, data, config, &mut rng, &mut on_progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report: TrainReport = outcome.map_err(|e| located(e, source))?;
+    let trained = config
+        .samples
+        .map_or(data.train.len(), |n| n.min(data.train.len()));
+    Ok((
+        RunReport {
+            model: graph.name.clone(),
+            params: graph.param_count(),
+            epochs: config.settings.epochs,
+            batch: config.settings.batch,
+            seed: config.settings.seed,
+            samples: trained,
+            test_accuracy: report.test_accuracy,
+            test_loss: report.test_loss,
+            train_seconds: report.train_seconds,
+            samples_per_second: report.samples_per_second,
+            best_epoch: report.best_epoch,
+            stopped_early: report.stopped_early,
+            history: report.history,
+        },
+        model,
+    ))
+}
+
+/// One plain progress line per epoch.
+pub fn epoch_line(r: &EpochReport) -> String {
+    let validation = match (r.validation_loss, r.validation_accuracy) {
+        (Some(loss), Some(acc)) => {
+            format!("  validation loss {loss:.4} accuracy {:.2} %", acc * 100.0)
+        }
+        _ => String::new(),
+    };
+    format!(
+        "epoch {:>3}  train loss {:.4}  test accuracy {:.2} %  test loss {:.4}{validation}  {:.1} s",
+        r.epoch,
+        r.train_loss,
+        r.test_accuracy * 100.0,
+        r.test_loss,
+        r.seconds
+    )
 }

@@ -1,0 +1,123 @@
+//! From flags and a model file to everything a training command needs: the graph, the
+//! `train` block with command-line overrides applied, and the dataset, checked against
+//! the model.
+
+use std::io::IsTerminal;
+
+use crate::cli::args::RunArgs;
+use crate::cli::commands::check::load_model;
+use crate::data::{Builtin, DataError, Dataset};
+use crate::graph::{Graph, validate};
+use crate::language::{Source, render_at};
+use crate::training::{TrainConfig, TrainError};
+
+/// A model ready to train or evaluate.
+pub struct Session {
+    pub source: Source,
+    pub graph: Graph,
+    pub config: TrainConfig,
+    pub data: Dataset,
+}
+
+/// Reads the model, applies `--epochs/--batch/--seed/--samples`, finds the data and
+/// checks the model's input and output against it.
+pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
+    let (source, mut graph) = load_model(&args.model)?;
+    let color = std::io::stderr().is_terminal();
+    if needs_loss && graph.loss.is_none() {
+        return Err(crate::Error::Model(validate::missing_loss(&source, &graph, color)).into());
+    }
+    let settings = &mut graph.train;
+    if let Some(epochs) = args.epochs {
+        settings.epochs = epochs;
+    }
+    if let Some(batch) = args.batch {
+        if batch == 0 {
+            return Err(crate::Error::Usage(
+                "`--batch 0`: a batch needs at least one sample".into(),
+            )
+            .into());
+        }
+        settings.batch = batch;
+    }
+    if let Some(seed) = args.seed {
+        settings.seed = seed;
+    }
+    if args.samples == Some(0) {
+        return Err(
+            crate::Error::Usage("`--samples 0`: train on at least one sample".into()).into(),
+        );
+    }
+    let data = open_data(&graph, args)?;
+    validate::check_dataset(
+        &source,
+        &graph,
+        &data.name,
+        data.features,
+        data.classes,
+        color,
+    )
+    .map_err(crate::Error::Model)?;
+    let config = TrainConfig {
+        settings: graph.train.clone(),
+        samples: args.samples,
+    };
+    Ok(Session {
+        source,
+        graph,
+        config,
+        data,
+    })
+}
+
+/// Opens the model's dataset; when a built-in one is found nowhere, downloads it if
+/// `--download` says so, or if the user agrees at a terminal.
+fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
+    let source = &graph.train.data;
+    match crate::data::open(source, args.data.as_deref()) {
+        Err(DataError::NotFound(places)) => {
+            let Some(builtin) = Builtin::from_source(source) else {
+                return Err(crate::Error::Data(DataError::NotFound(places)).into());
+            };
+            let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            if !(args.download || interactive && ask_to_download(builtin.name())?) {
+                return Err(crate::Error::Data(DataError::NotFound(places)).into());
+            }
+            crate::data::fetch(builtin.name(), std::io::stderr().is_terminal())
+                .map_err(crate::Error::Data)?;
+            Ok(crate::data::open(source, args.data.as_deref()).map_err(crate::Error::Data)?)
+        }
+        other => Ok(other.map_err(crate::Error::Data)?),
+    }
+}
+
+fn ask_to_download(name: &str) -> anyhow::Result<bool> {
+    eprint!("{name} was not found on this machine. Download it into the cache now? [Y/n] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "" | "y" | "Y" | "yes"))
+}
+
+/// Turns a training error into the CLI's error: a divergence that names a node is shown
+/// as a diagnostic at that node's place in the file.
+pub fn located(err: TrainError, source: &Source) -> crate::Error {
+    match &err {
+        TrainError::Diverged {
+            node: Some((name, span, what)),
+            lr,
+            ..
+        } => {
+            let label = format!("the {what} of `{name}` went non-finite here first");
+            let help =
+                format!("try a smaller learning rate (lr = {lr} now), e.g. `--set` a smaller `lr`");
+            crate::Error::Located(render_at(
+                source,
+                *span,
+                &err.to_string(),
+                &label,
+                Some(&help),
+            ))
+        }
+        _ => crate::Error::Train(err),
+    }
+}
