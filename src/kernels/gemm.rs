@@ -1,4 +1,7 @@
-//! Matrix products through `matrixmultiply::sgemm`, transposes expressed as strides.
+//! Matrix products through `matrixmultiply::sgemm`, transposes expressed as strides;
+//! matrix–vector and outer products through `wide` kernels (see [`gemv_or_outer`]).
+
+use super::{reduce, simd};
 
 /// A read-only row-major matrix view; [`MatRef::t`] swaps strides to view the transpose
 /// without copying.
@@ -72,6 +75,9 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
         }
         return;
     }
+    if let Some(()) = gemv_or_outer(a, b, beta, c) {
+        return;
+    }
     let c_row_stride = isize::try_from(b.cols).expect("gemm: cols fits in isize");
     // SAFETY: `MatRef::new` checked that each buffer holds rows*cols elements and `t()`
     // only swaps strides, so every element sgemm reads, `i*row_stride + j*col_stride` for
@@ -89,6 +95,54 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
             c.as_mut_ptr(), c_row_stride, 1,
         );
     };
+}
+
+/// The products that dominate per-sample training (batch 1), done without sgemm's
+/// packing, which would copy the whole weight matrix on every call:
+/// - one row times a matrix (`m = 1`): dot products when `b`'s columns are contiguous
+///   (the forward `x·Wᵀ`), row-wise `axpy` when its rows are (the backward `dy·W`);
+/// - an outer product (`k = 1`, the weight gradient `dyᵀ·x`): row-wise `axpy`.
+///
+/// Returns `None` when the shape or layout is not one of these.
+fn gemv_or_outer(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> Option<()> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m == 1 && a.col_stride == 1 && b.row_stride == 1 {
+        // c[j] = β·c[j] + ⟨a, b[:, j]⟩ with b[:, j] contiguous.
+        let col = b.col_stride as usize;
+        for (j, out) in c.iter_mut().enumerate() {
+            let dot = reduce::dot(&a.data[..k], &b.data[j * col..j * col + k]);
+            *out = if beta == 0.0 { dot } else { beta * *out + dot };
+        }
+        return Some(());
+    }
+    if m == 1 && b.col_stride == 1 {
+        // c = β·c + Σ_p a[p]·b[p, :] with b's rows contiguous.
+        scale_output(beta, c);
+        let (a_step, row) = (a.col_stride as usize, b.row_stride as usize);
+        for p in 0..k {
+            simd::axpy(a.data[p * a_step], &b.data[p * row..p * row + n], c);
+        }
+        return Some(());
+    }
+    if k == 1 && b.col_stride == 1 {
+        // c[i, :] = β·c[i, :] + a[i]·b[0, :].
+        scale_output(beta, c);
+        let a_step = a.row_stride as usize;
+        for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
+            simd::axpy(a.data[i * a_step], &b.data[..n], c_row);
+        }
+        return Some(());
+    }
+    None
+}
+
+/// `c ← β·c`, where `β = 0` clears `c` even of NaN.
+fn scale_output(beta: f32, c: &mut [f32]) {
+    if beta == 0.0 {
+        c.fill(0.0);
+    } else if beta != 1.0 {
+        c.iter_mut().for_each(|x| *x *= beta);
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +172,15 @@ mod tests {
     }
 
     fn dims() -> impl Strategy<Value = usize> {
-        prop_oneof![Just(0usize), Just(1), Just(7), Just(8), Just(9), 1usize..70]
+        prop_oneof![
+            Just(0usize),
+            Just(1),
+            Just(1),
+            Just(7),
+            Just(8),
+            Just(9),
+            1usize..70
+        ]
     }
 
     proptest! {

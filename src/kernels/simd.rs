@@ -103,6 +103,21 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     update1(x, y, |x, y| x.mul_add(alpha, y));
 }
 
+/// `y += alpha·x`, then `x = 0`, in one pass: a plain SGD step that also clears the
+/// gradient for the next step.
+pub fn axpy_and_clear(alpha: f32, x: &mut [f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "axpy_and_clear: lengths differ");
+    let a = f32x8::splat(alpha);
+    let (x8, x_tail) = x.as_chunks_mut::<8>();
+    let (y8, y_tail) = y.as_chunks_mut::<8>();
+    for (xs, ys) in x8.iter_mut().zip(y8) {
+        *ys = f32x8::new(*xs).mul_add(a, f32x8::new(*ys)).to_array();
+        *xs = [0.0; 8];
+    }
+    update1(x_tail, y_tail, |x, y| x.mul_add(a, y));
+    x_tail.fill(0.0);
+}
+
 /// `y += x`.
 pub fn add_assign(x: &[f32], y: &mut [f32]) {
     update1(x, y, |x, y| y + x);
@@ -246,6 +261,9 @@ mod tests {
             let mut y = b.clone();
             axpy(alpha, &a, &mut y);
             for i in 0..n { prop_assert!(close(y[i], alpha as f64 * a[i] as f64 + b[i] as f64, 1e-6, 1e-5)); }
+            let (mut x, mut y) = (a.clone(), b.clone());
+            axpy_and_clear(alpha, &mut x, &mut y);
+            for i in 0..n { prop_assert!(close(y[i], alpha as f64 * a[i] as f64 + b[i] as f64, 1e-6, 1e-5)); prop_assert_eq!(x[i], 0.0); }
             let mut y = b.clone();
             add_assign(&a, &mut y);
             for i in 0..n { prop_assert_eq!(y[i], a[i] + b[i]); }
