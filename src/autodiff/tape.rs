@@ -15,6 +15,11 @@ impl Var {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The variable recorded `index`-th (for walking a tape node by node).
+    pub fn from_index(index: usize) -> Var {
+        Var(u32::try_from(index).expect("fewer than 2³² tape nodes"))
+    }
 }
 
 #[derive(Debug, Clone)]
