@@ -59,22 +59,51 @@ train {
 
 /// Allocations over 100 warmed-up steps, and the number of matrix products per step.
 fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
-    let source = Source { path: "no_alloc.nn".into(), text: MODEL.into() };
+    let source = Source {
+        path: "no_alloc.nn".into(),
+        text: MODEL.into(),
+    };
     let graph = build_graph(&source, &BuildOptions::default()).expect("the test model is valid");
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Model::init(&graph, &mut rng).unwrap();
-    let settings = if sgd { nnc::graph::Optimizer::Sgd { lr: 0.1, momentum: 0.9 } } else { graph.train.optimizer };
+    let settings = if sgd {
+        nnc::graph::Optimizer::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+        }
+    } else {
+        graph.train.optimizer
+    };
     let mut optimizer = Optimizer::new(settings, &model.params);
-    let mut net = Network::record(&graph, &model.params, &model.dense, nnc::autodiff::Tape::new(), batch, true).unwrap();
+    let mut net = Network::record(
+        &graph,
+        &model.params,
+        &model.dense,
+        nnc::autodiff::Tape::new(),
+        batch,
+        true,
+    )
+    .unwrap();
     let loss = net.loss.unwrap();
     // Forward one product per matmul node; backward at most two (input and weight).
     let products = (0..net.tape.len())
-        .filter(|&i| matches!(net.tape.op(nnc::autodiff::Var::from_index(i)), nnc::autodiff::Op::MatMul { .. }))
+        .filter(|&i| {
+            matches!(
+                net.tape.op(nnc::autodiff::Var::from_index(i)),
+                nnc::autodiff::Op::MatMul { .. }
+            )
+        })
         .count()
         * 3;
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
     let mut step = |net: &mut Network| {
-        for (i, v) in net.tape.value_mut(net.input).unwrap().iter_mut().enumerate() {
+        for (i, v) in net
+            .tape
+            .value_mut(net.input)
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
             *v = (i % 255) as f32 / 255.0;
         }
         net.set_targets(&labels).unwrap();
@@ -98,6 +127,9 @@ fn a_warmed_up_training_step_allocates_nothing() {
     }
     for (batch, sgd) in [(32, false), (7, true)] {
         let (allocations, products) = allocations_per_steps(batch, sgd);
-        assert!(allocations <= 100 * products, "batch {batch}: {allocations} allocations in 100 steps of {products} products");
+        assert!(
+            allocations <= 100 * products,
+            "batch {batch}: {allocations} allocations in 100 steps of {products} products"
+        );
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! # Node names
 //!
-//! Node names name the weight tensors in saved files (`{name}.weight`, `{name}.bias`), so
-//! they follow one fixed rule:
+//! Node names name the weight tensors in saved files, so they follow one fixed rule (a
+//! dense node's tensors are `{name}.weight` and `{name}.bias`, with a line's single
+//! `{binding}.dense` shortened to the binding: `h.weight`; see `lower::param_base_name`):
 //!
 //! - the node that is the value of a binding gets the bound name: in
 //!   `h = x |> dense(256) |> sigmoid`, the sigmoid is `h`;

@@ -49,6 +49,12 @@ pub fn init_params(
 ) -> Result<(Params, Vec<Option<DenseParams>>), TapeError> {
     let mut params = Params::new();
     let mut per_node = Vec::with_capacity(graph.nodes.len());
+    let dense_names: Vec<&str> = graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Dense { .. }))
+        .map(|n| n.name.as_str())
+        .collect();
     for node in &graph.nodes {
         let Op::Dense { units, bias, init } = node.op else {
             per_node.push(None);
@@ -57,10 +63,11 @@ pub fn init_params(
         let n_in = graph.node(node.inputs[0]).width;
         let shape = Shape::matrix(units, n_in)?;
         let weights = draw(init, n_in, units, shape.numel(), rng);
-        let weight = params.add(format!("{}.weight", node.name), shape, weights)?;
+        let base = param_base_name(&node.name, &dense_names);
+        let weight = params.add(format!("{base}.weight"), shape, weights)?;
         let bias = if bias {
             Some(params.add(
-                format!("{}.bias", node.name),
+                format!("{base}.bias"),
                 Shape::vector(units)?,
                 vec![0.0; units],
             )?)
@@ -70,6 +77,19 @@ pub fn init_params(
         per_node.push(Some(DenseParams { weight, bias }));
     }
     Ok((params, per_node))
+}
+
+/// The prefix of a dense node's tensor names: the binding's name when the line has one
+/// `dense` (`h = x |> dense(256) |> sigmoid` gives `h.weight`, `h.bias`, as PyTorch
+/// names a layer's tensors), the node's own name when it has several (`h.dense0.weight`).
+/// `{binding}.dense` is shortened only when the binding's own node is not a dense too
+/// (`d = h |> dense(3) |> relu |> dense(2)` keeps `d.dense.weight` beside `d.weight`), so
+/// the prefixes are as unique as the node names.
+pub fn param_base_name<'a>(node_name: &'a str, dense_names: &[&str]) -> &'a str {
+    match node_name.strip_suffix(".dense") {
+        Some(binding) if !dense_names.contains(&binding) => binding,
+        _ => node_name,
+    }
 }
 
 /// `count` initial weights of a `units × n_in` layer.
@@ -268,5 +288,60 @@ impl Network {
     /// Gives the tape back, to record again for another batch size without reallocating.
     pub fn into_tape(self) -> Tape {
         self.tape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::graph::{BuildOptions, build_graph};
+    use crate::language::Source;
+
+    fn graph(text: &str) -> Graph {
+        build_graph(
+            &Source {
+                path: "t.nn".into(),
+                text: text.into(),
+            },
+            &BuildOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tensors_are_named_after_their_binding() {
+        let g = graph(
+            "model m {\n x = input(4)\n h = x |> dense(3) |> sigmoid\n d = h |> dense(3) |> relu |> dense(2, bias = false)\n output = d |> dense(2) |> softmax\n loss = cross_entropy\n}\n",
+        );
+        let (params, _) = init_params(&g, &mut StdRng::seed_from_u64(0)).unwrap();
+        let names: Vec<&str> = params.ids().map(|id| params.name(id)).collect();
+        assert_eq!(
+            names,
+            [
+                "h.weight",
+                "h.bias",
+                "d.dense.weight",
+                "d.dense.bias",
+                "d.weight",
+                "output.weight",
+                "output.bias"
+            ]
+        );
+    }
+
+    #[test]
+    fn initialisations_have_the_documented_spread() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let xavier = draw(Init::Xavier, 784, 256, 200_704, &mut rng);
+        let limit = (6.0f32 / (784.0 + 256.0)).sqrt();
+        assert!(xavier.iter().all(|w| w.abs() <= limit));
+        let he = draw(Init::He, 784, 256, 200_704, &mut rng);
+        let variance = he.iter().map(|w| (w * w) as f64).sum::<f64>() / he.len() as f64;
+        assert!(
+            (variance - 2.0 / 784.0).abs() < 0.05 * 2.0 / 784.0,
+            "He variance {variance}"
+        );
     }
 }
