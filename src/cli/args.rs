@@ -51,7 +51,7 @@ pub enum Command {
 }
 
 /// Options of the commands that only read a model.
-#[derive(Debug, ClapArgs)]
+#[derive(Debug, Clone, ClapArgs)]
 pub struct CheckArgs {
     /// The `.nn` model file.
     pub file: PathBuf,
@@ -67,7 +67,7 @@ pub struct CheckArgs {
 }
 
 /// Options that every training command takes.
-#[derive(Debug, ClapArgs)]
+#[derive(Debug, Clone, ClapArgs)]
 pub struct RunArgs {
     #[command(flatten)]
     pub model: CheckArgs,

@@ -1,8 +1,75 @@
-//! `nnc eval`. STUB.
+//! `nnc eval FILE --weights W`: the test-set accuracy and loss of saved weights. The
+//! weights must match the model exactly (`weights::load` lists the differences); the
+//! model is built with the file's `let`s and `--set` overrides, as `nnc run` built it.
+
+use std::io::Write;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
 
 use crate::cli::args::RunArgs;
+use crate::cli::commands::check::print_json;
+use crate::cli::config::{Session, prepare};
+use crate::training::{Model, evaluate, weights};
+
+/// The `--json` output of `nnc eval`.
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub weights: String,
+    /// Test-set accuracy, 0..1.
+    pub test_accuracy: f32,
+    /// Mean test loss; `null` when the model has no `loss` line.
+    pub test_loss: Option<f32>,
+    /// Test samples evaluated.
+    pub samples: usize,
+}
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("`nnc eval` is not implemented yet")
+    let Some(path) = &args.weights else {
+        return Err(crate::Error::Usage(
+            "`nnc eval` needs the weights to evaluate: `--weights PATH` (written by `nnc run --save PATH`)"
+                .into(),
+        )
+        .into());
+    };
+    let session = prepare(args, false)?;
+    let Session {
+        graph,
+        config,
+        data,
+        ..
+    } = &session;
+    // The initial draw is overwritten by the load; it only gives the parameters their
+    // names and shapes.
+    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
+    weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
+    let (test_accuracy, test_loss) =
+        evaluate(graph, &model, &data.test, 0..data.test.len()).map_err(crate::Error::Train)?;
+    let report = EvalReport {
+        model: graph.name.clone(),
+        weights: path.display().to_string(),
+        test_accuracy,
+        test_loss: graph.loss.map(|_| test_loss),
+        samples: data.test.len(),
+    };
+    if args.model.json {
+        print_json(&report)?;
+    } else if !args.model.quiet {
+        let loss = report
+            .test_loss
+            .map(|l| format!(", test loss {l:.4}"))
+            .unwrap_or_default();
+        writeln!(
+            std::io::stdout(),
+            "{} with {}: test accuracy {:.2} %{loss} on {} samples",
+            report.model,
+            report.weights,
+            report.test_accuracy * 100.0,
+            report.samples,
+        )?;
+    }
+    Ok(())
 }

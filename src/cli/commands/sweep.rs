@@ -1,8 +1,291 @@
-//! `nnc sweep`. STUB.
+//! `nnc sweep FILE --set NAME=V1,V2,... [--set ...]`: one full `nnc run` per cell of the
+//! grid of every combination, then a markdown table of test accuracy and training
+//! seconds (and, when exactly two names vary, the same numbers pivoted: rows the first
+//! name's values, columns the second's). Training is `run::train_session`'s; this module
+//! owns the grid and the tables.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use serde::Serialize;
 
 use crate::cli::args::RunArgs;
+use crate::cli::commands::check::{parse_overrides, print_json};
+use crate::cli::commands::run::{RunReport, train_session};
+use crate::cli::config::prepare;
+
+/// One `--set` flag of a sweep: a `let` name and the values it takes, in flag order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// One cell of the grid: a value for every axis, in flag order.
+pub type Cell = Vec<(String, String)>;
+
+/// One run of the sweep in `--json`: the cell's values and the run's whole report.
+#[derive(Debug, Serialize)]
+pub struct SweepRun {
+    #[serde(serialize_with = "ordered_map")]
+    pub set: Cell,
+    #[serde(flatten)]
+    pub report: RunReport,
+}
+
+/// The `--json` output of `nnc sweep`.
+#[derive(Debug, Serialize)]
+pub struct SweepReport {
+    pub runs: Vec<SweepRun>,
+}
+
+/// Serialises the pairs as a JSON object, keeping flag order.
+fn ordered_map<S: serde::Serializer>(pairs: &Cell, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("`nnc sweep` is not implemented yet")
+    if args.save.is_some() {
+        return Err(crate::Error::Usage(
+            "`nnc sweep` trains many models and saves none: run the cell you want with `nnc run --set ... --save PATH`"
+                .into(),
+        )
+        .into());
+    }
+    let axes = parse_axes(&args.model.set)?;
+    let cells = grid(&axes);
+    // Build every cell's model (and check it against the data) before training any, so a
+    // bad value in the last cell is reported at once, not after hours of training.
+    let mut sessions = Vec::with_capacity(cells.len());
+    for cell in &cells {
+        let cell_args = args_for(args, cell);
+        match prepare(&cell_args, true) {
+            Ok(session) => sessions.push(session),
+            Err(err) => {
+                if cells.len() > 1 {
+                    eprintln!("in the sweep cell {}:", describe(cell));
+                }
+                return Err(err);
+            }
+        }
+    }
+    let show = !args.model.quiet;
+    let mut runs = Vec::with_capacity(cells.len());
+    for (i, (cell, session)) in cells.into_iter().zip(&sessions).enumerate() {
+        if show {
+            eprintln!("[{}/{}] {}", i + 1, sessions.len(), describe(&cell));
+        }
+        let cell_args = args_for(args, &cell);
+        let (report, _model) = train_session(session, &cell_args).inspect_err(|_| {
+            if show {
+                eprintln!("in the sweep cell {}:", describe(&cell));
+            }
+        })?;
+        if show {
+            eprintln!(
+                "[{}/{}] {}: test accuracy {:.2} %, {:.1} s training",
+                i + 1,
+                sessions.len(),
+                describe(&cell),
+                report.test_accuracy * 100.0,
+                report.train_seconds
+            );
+        }
+        runs.push(SweepRun { set: cell, report });
+    }
+    let report = SweepReport { runs };
+    if args.model.json {
+        print_json(&report)?;
+    } else {
+        std::io::stdout()
+            .lock()
+            .write_all(tables(&axes, &report).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `--set NAME=V1,V2,...` flags as axes. A name given twice is a usage error: the grid
+/// would be ambiguous.
+pub fn parse_axes(sets: &[String]) -> Result<Vec<Axis>, crate::Error> {
+    let mut axes: Vec<Axis> = Vec::new();
+    for (name, values) in parse_overrides(sets)? {
+        if axes.iter().any(|a| a.name == name) {
+            return Err(crate::Error::Usage(format!(
+                "`--set {name}=...` is given twice: list all of its values in one flag, `--set {name}=V1,V2,...`"
+            )));
+        }
+        let values = split_values(&values);
+        if values.iter().any(String::is_empty) {
+            return Err(crate::Error::Usage(format!(
+                "`--set {name}={}` has an empty value",
+                values.join(",")
+            )));
+        }
+        axes.push(Axis { name, values });
+    }
+    Ok(axes)
+}
+
+/// Splits `V1,V2,...` at commas outside double quotes (a string value may hold a comma).
+fn split_values(text: &str) -> Vec<String> {
+    let mut values = vec![String::new()];
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                values.last_mut().expect("starts non-empty").push(c);
+            }
+            ',' if !quoted => values.push(String::new()),
+            _ => values.last_mut().expect("starts non-empty").push(c),
+        }
+    }
+    values.into_iter().map(|v| v.trim().to_owned()).collect()
+}
+
+/// Every combination of the axes' values, the first axis varying slowest (nested loops
+/// in flag order). No axes give one empty cell: the file as it is.
+pub fn grid(axes: &[Axis]) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = vec![Vec::new()];
+    for axis in axes {
+        cells = cells
+            .into_iter()
+            .flat_map(|cell| {
+                axis.values.iter().map(move |value| {
+                    let mut next = cell.clone();
+                    next.push((axis.name.clone(), value.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    cells
+}
+
+/// The flags of one cell's run: the sweep's, with the cell's single values as `--set`.
+fn args_for(args: &RunArgs, cell: &Cell) -> RunArgs {
+    let mut cell_args = args.clone();
+    cell_args.model.set = cell.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    cell_args
+}
+
+/// `hidden=32 act=relu`.
+fn describe(cell: &Cell) -> String {
+    if cell.is_empty() {
+        return "(the file as it is)".into();
+    }
+    cell.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How a pivot table writes one run's number.
+type CellText = fn(&RunReport) -> String;
+
+/// The markdown output: one row per run, then, when exactly two axes have more than one
+/// value, accuracy and seconds pivoted with the first of them as rows.
+pub fn tables(axes: &[Axis], report: &SweepReport) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
+    let mut header = names.clone();
+    header.extend(["test accuracy (%)", "train seconds"]);
+    markdown_row(&mut out, &header);
+    markdown_rule(&mut out, names.len(), 2);
+    for run in &report.runs {
+        let mut row: Vec<String> = run.set.iter().map(|(_, v)| v.clone()).collect();
+        row.push(format!("{:.2}", run.report.test_accuracy * 100.0));
+        row.push(format!("{:.1}", run.report.train_seconds));
+        markdown_row(&mut out, &row);
+    }
+    let varying: Vec<&Axis> = axes.iter().filter(|a| a.values.len() > 1).collect();
+    if let [rows, cols] = varying.as_slice() {
+        let lookup = |r: &str, c: &str| {
+            report.runs.iter().find(|run| {
+                run.set.contains(&(rows.name.clone(), r.to_owned()))
+                    && run.set.contains(&(cols.name.clone(), c.to_owned()))
+            })
+        };
+        let pivots: [(&str, CellText); 2] = [
+            ("test accuracy (%)", |r| {
+                format!("{:.2}", r.test_accuracy * 100.0)
+            }),
+            ("train seconds", |r| format!("{:.1}", r.train_seconds)),
+        ];
+        for (title, cell_text) in pivots {
+            let _ = writeln!(out, "\n{title}:\n");
+            let mut header = vec![format!("{} \\ {}", rows.name, cols.name)];
+            header.extend(cols.values.iter().cloned());
+            markdown_row(&mut out, &header);
+            markdown_rule(&mut out, 1, cols.values.len());
+            for r in &rows.values {
+                let mut row = vec![r.clone()];
+                row.extend(cols.values.iter().map(|c| {
+                    lookup(r, c).map_or_else(|| "–".to_owned(), |run| cell_text(&run.report))
+                }));
+                markdown_row(&mut out, &row);
+            }
+        }
+    }
+    out
+}
+
+fn markdown_row(out: &mut String, cells: &[impl AsRef<str>]) {
+    out.push('|');
+    for cell in cells {
+        // A `|` inside a value would start a new column.
+        let _ = write!(out, " {} |", cell.as_ref().replace('|', "\\|"));
+    }
+    out.push('\n');
+}
+
+/// The separator row: `left` left-aligned columns, then `right` right-aligned numbers.
+fn markdown_rule(out: &mut String, left: usize, right: usize) {
+    out.push('|');
+    for _ in 0..left {
+        out.push_str("---|");
+    }
+    for _ in 0..right {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axes(sets: &[&str]) -> Vec<Axis> {
+        parse_axes(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn grid_is_the_cartesian_product_in_flag_order() {
+        let cells = grid(&axes(&["hidden=16,32", "act=sigmoid,relu", "lr=0.1"]));
+        let text: Vec<String> = cells.iter().map(describe).collect();
+        assert_eq!(
+            text,
+            [
+                "hidden=16 act=sigmoid lr=0.1",
+                "hidden=16 act=relu lr=0.1",
+                "hidden=32 act=sigmoid lr=0.1",
+                "hidden=32 act=relu lr=0.1",
+            ]
+        );
+        assert_eq!(grid(&[]), vec![Vec::new()]);
+    }
+
+    #[test]
+    fn values_split_at_commas_outside_quotes() {
+        assert_eq!(split_values("1, 2 ,3"), ["1", "2", "3"]);
+        assert_eq!(split_values(r#""a,b",c"#), [r#""a,b""#, "c"]);
+    }
+
+    #[test]
+    fn a_name_given_twice_or_an_empty_value_is_a_usage_error() {
+        let sets = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(parse_axes(&sets(&["a=1", "a=2"])).is_err());
+        assert!(parse_axes(&sets(&["a=1,,2"])).is_err());
+        assert!(parse_axes(&sets(&["a"])).is_err());
+    }
 }

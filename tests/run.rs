@@ -1,0 +1,216 @@
+//! `nnc run`: the JSON report, reproducible weights, a diverging run, early stopping,
+//! mismatched weights and bad flags, through the real binary on real MNIST.
+
+mod util;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+use util::{json, model, nnc, quick_run, quick_run_for, write_model};
+
+#[test]
+fn run_json_has_the_contract_keys_with_sane_values() {
+    let report = json(quick_run_for(2).arg("--json"));
+    assert_eq!(report["model"], "mnist_sigmoid");
+    assert_eq!(report["params"], 784 * 32 + 32 + 32 * 10 + 10);
+    assert_eq!(report["epochs"], 2);
+    assert_eq!(report["batch"], 32);
+    assert_eq!(report["samples"], 2000);
+    let accuracy = report["test_accuracy"].as_f64().unwrap();
+    // Ten classes: anything that learned at all is far above chance.
+    assert!((0.3..=1.0).contains(&accuracy), "{accuracy}");
+    assert!(report["test_loss"].as_f64().unwrap().is_finite());
+    assert!(report["train_seconds"].as_f64().unwrap() > 0.0);
+    assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
+    let history = report["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    for (i, epoch) in history.iter().enumerate() {
+        assert_eq!(epoch["epoch"], i + 1);
+        for key in ["train_loss", "test_accuracy", "test_loss", "seconds"] {
+            assert!(epoch[key].as_f64().is_some(), "history lacks `{key}`");
+        }
+    }
+    // The loss falls over the second epoch.
+    assert!(history[1]["train_loss"].as_f64() < history[0]["train_loss"].as_f64());
+    // The summary is the last epoch's (no early stopping here).
+    assert_eq!(report["test_accuracy"], history[1]["test_accuracy"]);
+}
+
+/// Trains `models/mnist_sigmoid.nn` with 256 hidden units in batches of 64 (large enough
+/// that matrixmultiply splits the products between threads) and returns the saved bytes.
+fn saved_weights(dir: &std::path::Path, name: &str, threads: &str, seed: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    nnc()
+        .arg("run")
+        .arg(model("mnist_sigmoid"))
+        .args(["--samples", "2000", "--epochs", "1", "--batch", "64"])
+        .args(["--threads", threads, "--seed", seed, "--quiet", "--save"])
+        .arg(&path)
+        .assert()
+        .success();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn the_same_seed_gives_bit_identical_weights_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = saved_weights(dir.path(), "a.safetensors", "2", "5");
+    let again = saved_weights(dir.path(), "b.safetensors", "2", "5");
+    let one_thread = saved_weights(dir.path(), "c.safetensors", "1", "5");
+    assert!(first == again, "two runs with the same seed differ");
+    assert!(first == one_thread, "--threads 1 and --threads 2 differ");
+    // The comparison can tell runs apart.
+    let other_seed = saved_weights(dir.path(), "d.safetensors", "2", "6");
+    assert!(first != other_seed, "another seed gave the same weights");
+}
+
+#[test]
+fn a_diverging_run_fails_cleanly_at_its_node() {
+    let dir = tempfile::tempdir().unwrap();
+    // A linear regression onto one-hot targets with a huge step overshoots further at
+    // every step until the loss overflows.
+    let file = write_model(
+        dir.path(),
+        "diverges.nn",
+        "model diverges {
+    x      = input(784)
+    h      = x |> dense(32) |> tanh
+    output = h |> dense(10)
+    loss   = mse
+}
+
+train {
+    data      = mnist
+    optimizer = sgd(lr = 1e6)
+    epochs    = 1
+    batch     = 32
+    seed      = 1
+}
+",
+    );
+    nnc()
+        .arg("run")
+        .arg(&file)
+        .args(["--samples", "2000"])
+        .assert()
+        .code(1)
+        .stderr(contains("diverged at epoch 1, step"))
+        .stderr(contains("smaller learning rate"))
+        .stderr(contains("diverges.nn:4:19"))
+        .stderr(contains("panicked").not());
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epochs_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    // Adam with a large step on 400 samples overfits within a few epochs, so the
+    // validation loss soon rises.
+    let file = write_model(
+        dir.path(),
+        "overfits.nn",
+        "model overfits {
+    x      = input(784)
+    h      = x |> dense(64) |> sigmoid
+    output = h |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data           = mnist
+    optimizer      = adam(lr = 0.05)
+    epochs         = 30
+    batch          = 16
+    seed           = 7
+    validation     = 0.2
+    early_stopping = 1
+}
+",
+    );
+    let weights = dir.path().join("best.safetensors");
+    let report = json(
+        nnc()
+            .arg("run")
+            .arg(&file)
+            .args(["--samples", "500", "--quiet", "--json", "--save"])
+            .arg(&weights),
+    );
+    assert_eq!(report["stopped_early"], true, "{report}");
+    let history = report["history"].as_array().unwrap();
+    let best_epoch = report["best_epoch"].as_u64().unwrap() as usize;
+    // Patience 1: the run stops one epoch after the best.
+    assert_eq!(best_epoch + 1, history.len(), "{report}");
+    let best = &history[best_epoch - 1];
+    let validation_loss = |e: &serde_json::Value| e["validation_loss"].as_f64().unwrap();
+    assert!(validation_loss(history.last().unwrap()) >= validation_loss(best));
+    assert_eq!(report["test_accuracy"], best["test_accuracy"]);
+    // The saved weights are the best epoch's, not the last one's.
+    let evaluated = json(
+        nnc()
+            .arg("eval")
+            .arg(&file)
+            .args(["--json", "--weights"])
+            .arg(&weights),
+    );
+    assert_eq!(evaluated["test_accuracy"], best["test_accuracy"]);
+    assert_eq!(evaluated["test_loss"], best["test_loss"]);
+}
+
+#[test]
+fn weights_that_do_not_match_the_model_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("h32.safetensors");
+    quick_run().arg("--save").arg(&weights).assert().success();
+    nnc()
+        .arg("run")
+        .arg(model("mnist_sigmoid"))
+        .args(["--set", "hidden=64", "--samples", "100", "--quiet"])
+        .arg("--weights")
+        .arg(&weights)
+        .assert()
+        .code(1)
+        .stderr(contains("do not match the model"))
+        .stderr(contains(
+            "`h.dense.weight` has shape [32, 784], the model needs [64, 784]",
+        ))
+        .stderr(contains("`h.dense.bias` has shape [32]"))
+        .stderr(contains("`output.dense.weight` has shape [10, 32]"));
+}
+
+#[test]
+fn saving_into_a_missing_folder_fails_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/folder/w.safetensors");
+    quick_run()
+        .arg("--save")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(contains("cannot write weights to"))
+        .stderr(contains("no/such/folder/w.safetensors"))
+        .stderr(contains("panicked").not());
+    assert!(!path.exists());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for batch in ["--batch=0", "--batch=abc", "--batch=-1"] {
+        nnc()
+            .arg("run")
+            .arg(model("mnist_sigmoid"))
+            .arg(batch)
+            .assert()
+            .code(2)
+            .stderr(contains("--batch"));
+    }
+    nnc()
+        .arg("run")
+        .arg(model("mnist_sigmoid"))
+        .args(["--samples", "0"])
+        .assert()
+        .code(2);
+    nnc()
+        .arg("run")
+        .arg(model("mnist_sigmoid"))
+        .args(["--threads", "0"])
+        .assert()
+        .code(2);
+}
