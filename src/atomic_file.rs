@@ -4,14 +4,42 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Checks that [`write`] could create `path` (its folder exists and takes a new file),
+/// without touching `path` itself: lets a long run fail before it starts, not after.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "the path is a folder",
+        ));
+    }
+    let dir = folder_of(path);
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the folder {} does not exist", dir.display()),
+        ));
+    }
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("the folder {} does not take new files", dir.display()),
+        )
+    })
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync,
 /// rename over `path`, fsync the folder. Either the old file or the whole new one is
 /// there afterwards, never a mix.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     if path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,

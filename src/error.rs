@@ -25,7 +25,7 @@ pub enum Error {
     #[error("{0}")]
     Located(String),
     /// A file `nnc` writes could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: std::path::PathBuf,
         #[source]

@@ -60,7 +60,7 @@ fn eval_of_weights_for_another_shape_lists_the_differences() {
         .code(1)
         .stderr(contains("do not match the model"))
         .stderr(contains(
-            "`h.dense.weight` has shape [32, 784], the model needs [256, 784]",
+            "`h.weight` has shape [32, 784], the model needs [256, 784]",
         ));
 }
 

@@ -169,10 +169,10 @@ fn weights_that_do_not_match_the_model_are_listed() {
         .code(1)
         .stderr(contains("do not match the model"))
         .stderr(contains(
-            "`h.dense.weight` has shape [32, 784], the model needs [64, 784]",
+            "`h.weight` has shape [32, 784], the model needs [64, 784]",
         ))
-        .stderr(contains("`h.dense.bias` has shape [32]"))
-        .stderr(contains("`output.dense.weight` has shape [10, 32]"));
+        .stderr(contains("`h.bias` has shape [32]"))
+        .stderr(contains("`output.weight` has shape [10, 32]"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Training: the loop, optimizers and weights on disk.
 
+pub mod bench;
 pub mod optimizer;
 pub mod trainer;
 pub mod weights;

@@ -11,13 +11,13 @@ use crate::autodiff::Params;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("cannot write weights to {path}: {source}")]
+    #[error("cannot write weights to {path}")]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read weights from {path}: {source}")]
+    #[error("cannot read weights from {path}")]
     Read {
         path: PathBuf,
         #[source]

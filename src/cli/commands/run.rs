@@ -33,6 +33,18 @@ pub struct RunReport {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let session = prepare(args, true)?;
+    if let Some(path) = &args.save {
+        // Find an unwritable destination now, not after the whole training run.
+        crate::atomic_file::check_writable(path).map_err(|source| {
+            crate::Error::Train(
+                weights::WeightsError::Write {
+                    path: path.clone(),
+                    source,
+                }
+                .into(),
+            )
+        })?;
+    }
     let (report, model) = train_session(&session, args)?;
     if let Some(path) = &args.save {
         weights::save(&model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
