@@ -108,8 +108,7 @@ fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
         }
         net.set_targets(&labels).unwrap();
         net.tape.forward(&model.params);
-        net.tape.backward(loss, &mut model.params);
-        optimizer.step(&mut model.params);
+        optimizer.backward_and_step(&mut net.tape, loss, &mut model.params);
     };
     step(&mut net); // warm-up
     let before = ALLOCATIONS.load(Ordering::Relaxed);

@@ -264,6 +264,55 @@ impl Tape {
 
     /// Runs one node's backward rule (the caller goes in reverse order).
     pub fn backward_node(&mut self, index: usize, params: &mut Params) {
+        self.backward_node_with(index, params, None);
+    }
+
+    /// Whether [`Tape::backward_sgd`] can fuse the update: every parameter node is read by
+    /// exactly one node, as the right operand of a matmul or the bias of a bias add, whose
+    /// other operand is not a parameter; and no parameter has two nodes.
+    pub fn sgd_fusable(&self) -> bool {
+        let param = |v: Var| match self.nodes[v.index()].op {
+            Op::Param(id) => Some(id),
+            _ => None,
+        };
+        (0..self.nodes.len()).map(Var::from_index).all(|var| {
+            let Some(id) = param(var) else { return true };
+            let duplicate = (0..var.index()).any(|i| param(Var::from_index(i)) == Some(id));
+            let mut consumers = self
+                .nodes
+                .iter()
+                .filter(|n| n.op.inputs(&self.edges).any(|v| v == var));
+            let (Some(consumer), None) = (consumers.next(), consumers.next()) else {
+                return false;
+            };
+            !duplicate
+                && match consumer.op {
+                    Op::MatMul { a, b, .. } => b == var && param(a).is_none(),
+                    Op::BiasAdd { x, bias } => bias == var && param(x).is_none(),
+                    _ => false,
+                }
+        })
+    }
+
+    /// Backward with plain SGD fused in: each parameter is updated in place,
+    /// `w ← w − lr·∂L/∂w`, by its only consumer's rule, so no gradient buffer is written
+    /// or read and no separate update pass runs. Leaves `params`' gradients untouched.
+    /// Returns `false`, doing nothing, unless [`Tape::sgd_fusable`].
+    pub fn backward_sgd(&mut self, loss: Var, params: &mut Params, lr: f32) -> bool {
+        if !self.sgd_fusable() {
+            return false;
+        }
+        self.backward_prepare(loss);
+        for index in (0..=loss.index()).rev() {
+            self.backward_node_with(index, params, Some(lr));
+        }
+        true
+    }
+
+    /// One node's backward rule; with `sgd = Some(lr)`, parameters get the SGD update
+    /// instead of a gradient (after the rule has read them for its other operand): the
+    /// node-by-node form of [`Tape::backward_sgd`], valid only when [`Tape::sgd_fusable`].
+    pub fn backward_node_with(&mut self, index: usize, params: &mut Params, sgd: Option<f32>) {
         let node = &self.nodes[index];
         if !node.needs_grad || matches!(node.op, Op::Param(_)) {
             return;
@@ -279,6 +328,7 @@ impl Tape {
             nodes: earlier,
             params: &mut params.grads,
             tape: &self.nodes,
+            skip_params: sgd.is_some(),
         };
         node.op.backward(
             &cx,
@@ -288,6 +338,10 @@ impl Tape {
             &self.aux[index],
             &mut grads,
         );
+        if let Some(lr) = sgd {
+            node.op
+                .apply_sgd(&self.values, &self.nodes, &rest[0], lr, &mut params.values);
+        }
     }
 
     /// The first node, in evaluation order, whose value holds a NaN or infinity.

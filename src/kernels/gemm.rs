@@ -62,6 +62,15 @@ impl<'a> MatRef<'a> {
 /// If the inner dimensions differ or `c` has the wrong length: the tape checks shapes
 /// before it calls this, so a panic here is a broken invariant.
 pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    gemm_scaled(1.0, a, b, beta, c);
+}
+
+/// `c ← alpha·a·b + beta·c`: with `alpha = −lr, beta = 1` a weight gradient is applied to
+/// the weights directly, without a gradient buffer.
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
     assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
     assert_eq!(c.len(), a.rows * b.cols, "gemm: output has the wrong size");
     if c.is_empty() {
@@ -75,7 +84,7 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
         }
         return;
     }
-    if let Some(()) = gemv_or_outer(a, b, beta, c) {
+    if let Some(()) = gemv_or_outer(alpha, a, b, beta, c) {
         return;
     }
     let c_row_stride = isize::try_from(b.cols).expect("gemm: cols fits in isize");
@@ -88,7 +97,7 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
     let () = unsafe {
         matrixmultiply::sgemm(
             a.rows, a.cols, b.cols,
-            1.0,
+            alpha,
             a.data.as_ptr(), a.row_stride, a.col_stride,
             b.data.as_ptr(), b.row_stride, b.col_stride,
             beta,
@@ -104,13 +113,13 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
 /// - an outer product (`k = 1`, the weight gradient `dyᵀ·x`): row-wise `axpy`.
 ///
 /// Returns `None` when the shape or layout is not one of these.
-fn gemv_or_outer(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> Option<()> {
+fn gemv_or_outer(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> Option<()> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 1 && a.col_stride == 1 && b.row_stride == 1 {
         // c[j] = β·c[j] + ⟨a, b[:, j]⟩ with b[:, j] contiguous.
         let col = b.col_stride as usize;
         for (j, out) in c.iter_mut().enumerate() {
-            let dot = reduce::dot(&a.data[..k], &b.data[j * col..j * col + k]);
+            let dot = alpha * reduce::dot(&a.data[..k], &b.data[j * col..j * col + k]);
             *out = if beta == 0.0 { dot } else { beta * *out + dot };
         }
         return Some(());
@@ -120,7 +129,7 @@ fn gemv_or_outer(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> Opti
         scale_output(beta, c);
         let (a_step, row) = (a.col_stride as usize, b.row_stride as usize);
         for p in 0..k {
-            simd::axpy(a.data[p * a_step], &b.data[p * row..p * row + n], c);
+            simd::axpy(alpha * a.data[p * a_step], &b.data[p * row..p * row + n], c);
         }
         return Some(());
     }
@@ -129,7 +138,7 @@ fn gemv_or_outer(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> Opti
         scale_output(beta, c);
         let a_step = a.row_stride as usize;
         for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-            simd::axpy(a.data[i * a_step], &b.data[..n], c_row);
+            simd::axpy(alpha * a.data[i * a_step], &b.data[..n], c_row);
         }
         return Some(());
     }
@@ -198,10 +207,11 @@ mod tests {
             let b_view = if tb { MatRef::new(&b, n, k).t() } else { MatRef::new(&b, k, n) };
             let mut c = c0.clone();
             let beta = if accumulate { 1.0 } else { 0.0 };
-            gemm(a_view, b_view, beta, &mut c);
+            let alpha = if accumulate { -0.5 } else { 1.0 };
+            gemm_scaled(alpha, a_view, b_view, beta, &mut c);
             let expected = reference(&a, &b, m, k, n, ta, tb);
             for (i, (&got, want)) in c.iter().zip(&expected).enumerate() {
-                let want = want + if accumulate { c0[i] as f64 } else { 0.0 };
+                let want = alpha as f64 * want + if accumulate { c0[i] as f64 } else { 0.0 };
                 prop_assert!((got as f64 - want).abs() <= 1e-4 * (1.0 + k as f64), "c[{i}] = {got}, want {want}");
             }
         }

@@ -9,4 +9,4 @@ pub mod gemm;
 pub mod reduce;
 pub mod simd;
 
-pub use gemm::{MatRef, gemm};
+pub use gemm::{MatRef, gemm, gemm_scaled};

@@ -83,9 +83,10 @@ impl<'a> Stepper<'a> {
         self.load_batch()?;
         let loss = self.net.loss.ok_or(TrainError::NoLoss)?;
         self.net.tape.forward(&self.model.params);
-        self.net.tape.backward(loss, &mut self.model.params);
-        self.optimizer.step(&mut self.model.params);
-        Ok(self.net.tape.value(loss)[0])
+        let value = self.net.tape.value(loss)[0];
+        self.optimizer
+            .backward_and_step(&mut self.net.tape, loss, &mut self.model.params);
+        Ok(value)
     }
 
     /// One inference pass over a batch.
@@ -108,15 +109,22 @@ impl<'a> Stepper<'a> {
                 self.net.tape.forward_node(index, &self.model.params);
                 rows[self.row_of(index, optimizer_row)].forward += started.elapsed();
             }
+            // The same path as `train_step`: with fused SGD the update is part of each
+            // dense node's backward time and the optimizer row stays empty.
+            let fused = self.optimizer.fused_lr(&self.net.tape);
             self.net.tape.backward_prepare(loss);
             for index in (0..=loss.index()).rev() {
                 let started = Instant::now();
-                self.net.tape.backward_node(index, &mut self.model.params);
+                self.net
+                    .tape
+                    .backward_node_with(index, &mut self.model.params, fused);
                 rows[self.row_of(index, optimizer_row)].backward += started.elapsed();
             }
-            let started = Instant::now();
-            self.optimizer.step(&mut self.model.params);
-            rows[optimizer_row].backward += started.elapsed();
+            if fused.is_none() {
+                let started = Instant::now();
+                self.optimizer.step(&mut self.model.params);
+                rows[optimizer_row].backward += started.elapsed();
+            }
         }
         Ok(())
     }

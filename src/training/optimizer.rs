@@ -1,7 +1,7 @@
 //! Optimizers: SGD with momentum and Adam. State is allocated once, at construction; a
 //! step updates every parameter from its gradient and zeroes the gradient.
 
-use crate::autodiff::Params;
+use crate::autodiff::{Params, Tape, Var};
 use crate::graph;
 use crate::kernels::simd;
 
@@ -61,6 +61,31 @@ impl Optimizer {
     pub fn lr(&self) -> f32 {
         match self {
             Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } => *lr,
+        }
+    }
+
+    /// Sends the loss's gradient back through `tape` and updates `params`. Plain SGD on a
+    /// tape where every parameter has a single matmul or bias consumer is fused into the
+    /// backward pass ([`Tape::backward_sgd`]): no gradient buffer is written, read or
+    /// cleared, which at batch 1 is most of the memory traffic of a step.
+    pub fn backward_and_step(&mut self, tape: &mut Tape, loss: Var, params: &mut Params) {
+        if let Some(lr) = self.fused_lr(tape)
+            && tape.backward_sgd(loss, params, lr)
+        {
+            return;
+        }
+        tape.backward(loss, params);
+        self.step(params);
+    }
+
+    /// The learning rate to fuse into `tape`'s backward pass, when this is plain SGD and the
+    /// tape allows it.
+    pub fn fused_lr(&self, tape: &Tape) -> Option<f32> {
+        match *self {
+            Optimizer::Sgd { lr, momentum, .. } if momentum == 0.0 && tape.sgd_fusable() => {
+                Some(lr)
+            }
+            _ => None,
         }
     }
 
@@ -166,6 +191,77 @@ mod tests {
         opt.step(&mut params);
         // v1 = 1, w1 = −1; v2 = 0.5 + 1 = 1.5, w2 = −2.5
         assert_eq!(params.value(id)[0], -2.5);
+    }
+
+    #[test]
+    fn fused_sgd_matches_backward_then_step() {
+        use crate::graph::lower::Network;
+        use crate::graph::{BuildOptions, build_graph};
+        use crate::language::Source;
+        use rand::SeedableRng;
+        let text = "model m {\n x = input(12)\n h = x |> dense(9) |> tanh\n output = h |> dense(3, bias = false) |> softmax\n loss = cross_entropy\n}\n";
+        let graph = build_graph(
+            &Source {
+                path: "m.nn".into(),
+                text: text.into(),
+            },
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        let settings = graph::Optimizer::Sgd {
+            lr: 0.3,
+            momentum: 0.0,
+        };
+        let run = |fused: bool| {
+            let model =
+                crate::training::Model::init(&graph, &mut rand::rngs::StdRng::seed_from_u64(5))
+                    .unwrap();
+            let mut params = model.params.clone();
+            let mut opt = Optimizer::new(settings, &params);
+            let mut net =
+                Network::record(&graph, &params, &model.dense, Tape::new(), 4, true).unwrap();
+            assert!(net.tape.sgd_fusable());
+            let loss = net.loss.unwrap();
+            for step in 0..5 {
+                for (i, v) in net
+                    .tape
+                    .value_mut(net.input)
+                    .unwrap()
+                    .iter_mut()
+                    .enumerate()
+                {
+                    *v = ((i * 7 + step) % 11) as f32 / 11.0;
+                }
+                net.set_targets(&[0, 1, 2, (step % 3) as u32]).unwrap();
+                net.tape.forward(&params);
+                if fused {
+                    opt.backward_and_step(&mut net.tape, loss, &mut params);
+                } else {
+                    net.tape.backward(loss, &mut params);
+                    opt.step(&mut params);
+                }
+            }
+            params
+        };
+        let (fused, plain) = (run(true), run(false));
+        for id in plain.ids() {
+            for (f, p) in fused.value(id).iter().zip(plain.value(id)) {
+                assert!((f - p).abs() < 1e-5, "{}: {f} vs {p}", plain.name(id));
+            }
+            assert_ne!(
+                plain.value(id),
+                run_init_value(&graph, id),
+                "{} moved",
+                plain.name(id)
+            );
+        }
+    }
+
+    fn run_init_value(graph: &graph::Graph, id: crate::autodiff::ParamId) -> Vec<f32> {
+        use rand::SeedableRng;
+        let model =
+            crate::training::Model::init(graph, &mut rand::rngs::StdRng::seed_from_u64(5)).unwrap();
+        model.params.value(id).to_vec()
     }
 
     #[test]

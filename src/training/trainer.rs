@@ -244,8 +244,7 @@ pub fn train(
                 ));
             }
             loss_sum += loss as f64;
-            net.tape.backward(loss_var, &mut model.params);
-            optimizer.step(&mut model.params);
+            optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
             if step % 1024 == 1023 {
                 progress(Progress::Steps { done: step + 1 });
             }

@@ -2,7 +2,7 @@
 
 use super::super::{Shape, Tape, TapeError, Var};
 use super::{Grads, Op, Values};
-use crate::kernels::{MatRef, gemm, simd};
+use crate::kernels::{MatRef, gemm, gemm_scaled, simd};
 
 impl Tape {
     /// `a·b` for `a: [m, k]`, `b: [k, n]`.
@@ -126,6 +126,44 @@ pub(super) fn matmul_backward(
         } else {
             gemm(op_a.t(), grad_c, 1.0, grad_b);
         }
+    }
+}
+
+/// The weight half of [`matmul_backward`] as a fused SGD step, `B ← B − lr·∂L/∂B`, for
+/// a parameter `B` that nothing else reads (see `Tape::backward_sgd`).
+#[allow(clippy::too_many_arguments)] // the operands of one product, as in `matmul_backward`
+pub(super) fn matmul_sgd(
+    a: &[f32],
+    a_shape: Shape,
+    trans_a: bool,
+    b_shape: Shape,
+    trans_b: bool,
+    grad_out: &[f32],
+    lr: f32,
+    b: &mut [f32],
+) {
+    let view = MatRef::new(a, a_shape.rows(), a_shape.cols());
+    let op_a = if trans_a { view.t() } else { view };
+    let n = if trans_b {
+        b_shape.rows()
+    } else {
+        b_shape.cols()
+    };
+    let grad_c = MatRef::new(grad_out, op_a.rows(), n);
+    if trans_b {
+        gemm_scaled(-lr, grad_c.t(), op_a, 1.0, b);
+    } else {
+        gemm_scaled(-lr, op_a.t(), grad_c, 1.0, b);
+    }
+}
+
+/// The bias half of [`bias_add_backward`] as a fused SGD step: `b ← b − lr·Σ_rows ∂L/∂y`.
+pub(super) fn bias_add_sgd(grad_out: &[f32], lr: f32, bias: &mut [f32]) {
+    if bias.is_empty() {
+        return;
+    }
+    for row in grad_out.chunks_exact(bias.len()) {
+        simd::axpy(-lr, row, bias);
     }
 }
 

@@ -269,6 +269,53 @@ impl Op {
     }
 }
 
+impl Op {
+    /// The fused SGD step of a parameter's only consumer (see `Tape::backward_sgd`):
+    /// `w ← w − lr·∂L/∂w`, computed from `∂L/∂output` straight into the parameter.
+    pub(crate) fn apply_sgd(
+        &self,
+        values: &[Vec<f32>],
+        nodes: &[Node],
+        grad_out: &[f32],
+        lr: f32,
+        params: &mut [Vec<f32>],
+    ) {
+        let param_of = |v: Var| match nodes[v.index()].op {
+            Op::Param(id) => Some(id),
+            _ => None,
+        };
+        match *self {
+            Op::MatMul {
+                a,
+                b,
+                trans_a,
+                trans_b,
+            } => {
+                if let Some(id) = param_of(b) {
+                    let a_shape = nodes[a.index()].shape;
+                    let b_shape = nodes[b.index()].shape;
+                    dense::matmul_sgd(
+                        &values[a.index()],
+                        a_shape,
+                        trans_a,
+                        b_shape,
+                        trans_b,
+                        grad_out,
+                        lr,
+                        &mut params[id.index()],
+                    );
+                }
+            }
+            Op::BiasAdd { bias, .. } => {
+                if let Some(id) = param_of(bias) {
+                    dense::bias_add_sgd(grad_out, lr, &mut params[id.index()]);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Read access to every value a rule may need: earlier nodes' and the parameters'.
 pub(crate) struct Values<'a> {
     pub(crate) values: &'a [Vec<f32>],
@@ -296,6 +343,8 @@ pub(crate) struct Grads<'a> {
     pub(crate) nodes: &'a mut [Vec<f32>],
     pub(crate) params: &'a mut [Vec<f32>],
     pub(crate) tape: &'a [Node],
+    /// Fused SGD: parameters get no gradient here; `Op::apply_sgd` updates them instead.
+    pub(crate) skip_params: bool,
 }
 
 impl Grads<'_> {
@@ -307,6 +356,7 @@ impl Grads<'_> {
             return None;
         }
         match node.op {
+            Op::Param(_) if self.skip_params => None,
             Op::Param(id) => Some(&mut self.params[id.index()]),
             _ => Some(&mut self.nodes[var.index()]),
         }
