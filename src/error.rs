@@ -24,13 +24,6 @@ pub enum Error {
     /// in the model file (e.g. where a diverging run first went non-finite).
     #[error("{0}")]
     Located(String),
-    /// A file `nnc` writes could not be written.
-    #[error("cannot write {path}")]
-    Write {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl Error {
@@ -39,11 +32,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Model(_) | Error::Usage(_) => 2,
-            Error::Data(_)
-            | Error::Train(_)
-            | Error::Tape(_)
-            | Error::Located(_)
-            | Error::Write { .. } => 1,
+            Error::Data(_) | Error::Train(_) | Error::Tape(_) | Error::Located(_) => 1,
         }
     }
 }

@@ -147,18 +147,32 @@ fn train_like_the_peers(
 /// may land on the other side of a tie after float rounding).
 fn assert_matches_peer(got: (f64, f32), loss: f64, accuracy: f32) {
     let (got_loss, got_accuracy) = got;
-    assert!((got_loss - loss).abs() <= 5e-4 * loss, "final training loss {got_loss}, the peers say {loss}");
-    assert!((got_accuracy - accuracy).abs() <= 2e-4, "test accuracy {got_accuracy}, the peers say {accuracy}");
+    assert!(
+        (got_loss - loss).abs() <= 5e-4 * loss,
+        "final training loss {got_loss}, the peers say {loss}"
+    );
+    assert!(
+        (got_accuracy - accuracy).abs() <= 2e-4,
+        "test accuracy {got_accuracy}, the peers say {accuracy}"
+    );
 }
 
 #[test]
 fn minibatch_sgd_matches_the_peers() {
     let data = mnist();
-    assert_matches_peer(train_like_the_peers(&data, 256, 32, 2000, 2), 1.28782, 0.7460);
+    assert_matches_peer(
+        train_like_the_peers(&data, 256, 32, 2000, 2),
+        1.28782,
+        0.7460,
+    );
 }
 
 #[test]
 fn per_sample_sgd_matches_the_peers() {
     let data = mnist();
-    assert_matches_peer(train_like_the_peers(&data, 256, 1, 1000, 1), 1.09020, 0.7982);
+    assert_matches_peer(
+        train_like_the_peers(&data, 256, 1, 1000, 1),
+        1.09020,
+        0.7982,
+    );
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""The side-by-side race: nnc against the peers in ../shared/peers (NumPy, PyTorch, JAX,
+and the Rust peers that are built), same network (784-256-10 sigmoid, SGD lr 0.1, f32),
+same machine, same run. Prints a markdown table of training samples/s, best of ROUNDS
+runs over 1 and 2 threads, and nnc's ratio to the fastest peer.
+
+    python3 benches/race.py > race.md       # from the repository root, after
+    cargo build --release                   # and, for the Rust peers,
+    (cd ../shared/peers/rust && CARGO_TARGET_DIR=/tmp/rust-peers-target cargo build --release)
+
+Batch 1 trains on 5,000 samples, the other batches one epoch of 60,000, as the peers'
+run-all does. ROUNDS (default 2) and RUST_PEERS_DIR (default /tmp/rust-peers-target/release)
+come from the environment.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT.parent / "shared" / "peers"
+DATA = ROOT.parent / "shared" / "data"
+ROUNDS = int(os.environ.get("ROUNDS", "2"))
+RUST = Path(os.environ.get("RUST_PEERS_DIR", "/tmp/rust-peers-target/release"))
+BATCHES = [1, 32, 64, 256]
+
+
+def samples(batch):
+    return 5000 if batch == 1 else 60000
+
+
+def peer_commands(batch, threads):
+    args = ["--hidden", "256", "--act", "sigmoid", "--batch", str(batch),
+            "--samples", str(samples(batch)), "--threads", str(threads)]
+    for name, script in [("NumPy", "numpy_seed.py"), ("PyTorch", "torch_mlp.py"), ("JAX", "jax_mlp.py")]:
+        yield name, [sys.executable, str(PEERS / "python" / script), *args]
+    for name, exe in [("candle", "candle-peer"), ("burn-ndarray", "burn-ndarray"), ("burn-flex", "burn-flex"), ("dfdx", "dfdx-peer")]:
+        if (RUST / exe).exists():
+            yield name, [str(RUST / exe), *args, "--data", str(DATA / "mnist")]
+
+
+def nnc_command(batch, threads):
+    return [str(ROOT / "target" / "release" / "nnc"), "run", str(ROOT / "models" / "mnist_sigmoid.nn"),
+            "--batch", str(batch), "--samples", str(samples(batch)), "--epochs", "1",
+            "--threads", str(threads), "--json", "--quiet", "--data", str(DATA)]
+
+
+def run(cmd, key):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PEERS / "python")
+    if out.returncode != 0:
+        print(f"failed: {' '.join(cmd)}\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    line = [l for l in out.stdout.splitlines() if l.startswith("{")][-1]
+    return json.loads(line)[key]
+
+
+best = {}
+for r in range(ROUNDS):
+    for batch in BATCHES:
+        for threads in (1, 2):
+            entries = list(peer_commands(batch, threads)) + [("nnc", nnc_command(batch, threads))]
+            for name, cmd in entries:
+                key = "samples_per_second" if name == "nnc" else "train_samples_per_second"
+                value = run(cmd, key)
+                print(f"round {r + 1} batch {batch} threads {threads} {name}: {value}", file=sys.stderr)
+                if value is not None:
+                    best[(name, batch)] = max(best.get((name, batch), 0.0), value)
+
+names = [n for n in ["NumPy", "PyTorch", "JAX", "candle", "burn-ndarray", "burn-flex", "dfdx"]
+         if any((n, b) in best for b in BATCHES)]
+print("| batch | " + " | ".join(names) + " | **nnc** | nnc / fastest peer |")
+print("|---" * (len(names) + 3) + "|")
+for b in BATCHES:
+    peers = [best.get((n, b)) for n in names]
+    fastest = max(v for v in peers if v)
+    nnc = best.get(("nnc", b), 0.0)
+    cells = [f"{v:,.0f}" if v else "-" for v in peers]
+    print(f"| {b} | " + " | ".join(cells) + f" | **{nnc:,.0f}** | {nnc / fastest:.2f}x |")
