@@ -16,6 +16,7 @@ use flate2::{Compression, read::GzDecoder, write::GzEncoder};
 use nnc::data::idx::{encode_images, encode_labels};
 use nnc::data::{Builtin, DataError, FILES, Search, fetch_from, open_in};
 use nnc::graph::DataSource;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 /// Counts this thread's allocations, so `write_batch` can be shown to make none while
@@ -564,4 +565,36 @@ fn nnc_data_fetch_of_an_unknown_dataset_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(contains("unknown dataset `cifar`"));
+}
+
+#[test]
+fn nnc_run_on_corrupt_data_exits_1_naming_the_file() {
+    for (which, damage) in [(0usize, "magic"), (1, "truncate"), (3, "label")] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("mnist");
+        let mut files = fixture_files();
+        match damage {
+            "magic" => files[which][..4].copy_from_slice(b"\x89PNG"),
+            "truncate" => {
+                let keep = files[which].len() - 1;
+                files[which].truncate(keep);
+            }
+            _ => *files[which].last_mut().unwrap() = 200, // a label far above 9
+        }
+        write_fixture(&dir, &files, false);
+        cargo_bin_cmd!("nnc")
+            .env("NNC_CACHE", root.path().join("cache"))
+            .env_remove("NNC_DATA")
+            .arg("run")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/mnist_sigmoid.nn"
+            ))
+            .arg("--data")
+            .arg(&dir)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(FILES[which]))
+            .stderr(predicates::str::contains("panicked").not());
+    }
 }
