@@ -105,7 +105,7 @@ fn train_like_the_peers(
         let id = params
             .find(name)
             .unwrap_or_else(|| panic!("the seed model has `{name}`"));
-        params.value_mut(id).copy_from_slice(&values);
+        params.load_saved(id, &values).unwrap(); // the peers' `[fan_out][fan_in]` is nnc's saved layout
     }
     let mut optimizer = Optimizer::new(
         nnc::graph::Optimizer::Sgd {

@@ -19,6 +19,8 @@ impl ParamId {
 pub struct Params {
     names: Vec<String>,
     shapes: Vec<Shape>,
+    /// Stored as the transpose of the saved layout (see [`Params::add_transposed`]).
+    transposed: Vec<bool>,
     pub(crate) values: Vec<Vec<f32>>,
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -45,9 +47,75 @@ impl Params {
         let id = ParamId(u32::try_from(self.values.len()).expect("fewer than 2³² parameters"));
         self.names.push(name.into());
         self.shapes.push(shape);
+        self.transposed.push(false);
         self.grads.push(vec![0.0; values.len()]);
         self.values.push(values);
         Ok(id)
+    }
+
+    /// Adds a matrix given in its saved layout (`saved_shape`, row-major) but stored
+    /// transposed. Dense weights are saved `[units, n_in]` as PyTorch does and stored
+    /// `[n_in, units]`, so that at batch 1 the product and the update read one contiguous
+    /// row per nonzero input (see `kernels::gemm`). Saving and loading go through
+    /// [`Params::saved_values`] and [`Params::load_saved`].
+    pub fn add_transposed(
+        &mut self,
+        name: impl Into<String>,
+        saved_shape: Shape,
+        saved: Vec<f32>,
+    ) -> Result<ParamId, TapeError> {
+        if saved_shape.rank() != 2 {
+            return Err(TapeError::Rank {
+                op: "add_transposed",
+                expected: "a matrix",
+                got: saved_shape,
+            });
+        }
+        let (rows, cols) = (saved_shape.rows(), saved_shape.cols());
+        let id = self.add(name, Shape::matrix(cols, rows)?, vec![0.0; saved.len()])?;
+        self.transposed[id.index()] = true;
+        self.load_saved(id, &saved)?;
+        Ok(id)
+    }
+
+    /// The shape a parameter is saved with.
+    pub fn saved_shape(&self, id: ParamId) -> Shape {
+        let shape = self.shapes[id.index()];
+        match self.transposed[id.index()] {
+            true => Shape::matrix(shape.cols(), shape.rows())
+                .expect("the transpose of a valid shape is valid"),
+            false => shape,
+        }
+    }
+
+    /// A parameter's values in its saved layout.
+    pub fn saved_values(&self, id: ParamId) -> Vec<f32> {
+        let values = &self.values[id.index()];
+        if !self.transposed[id.index()] {
+            return values.clone();
+        }
+        let shape = self.shapes[id.index()];
+        transpose(values, shape.rows(), shape.cols())
+    }
+
+    /// Sets a parameter from values in its saved layout.
+    pub fn load_saved(&mut self, id: ParamId, saved: &[f32]) -> Result<(), TapeError> {
+        let expected = self.values[id.index()].len();
+        if saved.len() != expected {
+            return Err(TapeError::Length {
+                what: "parameter values",
+                expected,
+                got: saved.len(),
+            });
+        }
+        if self.transposed[id.index()] {
+            let saved_shape = self.saved_shape(id);
+            let values = transpose(saved, saved_shape.rows(), saved_shape.cols());
+            self.values[id.index()].copy_from_slice(&values);
+        } else {
+            self.values[id.index()].copy_from_slice(saved);
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -102,5 +170,38 @@ impl Params {
     /// Total number of scalar parameters.
     pub fn count(&self) -> usize {
         self.values.iter().map(Vec::len).sum()
+    }
+}
+
+/// The transpose of a row-major `[rows, cols]` matrix.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposed_parameters_round_trip_through_their_saved_layout() {
+        let mut params = Params::new();
+        let saved = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+        let id = params
+            .add_transposed("w", Shape::matrix(2, 3).unwrap(), saved.clone())
+            .unwrap();
+        assert_eq!(params.shape(id), Shape::matrix(3, 2).unwrap());
+        assert_eq!(params.value(id), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(params.saved_shape(id), Shape::matrix(2, 3).unwrap());
+        assert_eq!(params.saved_values(id), saved);
+        params
+            .load_saved(id, &[6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+            .unwrap();
+        assert_eq!(params.value(id), &[6.0, 3.0, 5.0, 2.0, 4.0, 1.0]);
     }
 }

@@ -64,7 +64,8 @@ pub fn init_params(
         let shape = Shape::matrix(units, n_in)?;
         let weights = draw(init, n_in, units, shape.numel(), rng);
         let base = param_base_name(&node.name, &dense_names);
-        let weight = params.add(format!("{base}.weight"), shape, weights)?;
+        // Drawn and saved as `[units, n_in]` (PyTorch's layout), stored `[n_in, units]`.
+        let weight = params.add_transposed(format!("{base}.weight"), shape, weights)?;
         let bias = if bias {
             Some(params.add(
                 format!("{base}.bias"),
@@ -158,7 +159,7 @@ impl Network {
                     let p =
                         dense[index].expect("init_params gives every dense node its parameters");
                     let w = tape.param(params, p.weight);
-                    let y = tape.matmul_nt(x, w)?;
+                    let y = tape.matmul(x, w)?; // x·Wᵀ, with W stored transposed
                     match p.bias {
                         Some(b) => {
                             let b = tape.param(params, b);

@@ -129,7 +129,12 @@ fn gemv_or_outer(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f
         scale_output(beta, c);
         let (a_step, row) = (a.col_stride as usize, b.row_stride as usize);
         for p in 0..k {
-            simd::axpy(alpha * a.data[p * a_step], &b.data[p * row..p * row + n], c);
+            // Skipping exact zeros changes no result and, with pixel inputs (mostly 0) or
+            // relu activations, most of the weight matrix is never read.
+            let scale = alpha * a.data[p * a_step];
+            if scale != 0.0 {
+                simd::axpy(scale, &b.data[p * row..p * row + n], c);
+            }
         }
         return Some(());
     }
@@ -138,7 +143,10 @@ fn gemv_or_outer(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f
         scale_output(beta, c);
         let a_step = a.row_stride as usize;
         for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-            simd::axpy(alpha * a.data[i * a_step], &b.data[..n], c_row);
+            let scale = alpha * a.data[i * a_step];
+            if scale != 0.0 {
+                simd::axpy(scale, &b.data[..n], c_row); // as above: zero rows stay as they are
+            }
         }
         return Some(());
     }

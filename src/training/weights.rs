@@ -38,11 +38,15 @@ pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError
         .ids()
         .map(|id| {
             let bytes = params
-                .value(id)
+                .saved_values(id)
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
-            (params.name(id).to_owned(), params.shape(id).dims(), bytes)
+            (
+                params.name(id).to_owned(),
+                params.saved_shape(id).dims(),
+                bytes,
+            )
         })
         .collect();
     let views = buffers
@@ -84,7 +88,7 @@ pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
     let mut loaded = Vec::new();
     for id in params.ids() {
         let name = params.name(id);
-        let want = params.shape(id);
+        let want = params.saved_shape(id);
         match in_file.remove(name) {
             None => differences.push(format!("  missing: `{name}` {want}")),
             Some(view) if view.dtype() != Dtype::F32 => {
@@ -119,7 +123,9 @@ pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
         });
     }
     for (id, values) in loaded {
-        params.value_mut(id).copy_from_slice(&values);
+        params
+            .load_saved(id, &values)
+            .expect("the shape was checked above");
     }
     Ok(())
 }
