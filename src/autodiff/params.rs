@@ -78,6 +78,11 @@ impl Params {
         Ok(id)
     }
 
+    /// Whether the parameter is stored as the transpose of its saved layout.
+    pub fn is_transposed(&self, id: ParamId) -> bool {
+        self.transposed[id.index()]
+    }
+
     /// The shape a parameter is saved with.
     pub fn saved_shape(&self, id: ParamId) -> Shape {
         let shape = self.shapes[id.index()];

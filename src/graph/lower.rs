@@ -64,8 +64,16 @@ pub fn init_params(
         let shape = Shape::matrix(units, n_in)?;
         let weights = draw(init, n_in, units, shape.numel(), rng);
         let base = param_base_name(&node.name, &dense_names);
-        // Drawn and saved as `[units, n_in]` (PyTorch's layout), stored `[n_in, units]`.
-        let weight = params.add_transposed(format!("{base}.weight"), shape, weights)?;
+        // Drawn and saved as `[units, n_in]` (PyTorch's layout). Wide layers are stored
+        // `[n_in, units]`: at batch 1 the product and the update then read one contiguous
+        // row per nonzero input. Narrow ones (an output of 10 classes) keep the saved
+        // layout, where a product is `units` dot products of length `n_in`.
+        let name = format!("{base}.weight");
+        let weight = if units >= TRANSPOSE_FROM_UNITS {
+            params.add_transposed(name, shape, weights)?
+        } else {
+            params.add(name, shape, weights)?
+        };
         let bias = if bias {
             Some(params.add(
                 format!("{base}.bias"),
@@ -79,6 +87,9 @@ pub fn init_params(
     }
     Ok((params, per_node))
 }
+
+/// Dense layers with at least this many units store their weights transposed.
+const TRANSPOSE_FROM_UNITS: usize = 32;
 
 /// The prefix of a dense node's tensor names: the binding's name when the line has one
 /// `dense` (`h = x |> dense(256) |> sigmoid` gives `h.weight`, `h.bias`, as PyTorch
@@ -159,7 +170,11 @@ impl Network {
                     let p =
                         dense[index].expect("init_params gives every dense node its parameters");
                     let w = tape.param(params, p.weight);
-                    let y = tape.matmul(x, w)?; // x·Wᵀ, with W stored transposed
+                    let y = if params.is_transposed(p.weight) {
+                        tape.matmul(x, w)? // x·Wᵀ, with Wᵀ stored
+                    } else {
+                        tape.matmul_nt(x, w)?
+                    };
                     match p.bias {
                         Some(b) => {
                             let b = tape.param(params, b);
