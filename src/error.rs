@@ -1,6 +1,10 @@
 //! The crate-wide error: one variant per layer, and the exit status each maps to.
 
+use std::path::PathBuf;
+
 use crate::autodiff::TapeError;
+use crate::cli::plot::PlotError;
+use crate::cli::record::RecordError;
 use crate::data::DataError;
 use crate::language::Diagnostics;
 use crate::training::TrainError;
@@ -24,6 +28,17 @@ pub enum Error {
     /// in the model file (e.g. where a diverging run first went non-finite).
     #[error("{0}")]
     Located(String),
+    /// An output file (a picture, a run record) that could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 impl Error {
@@ -32,7 +47,13 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Model(_) | Error::Usage(_) => 2,
-            Error::Data(_) | Error::Train(_) | Error::Tape(_) | Error::Located(_) => 1,
+            Error::Data(_)
+            | Error::Train(_)
+            | Error::Tape(_)
+            | Error::Located(_)
+            | Error::Write { .. }
+            | Error::Plot(_)
+            | Error::Record(_) => 1,
         }
     }
 }

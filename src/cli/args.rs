@@ -20,11 +20,11 @@ impl Args {
     /// `--threads`, for whichever command has it.
     pub fn threads(&self) -> Option<u16> {
         match &self.command {
-            Command::Run(a) | Command::Eval(a) | Command::Sweep(a) | Command::Gradcheck(a) => {
-                a.threads
-            }
+            Command::Eval(a) | Command::Gradcheck(a) => a.threads,
+            Command::Run(a) => a.run.threads,
+            Command::Sweep(a) => a.run.threads,
             Command::Bench(a) => a.threads,
-            Command::Check(_) | Command::Show(_) | Command::Data(_) => None,
+            Command::Check(_) | Command::Show(_) | Command::Data(_) | Command::Report(_) => None,
         }
     }
 }
@@ -32,7 +32,7 @@ impl Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train the model as its `train` block says and evaluate it on the test set.
-    Run(RunArgs),
+    Run(RunCommandArgs),
     /// Parse and validate a model file.
     Check(CheckArgs),
     /// Show the network as a table of nodes, shapes and parameters.
@@ -40,11 +40,13 @@ pub enum Command {
     /// Accuracy and loss of saved weights on the test set.
     Eval(RunArgs),
     /// Train every combination of `--set NAME=V1,V2,...` values.
-    Sweep(RunArgs),
+    Sweep(SweepArgs),
     /// Time training steps and inference without training to convergence.
     Bench(BenchArgs),
     /// Check the engine's gradients for this model against finite differences.
     Gradcheck(RunArgs),
+    /// Compare run records: a markdown table, and with `--plot` their curves overlaid.
+    Report(ReportArgs),
     /// Datasets: download into the cache.
     #[command(subcommand)]
     Data(DataCommand),
@@ -98,6 +100,46 @@ pub struct RunArgs {
     /// Download a built-in dataset into the cache if it is found nowhere.
     #[arg(long)]
     pub download: bool,
+}
+
+/// `nnc run`: the training options, plus the picture and the record it can keep.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RunCommandArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Draw the learning curves into PATH (`.svg` or `.png`), atomically.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+    /// Write the run record (JSON) into this existing folder, as
+    /// `{model}-{seed}-{unix_time}.run.json` (default with `--save W`: next to W, as
+    /// `W` with the extension `.run.json`).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// `nnc sweep`: the training options, plus the heat-map picture.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Draw the grid as a heat map of test accuracy and training seconds into PATH
+    /// (`.svg` or `.png`), atomically.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+}
+
+/// `nnc report RECORD...`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ReportArgs {
+    /// Run records (`.run.json`) written by `nnc run`.
+    #[arg(required = true, value_name = "RECORD")]
+    pub records: Vec<PathBuf>,
+    /// Draw their curves overlaid into PATH (`.svg` or `.png`), atomically.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, ClapArgs)]

@@ -5,6 +5,8 @@
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod plot;
+pub mod record;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Sweep(a) => commands::sweep::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
         Command::Gradcheck(a) => commands::gradcheck::run(&a),
+        Command::Report(a) => commands::report::run(&a),
         Command::Data(c) => commands::data::run(&c),
     }
 }

@@ -25,8 +25,8 @@ pub struct TrainConfig {
     pub samples: Option<usize>,
 }
 
-/// One epoch's numbers.
-#[derive(Debug, Clone, serde::Serialize)]
+/// One epoch's numbers (read back from run records, too).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
     pub epoch: usize,
     /// Mean training loss over the epoch's batches.

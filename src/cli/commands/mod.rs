@@ -5,6 +5,7 @@ pub mod check;
 pub mod data;
 pub mod eval;
 pub mod gradcheck;
+pub mod report;
 pub mod run;
 pub mod show;
 pub mod sweep;

@@ -1,5 +1,6 @@
 //! `nnc run FILE`: train as the `train` block says, evaluate on the test set after every
-//! epoch, print a summary (or `--json`), and save the weights with `--save`.
+//! epoch, print a summary (or `--json`), save the weights with `--save`, keep a run record
+//! (beside the weights, or in `--record DIR`) and draw the learning curves with `--plot`.
 
 use std::io::{IsTerminal, Write};
 
@@ -8,9 +9,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::cli::args::RunArgs;
-use crate::cli::commands::check::print_json;
+use crate::cli::args::{RunArgs, RunCommandArgs};
+use crate::cli::commands::check::{parse_overrides, print_json};
 use crate::cli::config::{Session, located, prepare};
+use crate::cli::plot::PlotTarget;
+use crate::cli::plot::curves::Curves;
+use crate::cli::record::{self, RecordContext, RunRecord};
 use crate::training::{EpochReport, Model, Progress, TrainReport, train, weights};
 
 /// The `--json` output of `nnc run` (and each run of `nnc sweep`).
@@ -31,7 +35,9 @@ pub struct RunReport {
     pub history: Vec<EpochReport>,
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
+    let args = &command.run;
+    let plot = command.plot.as_deref().map(PlotTarget::parse).transpose()?;
     let session = prepare(args, true)?;
     if let Some(path) = &args.save {
         // Find an unwritable destination now, not after the whole training run.
@@ -45,9 +51,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             )
         })?;
     }
+    if let Some(dir) = &command.record {
+        record::check_folder(dir)?;
+    }
+    if let Some(target) = &plot {
+        target.check()?;
+    }
     let (report, model) = train_session(&session, args)?;
     if let Some(path) = &args.save {
         weights::save(&model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
+    }
+    let record_path = match (&command.record, &args.save) {
+        (Some(dir), _) => Some(record::in_folder(dir, &report.model, report.seed)),
+        (None, Some(weights)) => Some(record::beside_weights(weights)),
+        (None, None) => None,
+    };
+    let run_record = RunRecord::new(
+        &report,
+        RecordContext {
+            file: &args.model.file,
+            source: &session.source.text,
+            overrides: parse_overrides(&args.model.set)?,
+            optimizer: &session.config.settings.optimizer,
+            loss: session.graph.loss,
+            threads: args.threads,
+        },
+    );
+    if let Some(path) = &record_path {
+        run_record.write(path)?;
+    }
+    if let Some(target) = &plot {
+        target.save(&learning_curves(&run_record))?;
     }
     if args.model.json {
         print_json(&report)?;
@@ -74,8 +108,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.save {
             writeln!(out, "weights saved to {}", path.display())?;
         }
+        if let Some(path) = &record_path {
+            writeln!(out, "run record saved to {}", path.display())?;
+        }
+        if let Some(target) = &plot {
+            writeln!(out, "learning curves drawn in {}", target.path.display())?;
+        }
     }
     Ok(())
+}
+
+/// The picture of one run: its name and settings in the heading, its curves below.
+pub fn learning_curves(run: &RunRecord) -> Curves {
+    Curves::of_run(
+        format!("{}: learning curves", run.model),
+        record::settings_text(
+            &run.optimizer,
+            run.batch,
+            run.epochs,
+            run.seed,
+            &run.overrides_text(),
+        ),
+        &run.loss,
+        &run.history,
+    )
 }
 
 /// Initialises (or loads) the weights and trains, showing progress on stderr.

@@ -2,17 +2,20 @@
 //! grid of every combination, then a markdown table of test accuracy and training
 //! seconds (and, when exactly two names vary, the same numbers pivoted: rows the first
 //! name's values, columns the second's). Training is `run::train_session`'s; this module
-//! owns the grid and the tables.
+//! owns the grid and the tables; `--plot` draws them as a heat map (`plot/heatmap.rs`).
 
 use std::fmt::Write as _;
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::args::RunArgs;
+use crate::cli::args::{RunArgs, SweepArgs};
 use crate::cli::commands::check::{parse_overrides, print_json};
 use crate::cli::commands::run::{RunReport, train_session};
 use crate::cli::config::prepare;
+use crate::cli::plot::PlotTarget;
+use crate::cli::plot::heatmap::HeatMap;
+use crate::cli::record;
 
 /// One `--set` flag of a sweep: a `let` name and the values it takes, in flag order.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +47,9 @@ fn ordered_map<S: serde::Serializer>(pairs: &Cell, serializer: S) -> Result<S::O
     serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
+    let args = &command.run;
+    let plot = command.plot.as_deref().map(PlotTarget::parse).transpose()?;
     if args.save.is_some() {
         return Err(crate::Error::Usage(
             "`nnc sweep` trains many models and saves none: run the cell you want with `nnc run --set ... --save PATH`"
@@ -68,6 +73,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 return Err(err);
             }
         }
+    }
+    if let Some(target) = &plot {
+        target.check()?;
     }
     let show = !args.model.quiet;
     let mut runs = Vec::with_capacity(cells.len());
@@ -94,6 +102,36 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         runs.push(SweepRun { set: cell, report });
     }
     let report = SweepReport { runs };
+    if let (Some(target), Some(first)) = (&plot, sessions.first()) {
+        let settings = &first.config.settings;
+        // What every cell shares: the settings and the names given a single value.
+        let fixed: Vec<String> = axes
+            .iter()
+            .filter(|a| a.values.len() == 1)
+            .map(|a| format!("{}={}", a.name, a.values[0]))
+            .collect();
+        let optimizer = record::optimizer_text(&settings.optimizer);
+        // A swept `lr` changes the optimizer from cell to cell: the grid shows it.
+        let same = sessions
+            .iter()
+            .all(|s| record::optimizer_text(&s.config.settings.optimizer) == optimizer);
+        let subtitle = record::settings_text(
+            if same {
+                &optimizer
+            } else {
+                "optimizer settings vary by cell"
+            },
+            settings.batch,
+            settings.epochs,
+            settings.seed,
+            &fixed.join(" "),
+        );
+        let title = format!("{}: sweep of {} runs", first.graph.name, report.runs.len());
+        target.save(&HeatMap::of_sweep(title, subtitle, &axes, &report.runs))?;
+        if show {
+            eprintln!("heat map drawn in {}", target.path.display());
+        }
+    }
     if args.model.json {
         print_json(&report)?;
     } else {
