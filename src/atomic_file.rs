@@ -47,6 +47,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         ));
     }
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    // The temporary file is private (0600); the result should be as readable as any
+    // file the user makes: keep the old file's mode, or rw-r--r--.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
@@ -66,6 +75,15 @@ mod tests {
         write(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode, 0o644,
+                "written files are readable by others, as the user's own"
+            );
+        }
     }
 
     #[test]
