@@ -176,6 +176,8 @@ struct SparseRows {
     /// Offset of the selected row of `b` (`p · b.row_stride`) and the scaled value.
     offsets: Vec<usize>,
     scales: Vec<f32>,
+    /// Scratch of the column gather: the next free entry of each row.
+    cursor: Vec<usize>,
 }
 
 thread_local! {
@@ -201,63 +203,188 @@ fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32
             a.col_stride as usize,
             b.row_stride as usize,
         );
-        sparse.starts.clear();
-        // Room for a whole row, so the gather below can write without a branch: an entry is
-        // always written and kept only if nonzero (a branch would mispredict on pixels).
-        let capacity = a.rows * a.cols + a.cols;
-        sparse.offsets.resize(capacity, 0);
-        sparse.scales.resize(capacity, 0.0);
-        let mut count = 0;
-        for i in 0..a.rows {
-            sparse.starts.push(count);
-            for p in 0..a.cols {
-                let v = a.data[i * rs + p * cs];
-                sparse.offsets[count] = p * brs;
-                sparse.scales[count] = alpha * v;
-                count += usize::from(v != 0.0);
-            }
-            if count > limit {
-                return false;
-            }
+        let gathered = if cs == 1 {
+            gather_rows(alpha, a, brs, limit, sparse)
+        } else if rs == 1 {
+            gather_columns(alpha, a, brs, limit, sparse)
+        } else {
+            false
+        };
+        if !gathered {
+            return false;
         }
-        sparse.starts.push(count);
+        let count = sparse.offsets.len();
         scale_output(beta, c);
-        let full_blocks = n / COLUMN_BLOCK * COLUMN_BLOCK;
-        for start in (0..full_blocks).step_by(COLUMN_BLOCK) {
-            for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-                let entries = sparse.starts[i]..sparse.starts[i + 1];
-                if entries.is_empty() {
-                    continue; // a pixel that is 0 in every sample leaves its weights alone
+        let sparse: &SparseRows = sparse;
+        let threads = worker_threads().min(a.rows);
+        if threads > 1 && count * n >= PARALLEL_WORK {
+            // Disjoint bands of output rows, one per thread: each element is still
+            // computed by one thread in one order, so the result does not depend on
+            // the thread count.
+            let band = a.rows.div_ceil(threads);
+            std::thread::scope(|scope| {
+                let mut bands = c.chunks_mut(band * n).enumerate();
+                let first = bands.next();
+                for (t, rows) in bands {
+                    scope.spawn(move || accumulate_rows(sparse, t * band, b.data, n, rows));
                 }
-                let block: &mut [f32; COLUMN_BLOCK] = (&mut c_row[start..start + COLUMN_BLOCK])
-                    .try_into()
-                    .expect("a full block");
-                accumulate_block(
-                    &sparse.offsets[entries.clone()],
-                    &sparse.scales[entries],
-                    b.data,
-                    start,
-                    block,
-                );
-            }
-        }
-        if full_blocks < n {
-            for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-                let entries = sparse.starts[i]..sparse.starts[i + 1];
-                for (&offset, &scale) in sparse.offsets[entries.clone()]
-                    .iter()
-                    .zip(&sparse.scales[entries])
-                {
-                    simd::axpy(
-                        scale,
-                        &b.data[offset + full_blocks..offset + n],
-                        &mut c_row[full_blocks..],
-                    );
+                if let Some((_, rows)) = first {
+                    accumulate_rows(sparse, 0, b.data, n, rows);
                 }
-            }
+            });
+        } else {
+            accumulate_rows(sparse, 0, b.data, n, c);
         }
         true
     })
+}
+
+/// Calls `visit(index, value)` for each nonzero of `row`, in order, testing eight values
+/// at once so that runs of zeros (most of an image) cost one comparison per eight.
+#[inline]
+fn for_each_nonzero(row: &[f32], mut visit: impl FnMut(usize, f32)) {
+    let (groups, tail) = row.as_chunks::<8>();
+    for (g, group) in groups.iter().enumerate() {
+        let zero = f32x8::new(*group).simd_eq(f32x8::ZERO);
+        let mut bits = !zero.to_bitmask() & 0xff;
+        while bits != 0 {
+            let lane = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            visit(g * 8 + lane, group[lane]);
+        }
+    }
+    for (t, &v) in tail.iter().enumerate() {
+        if v != 0.0 {
+            visit(groups.len() * 8 + t, v);
+        }
+    }
+}
+
+/// Gathers `a`'s nonzeros row by row, `a`'s rows contiguous (`col_stride == 1`): eight
+/// values are tested at once and only the nonzeros are visited. `false` once more than
+/// `limit` are found.
+fn gather_rows(
+    alpha: f32,
+    a: MatRef<'_>,
+    brs: usize,
+    limit: usize,
+    sparse: &mut SparseRows,
+) -> bool {
+    sparse.starts.clear();
+    sparse.offsets.clear();
+    sparse.scales.clear();
+    let rs = a.row_stride as usize;
+    for i in 0..a.rows {
+        sparse.starts.push(sparse.offsets.len());
+        for_each_nonzero(&a.data[i * rs..i * rs + a.cols], |p, v| {
+            sparse.offsets.push(p * brs);
+            sparse.scales.push(alpha * v);
+        });
+        if sparse.offsets.len() > limit {
+            return false;
+        }
+    }
+    sparse.starts.push(sparse.offsets.len());
+    true
+}
+
+/// Gathers the nonzeros of `a = tᵀ` row by row, where `t` (`a`'s transpose) has
+/// contiguous rows (`a.row_stride == 1`): a counting sort over `t`'s rows, so the rows of
+/// `a` (columns of `t`) come out in order and each keeps its entries in the order of `t`'s
+/// rows. This is the weight gradient `xᵀ·dy` of a first layer.
+fn gather_columns(
+    alpha: f32,
+    a: MatRef<'_>,
+    brs: usize,
+    limit: usize,
+    sparse: &mut SparseRows,
+) -> bool {
+    let t_stride = a.col_stride as usize; // t's row stride
+    let (t_rows, t_cols) = (a.cols, a.rows);
+    let row = |r: usize| &a.data[r * t_stride..r * t_stride + t_cols];
+    // Count per row of `a`, then place.
+    sparse.starts.clear();
+    sparse.starts.resize(t_cols + 1, 0);
+    for r in 0..t_rows {
+        for_each_nonzero(row(r), |col, _| sparse.starts[col + 1] += 1);
+    }
+    for i in 0..t_cols {
+        sparse.starts[i + 1] += sparse.starts[i];
+    }
+    let total = sparse.starts[t_cols];
+    if total > limit {
+        return false;
+    }
+    sparse.offsets.resize(total, 0);
+    sparse.scales.resize(total, 0.0);
+    let mut next = std::mem::take(&mut sparse.cursor);
+    next.clear();
+    next.extend_from_slice(&sparse.starts[..t_cols]);
+    for r in 0..t_rows {
+        for_each_nonzero(row(r), |col, v| {
+            sparse.offsets[next[col]] = r * brs;
+            sparse.scales[next[col]] = alpha * v;
+            next[col] += 1;
+        });
+    }
+    sparse.cursor = next;
+    true
+}
+
+/// Multiply-adds in one product below which [`sparse_left`] stays on one thread (a
+/// thread costs some tens of microseconds to start).
+const PARALLEL_WORK: usize = 1 << 20;
+
+/// Threads for the sparse products: `MATMUL_NUM_THREADS` (what `--threads` sets, and what
+/// matrixmultiply reads), else the machine's cores. Read once.
+fn worker_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("MATMUL_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .clamp(1, 64)
+    })
+}
+
+/// The block loops of [`sparse_left`] for output rows `first_row..` held in `c` (whole
+/// rows of `n`).
+fn accumulate_rows(sparse: &SparseRows, first_row: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    let full_blocks = n / COLUMN_BLOCK * COLUMN_BLOCK;
+    for start in (0..full_blocks).step_by(COLUMN_BLOCK) {
+        for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
+            let entries = sparse.starts[first_row + r]..sparse.starts[first_row + r + 1];
+            if entries.is_empty() {
+                continue; // a pixel that is 0 in every sample leaves its weights alone
+            }
+            let block: &mut [f32; COLUMN_BLOCK] = (&mut c_row[start..start + COLUMN_BLOCK])
+                .try_into()
+                .expect("a full block");
+            accumulate_block(
+                &sparse.offsets[entries.clone()],
+                &sparse.scales[entries],
+                b,
+                start,
+                block,
+            );
+        }
+    }
+    if full_blocks < n {
+        for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
+            let entries = sparse.starts[first_row + r]..sparse.starts[first_row + r + 1];
+            for (&offset, &scale) in sparse.offsets[entries.clone()]
+                .iter()
+                .zip(&sparse.scales[entries])
+            {
+                simd::axpy(
+                    scale,
+                    &b[offset + full_blocks..offset + n],
+                    &mut c_row[full_blocks..],
+                );
+            }
+        }
+    }
 }
 
 /// `block += Σ_t scales[t]·b[offsets[t] + start ..][..64]`, in eight 8-lane registers.
