@@ -214,3 +214,48 @@ fn bad_flags_are_usage_errors() {
         .assert()
         .code(2);
 }
+
+/// Weights after two epochs of a small model whose train block ends with `extra`.
+fn weights_with(dir: &std::path::Path, name: &str, extra: &str) -> Vec<u8> {
+    let text = format!(
+        "model m {{\n    x = input(784)\n    h = x |> dense(16) |> sigmoid\n    output = h |> dense(10) |> softmax\n    loss = cross_entropy\n}}\ntrain {{\n    data = mnist\n    batch = 32\n    epochs = 2\n{extra}}}\n"
+    );
+    let file = util::write_model(dir, &format!("{name}.nn"), &text);
+    let path = dir.join(format!("{name}.safetensors"));
+    nnc()
+        .arg("run")
+        .arg(&file)
+        .args(["--samples", "1000", "--quiet", "--save"])
+        .arg(&path)
+        .assert()
+        .success();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn lr_decay_scales_the_learning_rate_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = weights_with(dir.path(), "plain", "");
+    let one = weights_with(dir.path(), "one", "    lr_decay = 1\n");
+    let half = weights_with(dir.path(), "half", "    lr_decay = 0.5\n");
+    assert!(plain == one, "lr_decay = 1 must leave training unchanged");
+    assert!(plain != half, "lr_decay = 0.5 changed nothing");
+}
+
+#[test]
+fn lr_decay_outside_zero_one_is_a_model_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "1.5", "-0.1"] {
+        let text = format!(
+            "model m {{\n    x = input(784)\n    output = x |> dense(10) |> softmax\n    loss = cross_entropy\n}}\ntrain {{\n    lr_decay = {bad}\n}}\n"
+        );
+        let file = util::write_model(dir.path(), "bad.nn", &text);
+        nnc()
+            .arg("check")
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(contains("`lr_decay` must be a factor in (0, 1]"))
+            .stderr(contains("bad.nn:7:16"));
+    }
+}

@@ -130,6 +130,9 @@ pub struct TrainSettings {
     pub validation: f32,
     /// Stop after this many epochs without a better validation loss.
     pub early_stopping: Option<usize>,
+    /// The learning rate of epoch `e` (from 1) is `lr · lr_decay^(e − 1)`; in `(0, 1]`.
+    /// An extension of the v1 language (see the README).
+    pub lr_decay: f32,
     /// Where each setting was written, for diagnostics raised later (e.g. an input size
     /// that does not match a dataset found at run time). `None` for defaults.
     pub data_span: Option<Span>,
@@ -149,6 +152,7 @@ impl Default for TrainSettings {
             shuffle: true,
             validation: 0.0,
             early_stopping: None,
+            lr_decay: 1.0,
             data_span: None,
         }
     }

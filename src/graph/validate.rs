@@ -10,7 +10,7 @@ use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Diagnostics, Source, Span};
 
 /// Every setting the `train` block knows.
-pub const SETTINGS: [&str; 8] = [
+pub const SETTINGS: [&str; 9] = [
     "data",
     "optimizer",
     "epochs",
@@ -19,6 +19,7 @@ pub const SETTINGS: [&str; 8] = [
     "shuffle",
     "validation",
     "early_stopping",
+    "lr_decay",
 ];
 
 const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
@@ -113,6 +114,12 @@ fn setting(
             settings.validation = value as f32;
             Ok(())
         }
+        ("lr_decay", Value::Number { value, .. }) if value > 0.0 && value <= 1.0 => {
+            settings.lr_decay = value as f32;
+            Ok(())
+        }
+        ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
+            .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
         ("validation", _) => Err(Diagnostic::new(format!("`validation` must be a fraction in [0, 1), found {found}"), span, "out of range")
             .with_help("e.g. `validation = 0.1` holds out a tenth of the training set")),
         (unknown, _) => Err(Diagnostic::new(format!("unknown setting `{unknown}`"), name_span, did_you_mean(unknown, SETTINGS, "not a setting"))

@@ -64,6 +64,13 @@ impl Optimizer {
         }
     }
 
+    /// Sets the learning rate (for a schedule); the other state is kept.
+    pub fn set_lr(&mut self, new_lr: f32) {
+        match self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } => *lr = new_lr,
+        }
+    }
+
     /// Sends the loss's gradient back through `tape` and updates `params`. Plain SGD on a
     /// tape where every parameter has a single matmul or bias consumer is fused into the
     /// backward pass ([`Tape::backward_sgd`]): no gradient buffer is written, read or
@@ -173,6 +180,27 @@ mod tests {
         let id = params.find("w").unwrap();
         assert!((params.value(id)[0] - 0.8).abs() < 1e-7);
         assert_eq!(params.grad(id), &[0.0]);
+    }
+
+    #[test]
+    fn set_lr_changes_the_next_step_only() {
+        let mut params = one_param(1.0, 2.0);
+        let mut opt = Optimizer::new(
+            graph::Optimizer::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+            },
+            &params,
+        );
+        opt.set_lr(0.05);
+        assert_eq!(opt.lr(), 0.05);
+        opt.step(&mut params);
+        let id = params.find("w").unwrap();
+        assert!(
+            (params.value(id)[0] - 0.9).abs() < 1e-7,
+            "{}",
+            params.value(id)[0]
+        );
     }
 
     #[test]

@@ -212,7 +212,15 @@ pub fn train(
     let mut best: Option<(f32, usize, Params)> = None;
     let mut train_seconds = 0.0;
     let mut stopped_early = false;
+    let base_lr = optimizer.lr();
     for epoch in 1..=s.epochs {
+        if s.lr_decay != 1.0 {
+            optimizer.set_lr(
+                base_lr
+                    * s.lr_decay
+                        .powi(i32::try_from(epoch - 1).unwrap_or(i32::MAX)),
+            );
+        }
         if s.shuffle {
             order.shuffle(rng);
         }
