@@ -4,7 +4,7 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
 
-const MODELS: [&str; 7] = [
+const MODELS: [&str; 8] = [
     "mnist_sigmoid",
     "mnist_relu",
     "mnist_tanh",
@@ -12,6 +12,7 @@ const MODELS: [&str; 7] = [
     "mnist_residual",
     "mnist_concat",
     "fashion_mnist",
+    "mnist_best",
 ];
 
 fn model_path(name: &str) -> String {

@@ -5,7 +5,7 @@ use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
 use proptest::prelude::*;
 
-const MODELS: [&str; 7] = [
+const MODELS: [&str; 8] = [
     include_str!("../models/mnist_sigmoid.nn"),
     include_str!("../models/mnist_relu.nn"),
     include_str!("../models/mnist_tanh.nn"),
@@ -13,6 +13,7 @@ const MODELS: [&str; 7] = [
     include_str!("../models/mnist_residual.nn"),
     include_str!("../models/mnist_concat.nn"),
     include_str!("../models/fashion_mnist.nn"),
+    include_str!("../models/mnist_best.nn"),
 ];
 
 const TOKENS: &[&str] = &[

@@ -47,6 +47,10 @@ fn show_json_counts_the_parameters_of_every_model() {
             "fashion_mnist",
             dense(784, 256) + dense(256, 128) + dense(128, 10),
         ),
+        (
+            "mnist_best",
+            dense(784, 1024) + dense(1024, 1024) + dense(1024, 10),
+        ),
     ];
     assert_eq!(expected[0].1, 203_530);
     for (name, params) in expected {
