@@ -39,14 +39,22 @@ fn folder_of(path: &Path) -> &Path {
 /// rename over `path`, fsync the folder. Either the old file or the whole new one is
 /// there afterwards, never a mix.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = folder_of(path);
+    let mut file = temp_beside(path)?;
+    file.write_all(bytes)?;
+    persist(file, path)
+}
+
+/// A temporary file in `path`'s folder (so the final rename stays on one file system), to
+/// be filled by the caller (e.g. streamed) and then [`persist`]ed. Dropped unpersisted, it
+/// is removed and `path` is untouched.
+pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     if path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
             "the path is a folder",
         ));
     }
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    let file = tempfile::NamedTempFile::new_in(folder_of(path))?;
     // The temporary file is private (0600); the result should be as readable as any
     // file the user makes: keep the old file's mode, or rw-r--r--.
     #[cfg(unix)]
@@ -56,11 +64,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    file.write_all(bytes)?;
+    Ok(file)
+}
+
+/// Syncs `file`, renames it over `path` and syncs the folder, so the rename is durable.
+pub fn persist(file: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
-    // The rename is durable only once the folder's entry is on disk.
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::File::open(folder_of(path))?.sync_all()
 }
 
 #[cfg(test)]

@@ -154,29 +154,21 @@ pub fn write_atomic(
     persist(tmp, target)
 }
 
-/// A temporary file in `target`'s folder, so that the final rename stays on one file system.
+/// A temporary file beside `target` ([`crate::atomic_file::temp_beside`]).
 pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile, DataError> {
-    let dir = parent(target);
-    tempfile::NamedTempFile::new_in(dir).map_err(|source| DataError::Write {
-        path: dir.to_owned(),
+    crate::atomic_file::temp_beside(target).map_err(|source| DataError::Write {
+        path: parent(target).to_owned(),
         source,
     })
 }
 
-/// Syncs `tmp`, renames it to `target` and syncs the folder.
+/// Syncs `tmp`, renames it to `target` and syncs the folder
+/// ([`crate::atomic_file::persist`]).
 pub fn persist(tmp: tempfile::NamedTempFile, target: &Path) -> Result<(), DataError> {
-    let write_err = |source| DataError::Write {
+    crate::atomic_file::persist(tmp, target).map_err(|source| DataError::Write {
         path: target.to_owned(),
         source,
-    };
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(target).map_err(|err| write_err(err.error))?;
-    // Makes the rename itself durable. Opening a folder for reading works on Unix; on
-    // other systems this may fail, and the rename is still atomic, so ignore that.
-    if let Ok(dir) = File::open(parent(target)) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    })
 }
 
 fn parent(path: &Path) -> &Path {

@@ -240,10 +240,9 @@ mod tests {
             lr: 0.3,
             momentum: 0.0,
         };
+        let model = crate::training::Model::init(&graph, &mut rand::rngs::StdRng::seed_from_u64(5))
+            .unwrap();
         let run = |fused: bool| {
-            let model =
-                crate::training::Model::init(&graph, &mut rand::rngs::StdRng::seed_from_u64(5))
-                    .unwrap();
             let mut params = model.params.clone();
             let mut opt = Optimizer::new(settings, &params);
             let mut net =
@@ -278,18 +277,11 @@ mod tests {
             }
             assert_ne!(
                 plain.value(id),
-                run_init_value(&graph, id),
+                model.params.value(id),
                 "{} moved",
                 plain.name(id)
             );
         }
-    }
-
-    fn run_init_value(graph: &graph::Graph, id: crate::autodiff::ParamId) -> Vec<f32> {
-        use rand::SeedableRng;
-        let model =
-            crate::training::Model::init(graph, &mut rand::rngs::StdRng::seed_from_u64(5)).unwrap();
-        model.params.value(id).to_vec()
     }
 
     #[test]
