@@ -259,3 +259,69 @@ fn lr_decay_outside_zero_one_is_a_model_error() {
             .stderr(contains("bad.nn:7:16"));
     }
 }
+
+#[test]
+fn augmentation_changes_training_only_when_asked_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = weights_with(dir.path(), "plain", "");
+    let off = weights_with(dir.path(), "off", "    flip = 0\n    shift = 0\n");
+    let flip = weights_with(dir.path(), "flip", "    flip = 0.5\n");
+    let shift = weights_with(dir.path(), "shift", "    shift = 2\n");
+    let both = weights_with(dir.path(), "both", "    flip = 0.5\n    shift = 2\n");
+    let again = weights_with(dir.path(), "again", "    flip = 0.5\n    shift = 2\n");
+    assert!(
+        plain == off,
+        "flip = 0 and shift = 0 must leave training unchanged"
+    );
+    assert!(plain != flip, "flip = 0.5 changed nothing");
+    assert!(plain != shift, "shift = 2 changed nothing");
+    assert!(
+        flip != both && shift != both,
+        "flip and shift do not combine"
+    );
+    assert!(
+        both == again,
+        "augmented training is not reproducible for a seed"
+    );
+}
+
+#[test]
+fn augmentation_settings_out_of_range_are_model_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "flip = 1.5",
+            "`flip` must be a probability in [0, 1]",
+            "7:12",
+        ),
+        (
+            "flip = -1",
+            "`flip` must be a probability in [0, 1]",
+            "7:12",
+        ),
+        (
+            "flip = true",
+            "`flip` must be a probability in [0, 1]",
+            "7:12",
+        ),
+        ("shift = 1.5", "`shift` must be a whole number", "7:13"),
+        (
+            "shift = 100000",
+            "`shift` of 100000 pixels is too large",
+            "7:13",
+        ),
+    ];
+    for (setting, message, at) in cases {
+        let text = format!(
+            "model m {{\n    x = input(784)\n    output = x |> dense(10) |> softmax\n    loss = cross_entropy\n}}\ntrain {{\n    {setting}\n}}\n"
+        );
+        let file = util::write_model(dir.path(), "bad.nn", &text);
+        nnc()
+            .arg("check")
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(contains(message))
+            .stderr(contains(format!("bad.nn:{at}")));
+    }
+}

@@ -8,6 +8,7 @@
 //! samples of one batch to `f32` as training draws them, so a training set is never
 //! copied whole into `f32`.
 
+pub mod augment;
 pub mod cache;
 pub mod download;
 pub mod idx;
@@ -18,6 +19,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use augment::Augment;
 pub use download::{fetch, fetch_from};
 pub use locate::{Located, Search, locate};
 pub use mnist::{Builtin, FILES};
@@ -194,6 +196,41 @@ impl Split {
     /// If an index is not below `self.len()`, or `images`/`labels` are not exactly
     /// `indices.len() * features` / `indices.len()` long.
     pub fn write_batch(&self, indices: &[u32], images: &mut [f32], labels: &mut [u32]) {
+        self.write_batch_with(indices, images, labels, |image, row| {
+            for (x, &p) in row.iter_mut().zip(image) {
+                *x = f32::from(p) / 255.0;
+            }
+        });
+    }
+
+    /// [`Split::write_batch`], with every image transformed by a fresh draw of `augment`
+    /// from `rng` (mirrored, shifted). Allocates nothing.
+    ///
+    /// # Panics
+    /// As [`Split::write_batch`].
+    pub fn write_batch_augmented(
+        &self,
+        indices: &[u32],
+        images: &mut [f32],
+        labels: &mut [u32],
+        augment: &Augment,
+        rng: &mut impl rand::Rng,
+    ) {
+        let (rows, cols) = (self.images.rows, self.images.cols);
+        self.write_batch_with(indices, images, labels, |image, row| {
+            augment.write(image, row, rows, cols, rng);
+        });
+    }
+
+    /// Gathers the samples at `indices`: `write_image(pixels, row)` fills each row of
+    /// `images`, and the labels are copied.
+    fn write_batch_with(
+        &self,
+        indices: &[u32],
+        images: &mut [f32],
+        labels: &mut [u32],
+        mut write_image: impl FnMut(&[u8], &mut [f32]),
+    ) {
         let features = self.features();
         assert_eq!(
             images.len(),
@@ -216,10 +253,7 @@ impl Split {
                 self.len
             );
             let at = self.start + i;
-            let src = &pixels[at * features..(at + 1) * features];
-            for (x, &p) in row.iter_mut().zip(src) {
-                *x = f32::from(p) / 255.0;
-            }
+            write_image(&pixels[at * features..(at + 1) * features], row);
             *label = u32::from(all_labels[at]);
         }
     }
@@ -262,6 +296,22 @@ mod tests {
         let mut labels = [9u32; 2];
         s.write_batch(&[2, 0], &mut images, &mut labels);
         assert_eq!(images, [20.0 / 255.0, 1.0, 0.0, 1.0]);
+        assert_eq!(labels, [2, 0]);
+    }
+
+    #[test]
+    fn write_batch_augmented_transforms_images_and_keeps_labels() {
+        use rand::SeedableRng;
+        let s = split();
+        let mirror = Augment {
+            flip: 1.0,
+            shift: 0,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let mut images = [0.0f32; 4];
+        let mut labels = [9u32; 2];
+        s.write_batch_augmented(&[2, 0], &mut images, &mut labels, &mirror, &mut rng);
+        assert_eq!(images, [1.0, 20.0 / 255.0, 1.0, 0.0]);
         assert_eq!(labels, [2, 0]);
     }
 

@@ -133,6 +133,12 @@ pub struct TrainSettings {
     /// The learning rate of epoch `e` (from 1) is `lr · lr_decay^(e − 1)`; in `(0, 1]`.
     /// An extension of the v1 language (see the README).
     pub lr_decay: f32,
+    /// Probability that a training image is mirrored left to right (augmentation), in
+    /// `[0, 1]`. An extension of the v1 language.
+    pub flip: f32,
+    /// Largest random translation of a training image, in pixels per axis. An extension
+    /// of the v1 language.
+    pub shift: u32,
     /// Where each setting was written, for diagnostics raised later (e.g. an input size
     /// that does not match a dataset found at run time). `None` for defaults.
     pub data_span: Option<Span>,
@@ -153,6 +159,8 @@ impl Default for TrainSettings {
             validation: 0.0,
             early_stopping: None,
             lr_decay: 1.0,
+            flip: 0.0,
+            shift: 0,
             data_span: None,
         }
     }

@@ -10,7 +10,7 @@ use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Diagnostics, Source, Span};
 
 /// Every setting the `train` block knows.
-pub const SETTINGS: [&str; 9] = [
+pub const SETTINGS: [&str; 11] = [
     "data",
     "optimizer",
     "epochs",
@@ -20,7 +20,12 @@ pub const SETTINGS: [&str; 9] = [
     "validation",
     "early_stopping",
     "lr_decay",
+    "flip",
+    "shift",
 ];
+
+/// Largest `shift`, in pixels (an image's own side bounds it further at run time).
+const MAX_SHIFT: u32 = 1 << 16;
 
 const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
 const OPTIMIZERS: [&str; 2] = ["sgd", "adam"];
@@ -120,6 +125,19 @@ fn setting(
         }
         ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
             .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
+        ("flip", Value::Number { value, .. }) if (0.0..=1.0).contains(&value) => {
+            settings.flip = value as f32;
+            Ok(())
+        }
+        ("flip", _) => Err(Diagnostic::new(format!("`flip` must be a probability in [0, 1], found {found}"), span, "out of range")
+            .with_help("each training image is mirrored left to right with this probability; e.g. `flip = 0.5`")),
+        ("shift", value) => whole(value, span, "shift", 0).and_then(|n| {
+            if n > u64::from(MAX_SHIFT) {
+                return Err(Diagnostic::new(format!("`shift` of {n} pixels is too large"), span, format!("at most {MAX_SHIFT}")));
+            }
+            settings.shift = n as u32;
+            Ok(())
+        }),
         ("validation", _) => Err(Diagnostic::new(format!("`validation` must be a fraction in [0, 1), found {found}"), span, "out of range")
             .with_help("e.g. `validation = 0.1` holds out a tenth of the training set")),
         (unknown, _) => Err(Diagnostic::new(format!("unknown setting `{unknown}`"), name_span, did_you_mean(unknown, SETTINGS, "not a setting"))

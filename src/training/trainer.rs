@@ -4,13 +4,14 @@
 
 use std::time::Instant;
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
 use super::optimizer::Optimizer;
 use crate::autodiff::{Params, Tape};
-use crate::data::{Dataset, Split};
+use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{DenseParams, Network, init_params};
 use crate::graph::{Graph, NodeId, TrainSettings};
 
@@ -205,6 +206,13 @@ pub fn train(
     if let Some(rest) = &mut nets.rest {
         rest.tape.seed(s.seed ^ 0x6a09_e667_f3bc_c908);
     }
+    // Augmentation draws from a third stream, so that it changes neither the shuffle
+    // nor the dropout masks.
+    let augment = Augment {
+        flip: s.flip,
+        shift: s.shift,
+    };
+    let mut augment_rng = StdRng::seed_from_u64(s.seed ^ 0x3c6e_f372_fe94_f82b);
     let mut order: Vec<u32> = (0..train_count as u32).collect();
     let mut labels = vec![0u32; batch];
     let steps = train_count.div_ceil(batch);
@@ -234,8 +242,13 @@ pub fn train(
         for (step, chunk) in order.chunks(batch).enumerate() {
             let net = nets.for_batch(chunk.len());
             let labels = &mut labels[..chunk.len()];
-            data.train
-                .write_batch(chunk, net.tape.value_mut(net.input)?, labels);
+            let images = net.tape.value_mut(net.input)?;
+            if augment.is_identity() {
+                data.train.write_batch(chunk, images, labels);
+            } else {
+                data.train
+                    .write_batch_augmented(chunk, images, labels, &augment, &mut augment_rng);
+            }
             net.set_targets(labels)?;
             net.tape.forward(&model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
