@@ -21,6 +21,7 @@ fn run_json_has_the_contract_keys_with_sane_values() {
     assert!(report["test_loss"].as_f64().unwrap().is_finite());
     assert!(report["train_seconds"].as_f64().unwrap() > 0.0);
     assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["infer_samples_per_second"].as_f64().unwrap() > 0.0);
     let history = report["history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
     for (i, epoch) in history.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Matrix products through `matrixmultiply::sgemm`, transposes expressed as strides;
 //! matrix–vector and outer products through `wide` kernels (see [`gemv_or_outer`]).
 
+use rayon::prelude::*;
 use wide::f32x8;
 
 use super::{reduce, simd};
@@ -167,21 +168,40 @@ const SPARSE_DENSITY: f32 = 0.3;
 /// multiply-adds per nonzero to hide the FMA latency (one chain per accumulator).
 const COLUMN_BLOCK: usize = 64;
 
-/// The nonzeros of `α·a` row by row (compressed sparse rows), in a per-thread buffer that
+/// The nonzeros of one band of rows of `α·a` (compressed sparse rows), in a buffer that
 /// grows to the largest product seen and is then reused: no allocation per step.
 #[derive(Default)]
 struct SparseRows {
-    /// `starts[i]..starts[i + 1]` index row `i`'s entries.
+    /// `starts[i]..starts[i + 1]` index the band's row `i`'s entries.
     starts: Vec<usize>,
-    /// Offset of the selected row of `b` (`p · b.row_stride`) and the scaled value.
+    /// Offset of the selected row of `b` (`p · b.row_stride`) and the scaled value; only
+    /// the first [`SparseRows::count`] are meaningful (the buffers only grow, so a step
+    /// never clears or reallocates them).
     offsets: Vec<usize>,
     scales: Vec<f32>,
     /// Scratch of the column gather: the next free entry of each row.
     cursor: Vec<usize>,
 }
 
+impl SparseRows {
+    /// Entries gathered.
+    fn count(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    /// Makes room for `n` entries without touching existing ones.
+    fn reserve_entries(&mut self, n: usize) {
+        if self.offsets.len() < n {
+            self.offsets.resize(n, 0);
+            self.scales.resize(n, 0.0);
+        }
+    }
+}
+
 thread_local! {
-    static SPARSE_ROWS: std::cell::RefCell<SparseRows> = std::cell::RefCell::default();
+    /// One [`SparseRows`] per band, owned by the thread that calls the product (bands
+    /// are lent to the pool's threads for the duration of one product).
+    static SPARSE_BANDS: std::cell::RefCell<Vec<SparseRows>> = std::cell::RefCell::default();
 }
 
 /// `c ← α·a·b + β·c` for a mostly-zero `a`, `b`'s rows contiguous. The nonzeros of `a`
@@ -190,51 +210,66 @@ thread_local! {
 /// block is accumulated in registers over its row's nonzeros, reading only the rows of
 /// `b` they select. Used for a first layer's input batch (forward) and its weight
 /// gradient `xᵀ·dy`, where a pixel that is 0 in every sample skips a whole weight row.
-/// Each output element is summed in the order of `p`, whatever the threads.
+///
+/// Large products are split into bands of output rows, one per worker thread; each band
+/// gathers and accumulates its own rows, in two parallel phases (all gathers finish before
+/// any output is written, so a dense `a` still leaves `c` untouched). Each output element
+/// is summed in the order of `p` by one thread, so the result does not depend on the
+/// number of bands.
 ///
 /// Returns `false`, leaving `c` untouched, when more than [`SPARSE_DENSITY`] of `a` is
 /// nonzero (found while gathering, so a dense `a` costs one partial read of itself).
 fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> bool {
     let n = b.cols;
+    let (rs, cs) = (a.row_stride as usize, a.col_stride as usize);
+    if cs != 1 && rs != 1 {
+        return false;
+    }
     let limit = (SPARSE_DENSITY * (a.rows * a.cols) as f32) as usize;
-    SPARSE_ROWS.with_borrow_mut(|sparse| {
-        let (rs, cs, brs) = (
-            a.row_stride as usize,
-            a.col_stride as usize,
-            b.row_stride as usize,
-        );
-        let gathered = if cs == 1 {
-            gather_rows(alpha, a, brs, limit, sparse)
-        } else if rs == 1 {
-            gather_columns(alpha, a, brs, limit, sparse)
-        } else {
-            false
+    // The work estimate assumes the density limit; a sparser `a` has less to share.
+    let threads = if limit * n >= PARALLEL_WORK {
+        worker_threads().min(a.rows)
+    } else {
+        1
+    };
+    let band = a.rows.div_ceil(threads);
+    SPARSE_BANDS.with_borrow_mut(|all| {
+        if all.len() < threads {
+            all.resize_with(threads, SparseRows::default);
+        }
+        let bands = &mut all[..threads];
+        let gather = |t: usize, sparse: &mut SparseRows| -> bool {
+            let rows = t * band..((t + 1) * band).min(a.rows);
+            if cs == 1 {
+                gather_rows(alpha, a, rows, b.row_stride as usize, limit, sparse)
+            } else {
+                gather_columns(alpha, a, rows, b.row_stride as usize, limit, sparse)
+            }
         };
-        if !gathered {
+        let accumulate = |(sparse, rows): (&mut SparseRows, &mut [f32])| {
+            scale_output(beta, rows);
+            accumulate_rows(sparse, b.data, n, rows);
+        };
+        if threads == 1 {
+            if !gather(0, &mut bands[0]) {
+                return false;
+            }
+            accumulate((&mut bands[0], c));
+            return true;
+        }
+        let gathered = bands
+            .par_iter_mut()
+            .enumerate()
+            .all(|(t, sparse)| gather(t, sparse));
+        // Each band checked itself against the whole limit; the decision must be the
+        // whole product's, or the thread count would choose between two summation orders.
+        if !gathered || bands.iter().map(SparseRows::count).sum::<usize>() > limit {
             return false;
         }
-        let count = sparse.offsets.len();
-        scale_output(beta, c);
-        let sparse: &SparseRows = sparse;
-        let threads = worker_threads().min(a.rows);
-        if threads > 1 && count * n >= PARALLEL_WORK {
-            // Disjoint bands of output rows, one per thread: each element is still
-            // computed by one thread in one order, so the result does not depend on
-            // the thread count.
-            let band = a.rows.div_ceil(threads);
-            std::thread::scope(|scope| {
-                let mut bands = c.chunks_mut(band * n).enumerate();
-                let first = bands.next();
-                for (t, rows) in bands {
-                    scope.spawn(move || accumulate_rows(sparse, t * band, b.data, n, rows));
-                }
-                if let Some((_, rows)) = first {
-                    accumulate_rows(sparse, 0, b.data, n, rows);
-                }
-            });
-        } else {
-            accumulate_rows(sparse, 0, b.data, n, c);
-        }
+        bands
+            .par_iter_mut()
+            .zip(c.par_chunks_mut(band * n))
+            .for_each(accumulate);
         true
     })
 }
@@ -260,66 +295,95 @@ fn for_each_nonzero(row: &[f32], mut visit: impl FnMut(usize, f32)) {
     }
 }
 
-/// Gathers `a`'s nonzeros row by row, `a`'s rows contiguous (`col_stride == 1`): eight
-/// values are tested at once and only the nonzeros are visited. `false` once more than
-/// `limit` are found.
+/// Gathers the nonzeros of `a`'s rows `rows`, `a`'s rows contiguous (`col_stride == 1`).
+/// Groups of eight that are all zero are skipped with one comparison; within the others
+/// every value is written and the cursor advances only past nonzeros, so there is no
+/// branch to mispredict per value. `false` once more than `limit` are found.
 fn gather_rows(
     alpha: f32,
     a: MatRef<'_>,
+    rows: std::ops::Range<usize>,
     brs: usize,
     limit: usize,
     sparse: &mut SparseRows,
 ) -> bool {
-    sparse.starts.clear();
-    sparse.offsets.clear();
-    sparse.scales.clear();
     let rs = a.row_stride as usize;
-    for i in 0..a.rows {
-        sparse.starts.push(sparse.offsets.len());
-        for_each_nonzero(&a.data[i * rs..i * rs + a.cols], |p, v| {
-            sparse.offsets.push(p * brs);
-            sparse.scales.push(alpha * v);
-        });
-        if sparse.offsets.len() > limit {
+    // Room for every value of a group past the limit: written, then cut off.
+    sparse.reserve_entries((limit + 16).min(rows.len() * a.cols + 8));
+    sparse.starts.clear();
+    let mut next = 0;
+    for i in rows {
+        sparse.starts.push(next);
+        let row = &a.data[i * rs..i * rs + a.cols];
+        let (groups, tail) = row.as_chunks::<8>();
+        for (g, group) in groups.iter().enumerate() {
+            if f32x8::new(*group).simd_eq(f32x8::ZERO).all() {
+                continue;
+            }
+            if next > limit {
+                return false;
+            }
+            let (offsets, scales) = (
+                &mut sparse.offsets[next..next + 8],
+                &mut sparse.scales[next..next + 8],
+            );
+            let mut taken = 0;
+            for (lane, &v) in group.iter().enumerate() {
+                offsets[taken] = (g * 8 + lane) * brs;
+                scales[taken] = alpha * v;
+                taken += usize::from(v != 0.0);
+            }
+            next += taken;
+        }
+        let base = groups.len() * 8;
+        for (t, &v) in tail.iter().enumerate() {
+            if v != 0.0 {
+                sparse.offsets[next] = (base + t) * brs;
+                sparse.scales[next] = alpha * v;
+                next += 1;
+            }
+        }
+        if next > limit {
             return false;
         }
     }
-    sparse.starts.push(sparse.offsets.len());
+    sparse.starts.push(next);
     true
 }
 
-/// Gathers the nonzeros of `a = tᵀ` row by row, where `t` (`a`'s transpose) has
+/// Gathers the nonzeros of rows `rows` of `a = tᵀ`, where `t` (`a`'s transpose) has
 /// contiguous rows (`a.row_stride == 1`): a counting sort over `t`'s rows, so the rows of
 /// `a` (columns of `t`) come out in order and each keeps its entries in the order of `t`'s
 /// rows. This is the weight gradient `xᵀ·dy` of a first layer.
 fn gather_columns(
     alpha: f32,
     a: MatRef<'_>,
+    rows: std::ops::Range<usize>,
     brs: usize,
     limit: usize,
     sparse: &mut SparseRows,
 ) -> bool {
     let t_stride = a.col_stride as usize; // t's row stride
-    let (t_rows, t_cols) = (a.cols, a.rows);
-    let row = |r: usize| &a.data[r * t_stride..r * t_stride + t_cols];
+    let t_rows = a.cols;
+    let (first, width) = (rows.start, rows.len());
+    let row = |r: usize| &a.data[r * t_stride + first..r * t_stride + first + width];
     // Count per row of `a`, then place.
     sparse.starts.clear();
-    sparse.starts.resize(t_cols + 1, 0);
+    sparse.starts.resize(width + 1, 0);
     for r in 0..t_rows {
         for_each_nonzero(row(r), |col, _| sparse.starts[col + 1] += 1);
     }
-    for i in 0..t_cols {
+    for i in 0..width {
         sparse.starts[i + 1] += sparse.starts[i];
     }
-    let total = sparse.starts[t_cols];
+    let total = sparse.starts[width];
     if total > limit {
         return false;
     }
-    sparse.offsets.resize(total, 0);
-    sparse.scales.resize(total, 0.0);
+    sparse.reserve_entries(total);
     let mut next = std::mem::take(&mut sparse.cursor);
     next.clear();
-    next.extend_from_slice(&sparse.starts[..t_cols]);
+    next.extend_from_slice(&sparse.starts[..width]);
     for r in 0..t_rows {
         for_each_nonzero(row(r), |col, v| {
             sparse.offsets[next[col]] = r * brs;
@@ -331,9 +395,9 @@ fn gather_columns(
     true
 }
 
-/// Multiply-adds in one product below which [`sparse_left`] stays on one thread (a
-/// thread costs some tens of microseconds to start).
-const PARALLEL_WORK: usize = 1 << 20;
+/// Multiply-adds in one product (at the density limit) below which [`sparse_left`] stays
+/// on one thread: handing a band to the pool costs a few microseconds.
+const PARALLEL_WORK: usize = 1 << 18;
 
 /// Threads for the sparse products: `MATMUL_NUM_THREADS` (what `--threads` sets, and what
 /// matrixmultiply reads), else the machine's cores. Read once.
@@ -348,13 +412,13 @@ fn worker_threads() -> usize {
     })
 }
 
-/// The block loops of [`sparse_left`] for output rows `first_row..` held in `c` (whole
-/// rows of `n`).
-fn accumulate_rows(sparse: &SparseRows, first_row: usize, b: &[f32], n: usize, c: &mut [f32]) {
+/// The block loops of [`sparse_left`] for one band: `c` holds the band's output rows
+/// (whole rows of `n`), `sparse` their nonzeros.
+fn accumulate_rows(sparse: &SparseRows, b: &[f32], n: usize, c: &mut [f32]) {
     let full_blocks = n / COLUMN_BLOCK * COLUMN_BLOCK;
     for start in (0..full_blocks).step_by(COLUMN_BLOCK) {
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
-            let entries = sparse.starts[first_row + r]..sparse.starts[first_row + r + 1];
+            let entries = sparse.starts[r]..sparse.starts[r + 1];
             if entries.is_empty() {
                 continue; // a pixel that is 0 in every sample leaves its weights alone
             }
@@ -372,7 +436,7 @@ fn accumulate_rows(sparse: &SparseRows, first_row: usize, b: &[f32], n: usize, c
     }
     if full_blocks < n {
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
-            let entries = sparse.starts[first_row + r]..sparse.starts[first_row + r + 1];
+            let entries = sparse.starts[r]..sparse.starts[r + 1];
             for (&offset, &scale) in sparse.offsets[entries.clone()]
                 .iter()
                 .zip(&sparse.scales[entries])

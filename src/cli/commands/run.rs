@@ -30,6 +30,8 @@ pub struct RunReport {
     pub test_loss: f32,
     pub train_seconds: f64,
     pub samples_per_second: f64,
+    /// Test images per second in the last evaluation (an extension of the contract).
+    pub infer_samples_per_second: f64,
     pub best_epoch: usize,
     pub stopped_early: bool,
     pub history: Vec<EpochReport>,
@@ -203,6 +205,7 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
             test_loss: report.test_loss,
             train_seconds: report.train_seconds,
             samples_per_second: report.samples_per_second,
+            infer_samples_per_second: report.infer_samples_per_second,
             best_epoch: report.best_epoch,
             stopped_early: report.stopped_early,
             history: report.history,
