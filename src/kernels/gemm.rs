@@ -179,8 +179,12 @@ struct SparseRows {
     /// never clears or reallocates them).
     offsets: Vec<usize>,
     scales: Vec<f32>,
-    /// Scratch of the column gather: the next free entry of each row.
+    /// Scratch of the column gather: the next free entry of each row, and the transposed
+    /// operand's nonzeros row by row (column, value, where each row ends).
     cursor: Vec<usize>,
+    columns: Vec<u32>,
+    values: Vec<f32>,
+    row_ends: Vec<usize>,
 }
 
 impl SparseRows {
@@ -223,6 +227,9 @@ fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32
     let n = b.cols;
     let (rs, cs) = (a.row_stride as usize, a.col_stride as usize);
     if cs != 1 && rs != 1 {
+        return false;
+    }
+    if sampled_density(a) > SPARSE_DENSITY {
         return false;
     }
     let limit = (SPARSE_DENSITY * (a.rows * a.cols) as f32) as usize;
@@ -274,31 +281,78 @@ fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32
     })
 }
 
-/// Calls `visit(index, value)` for each nonzero of `row`, in order, testing eight values
-/// at once so that runs of zeros (most of an image) cost one comparison per eight.
+/// Puts the nonzeros of `row` at entries `next..` through `put(entry, index, value)`,
+/// in order, and returns the next free entry, or `None` once more than `limit` are found.
+/// A group of eight zeros costs one comparison (most of an image is zero); in the other
+/// groups every lane is put and the cursor only advances past nonzeros, so there is no
+/// branch per value to mispredict. `put` therefore sees entries up to `limit + 15`, which
+/// are overwritten or ignored when they held a zero.
 #[inline]
-fn for_each_nonzero(row: &[f32], mut visit: impl FnMut(usize, f32)) {
+fn compact_nonzeros(
+    row: &[f32],
+    mut next: usize,
+    limit: usize,
+    mut put: impl FnMut(usize, usize, f32),
+) -> Option<usize> {
     let (groups, tail) = row.as_chunks::<8>();
     for (g, group) in groups.iter().enumerate() {
-        let zero = f32x8::new(*group).simd_eq(f32x8::ZERO);
-        let mut bits = !zero.to_bitmask() & 0xff;
-        while bits != 0 {
-            let lane = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            visit(g * 8 + lane, group[lane]);
+        if f32x8::new(*group).simd_eq(f32x8::ZERO).all() {
+            continue;
+        }
+        if next > limit {
+            return None;
+        }
+        for (lane, &v) in group.iter().enumerate() {
+            put(next, g * 8 + lane, v);
+            next += usize::from(v != 0.0);
         }
     }
+    let base = groups.len() * 8;
     for (t, &v) in tail.iter().enumerate() {
         if v != 0.0 {
-            visit(groups.len() * 8 + t, v);
+            put(next, base + t, v);
+            next += 1;
         }
     }
+    (next <= limit).then_some(next)
+}
+
+/// Fraction of nonzeros in the first few contiguous lines of `a` (rows, or columns when
+/// `a` is a transpose): a dense operand is sent to sgemm after reading a few hundred
+/// values instead of being gathered whole by every band. Depends only on `a`, never on the
+/// thread count, so it cannot change which summation order a product uses.
+fn sampled_density(a: MatRef<'_>) -> f32 {
+    const LINES: usize = 16;
+    let (lines, length, stride) = if a.col_stride == 1 {
+        (a.rows, a.cols, a.row_stride as usize)
+    } else {
+        (a.cols, a.rows, a.col_stride as usize)
+    };
+    let lines = lines.min(LINES);
+    if lines * length == 0 {
+        return 0.0;
+    }
+    let nonzero: usize = (0..lines)
+        .map(|l| {
+            let line = &a.data[l * stride..l * stride + length];
+            let (groups, tail) = line.as_chunks::<8>();
+            let grouped: u32 = groups
+                .iter()
+                .map(|g| (!f32x8::new(*g).simd_eq(f32x8::ZERO).to_bitmask() & 0xff).count_ones())
+                .sum();
+            grouped as usize + tail.iter().filter(|&&v| v != 0.0).count()
+        })
+        .sum();
+    nonzero as f32 / (lines * length) as f32
+}
+
+/// Room [`compact_nonzeros`] needs for at most `limit` entries out of `total` values.
+fn compact_room(limit: usize, total: usize) -> usize {
+    (limit + 16).min(total + 8)
 }
 
 /// Gathers the nonzeros of `a`'s rows `rows`, `a`'s rows contiguous (`col_stride == 1`).
-/// Groups of eight that are all zero are skipped with one comparison; within the others
-/// every value is written and the cursor advances only past nonzeros, so there is no
-/// branch to mispredict per value. `false` once more than `limit` are found.
+/// `false` once more than `limit` are found.
 fn gather_rows(
     alpha: f32,
     a: MatRef<'_>,
@@ -308,53 +362,36 @@ fn gather_rows(
     sparse: &mut SparseRows,
 ) -> bool {
     let rs = a.row_stride as usize;
-    // Room for every value of a group past the limit: written, then cut off.
-    sparse.reserve_entries((limit + 16).min(rows.len() * a.cols + 8));
-    sparse.starts.clear();
+    sparse.reserve_entries(compact_room(limit, rows.len() * a.cols));
+    let SparseRows {
+        starts,
+        offsets,
+        scales,
+        ..
+    } = sparse;
+    starts.clear();
     let mut next = 0;
     for i in rows {
-        sparse.starts.push(next);
+        starts.push(next);
         let row = &a.data[i * rs..i * rs + a.cols];
-        let (groups, tail) = row.as_chunks::<8>();
-        for (g, group) in groups.iter().enumerate() {
-            if f32x8::new(*group).simd_eq(f32x8::ZERO).all() {
-                continue;
-            }
-            if next > limit {
-                return false;
-            }
-            let (offsets, scales) = (
-                &mut sparse.offsets[next..next + 8],
-                &mut sparse.scales[next..next + 8],
-            );
-            let mut taken = 0;
-            for (lane, &v) in group.iter().enumerate() {
-                offsets[taken] = (g * 8 + lane) * brs;
-                scales[taken] = alpha * v;
-                taken += usize::from(v != 0.0);
-            }
-            next += taken;
-        }
-        let base = groups.len() * 8;
-        for (t, &v) in tail.iter().enumerate() {
-            if v != 0.0 {
-                sparse.offsets[next] = (base + t) * brs;
-                sparse.scales[next] = alpha * v;
-                next += 1;
-            }
-        }
-        if next > limit {
-            return false;
+        match compact_nonzeros(row, next, limit, |e, p, v| {
+            offsets[e] = p * brs;
+            scales[e] = alpha * v;
+        }) {
+            Some(n) => next = n,
+            None => return false,
         }
     }
-    sparse.starts.push(next);
+    starts.push(next);
     true
 }
 
 /// Gathers the nonzeros of rows `rows` of `a = tᵀ`, where `t` (`a`'s transpose) has
-/// contiguous rows (`a.row_stride == 1`): a counting sort over `t`'s rows, so the rows of
-/// `a` (columns of `t`) come out in order and each keeps its entries in the order of `t`'s
-/// rows. This is the weight gradient `xᵀ·dy` of a first layer.
+/// contiguous rows (`a.row_stride == 1`): `t`'s nonzeros in those columns are compacted
+/// row by row, then counted per column and placed (a counting sort), so the rows of `a`
+/// (columns of `t`) come out in order and each keeps its entries in the order of `t`'s
+/// rows. This is the weight gradient `xᵀ·dy` of a first layer. `false` once more than
+/// `limit` are found.
 fn gather_columns(
     alpha: f32,
     a: MatRef<'_>,
@@ -366,32 +403,57 @@ fn gather_columns(
     let t_stride = a.col_stride as usize; // t's row stride
     let t_rows = a.cols;
     let (first, width) = (rows.start, rows.len());
-    let row = |r: usize| &a.data[r * t_stride + first..r * t_stride + first + width];
-    // Count per row of `a`, then place.
-    sparse.starts.clear();
-    sparse.starts.resize(width + 1, 0);
+    let room = compact_room(limit, t_rows * width);
+    let SparseRows {
+        starts,
+        offsets,
+        scales,
+        cursor,
+        columns,
+        values,
+        row_ends,
+    } = sparse;
+    if columns.len() < room {
+        columns.resize(room, 0);
+        values.resize(room, 0.0);
+    }
+    row_ends.clear();
+    let mut total = 0;
     for r in 0..t_rows {
-        for_each_nonzero(row(r), |col, _| sparse.starts[col + 1] += 1);
+        let row = &a.data[r * t_stride + first..r * t_stride + first + width];
+        match compact_nonzeros(row, total, limit, |e, col, v| {
+            columns[e] = col as u32; // col < width ≤ a.rows, which indexes memory
+            values[e] = v;
+        }) {
+            Some(n) => total = n,
+            None => return false,
+        }
+        row_ends.push(total);
+    }
+    starts.clear();
+    starts.resize(width + 1, 0);
+    for &col in &columns[..total] {
+        starts[col as usize + 1] += 1;
     }
     for i in 0..width {
-        sparse.starts[i + 1] += sparse.starts[i];
+        starts[i + 1] += starts[i];
     }
-    let total = sparse.starts[width];
-    if total > limit {
-        return false;
+    if offsets.len() < total {
+        offsets.resize(total, 0);
+        scales.resize(total, 0.0);
     }
-    sparse.reserve_entries(total);
-    let mut next = std::mem::take(&mut sparse.cursor);
-    next.clear();
-    next.extend_from_slice(&sparse.starts[..width]);
-    for r in 0..t_rows {
-        for_each_nonzero(row(r), |col, v| {
-            sparse.offsets[next[col]] = r * brs;
-            sparse.scales[next[col]] = alpha * v;
-            next[col] += 1;
-        });
+    cursor.clear();
+    cursor.extend_from_slice(&starts[..width]);
+    let mut entry = 0;
+    for (r, &end) in row_ends.iter().enumerate() {
+        for (&col, &v) in columns[entry..end].iter().zip(&values[entry..end]) {
+            let at = &mut cursor[col as usize];
+            offsets[*at] = r * brs;
+            scales[*at] = alpha * v;
+            *at += 1;
+        }
+        entry = end;
     }
-    sparse.cursor = next;
     true
 }
 
@@ -546,6 +608,55 @@ mod tests {
                 prop_assert!((got as f64 - want).abs() <= 1e-4 * (1.0 + k as f64), "c[{i}] = {got}, want {want}");
             }
         }
+    }
+
+    /// Both gathers of the zero-skipping path (a plain and a transposed left operand), on
+    /// one thread and in bands, scaled and accumulating as the fused SGD update uses them.
+    #[test]
+    fn sparse_paths_match_reference() {
+        for (m, k, n) in [(5, 30, 70), (64, 784, 256)] {
+            for ta in [false, true] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+                    .map(|v| if v < 0.85 { 0.0 } else { v - 0.9 })
+                    .collect();
+                let b: Vec<f32> = (0..k * n)
+                    .map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5)
+                    .collect();
+                let c0: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 - 6.0).collect();
+                let a_view = if ta {
+                    MatRef::new(&a, k, m).t()
+                } else {
+                    MatRef::new(&a, m, k)
+                };
+                assert!(sampled_density(a_view) <= SPARSE_DENSITY);
+                let mut c = c0.clone();
+                gemm_scaled(-0.5, a_view, MatRef::new(&b, k, n), 1.0, &mut c);
+                let expected = reference(&a, &b, m, k, n, ta, false);
+                for ((got, want), c0) in c.iter().zip(&expected).zip(&c0) {
+                    let want = -0.5 * want + *c0 as f64;
+                    assert!(
+                        (*got as f64 - want).abs() < 1e-3,
+                        "{m}x{k}x{n} ta {ta}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_sample_sends_a_product_to_sgemm() {
+        let mut a = vec![0.0f32; 64 * 16];
+        a[..16 * 16].fill(1.0); // the first rows dense, the rest zero
+        let a = MatRef::new(&a, 64, 16);
+        assert!(sampled_density(a) > SPARSE_DENSITY);
+        let b = vec![1.0f32; 16 * 8];
+        let mut c = vec![f32::NAN; 64 * 8];
+        assert!(!sparse_left(1.0, a, MatRef::new(&b, 16, 8), 0.0, &mut c));
+        assert!(
+            c.iter().all(|v| v.is_nan()),
+            "a declined product wrote its output"
+        );
     }
 
     #[test]
