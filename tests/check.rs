@@ -4,16 +4,7 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
 
-const MODELS: [&str; 8] = [
-    "mnist_sigmoid",
-    "mnist_relu",
-    "mnist_tanh",
-    "mnist_deep",
-    "mnist_residual",
-    "mnist_concat",
-    "fashion_mnist",
-    "mnist_best",
-];
+mod util;
 
 fn model_path(name: &str) -> String {
     format!("{}/models/{name}.nn", env!("CARGO_MANIFEST_DIR"))
@@ -21,10 +12,10 @@ fn model_path(name: &str) -> String {
 
 #[test]
 fn every_model_passes_check() {
-    for name in MODELS {
+    for name in util::model_names() {
         cargo_bin_cmd!("nnc")
             .arg("check")
-            .arg(model_path(name))
+            .arg(model_path(&name))
             .assert()
             .success()
             .stdout(contains(format!("ok: {name} (")));

@@ -5,16 +5,15 @@ use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
 use proptest::prelude::*;
 
-const MODELS: [&str; 8] = [
-    include_str!("../models/mnist_sigmoid.nn"),
-    include_str!("../models/mnist_relu.nn"),
-    include_str!("../models/mnist_tanh.nn"),
-    include_str!("../models/mnist_deep.nn"),
-    include_str!("../models/mnist_residual.nn"),
-    include_str!("../models/mnist_concat.nn"),
-    include_str!("../models/fashion_mnist.nn"),
-    include_str!("../models/mnist_best.nn"),
-];
+mod util;
+
+/// The text of every model in `models/`.
+static MODELS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    util::model_names()
+        .iter()
+        .map(|name| std::fs::read_to_string(util::model(name)).expect("a model is readable"))
+        .collect()
+});
 
 const TOKENS: &[&str] = &[
     "let",
@@ -153,7 +152,7 @@ proptest! {
         at in any::<usize>(),
         c in proptest::sample::select(vec!['(', ')', '{', '}', '=', ',', '|', '>', '+', '-', '*', '#', '"', '\n', ' ', 'a', 'x', '0', '9', '.', 'e', '_', 'é']),
     ) {
-        front_end(&edit(MODELS[model], kind, at, c), Vec::new())?;
+        front_end(&edit(&MODELS[model], kind, at, c), Vec::new())?;
     }
 
     #[test]
@@ -162,16 +161,16 @@ proptest! {
         name in proptest::sample::select(vec!["hidden", "act", "width", "p", "lr", "nope"]),
         value in proptest::sample::select(vec!["0", "-1", "2.5", "1e30", "relu", "sigmod", "true", "\"s\"", "", "999999999999"]),
     ) {
-        front_end(MODELS[model], vec![(name.to_owned(), value.to_owned())])?;
+        front_end(&MODELS[model], vec![(name.to_owned(), value.to_owned())])?;
     }
 }
 
 #[test]
 fn every_model_builds() {
-    for text in MODELS {
+    for text in MODELS.iter() {
         let source = Source {
             path: "m.nn".into(),
-            text: text.into(),
+            text: text.clone(),
         };
         build_graph(&source, &BuildOptions::default()).unwrap();
     }
@@ -180,7 +179,7 @@ fn every_model_builds() {
 /// Every deletion, and a few replacements, at every position of every model.
 #[test]
 fn every_single_character_deletion_is_handled() {
-    for text in MODELS {
+    for text in MODELS.iter() {
         for at in 0..text.chars().count() {
             for (kind, c) in [(1, ' '), (2, '('), (2, '\n'), (0, '}')] {
                 front_end(&edit(text, kind, at, c), Vec::new()).unwrap();

@@ -4,6 +4,8 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
 
+mod util;
+
 fn model_path(name: &str) -> String {
     format!("{}/models/{name}.nn", env!("CARGO_MANIFEST_DIR"))
 }
@@ -51,8 +53,19 @@ fn show_json_counts_the_parameters_of_every_model() {
             "mnist_best",
             dense(784, 1024) + dense(1024, 1024) + dense(1024, 10),
         ),
+        (
+            "fashion_best",
+            dense(784, 1024) + dense(1024, 1024) + dense(1024, 10),
+        ),
     ];
     assert_eq!(expected[0].1, 203_530);
+    let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
+    covered.sort();
+    assert_eq!(
+        covered,
+        util::model_names(),
+        "a model in models/ has no count here"
+    );
     for (name, params) in expected {
         let json = show_json(name, &[]);
         assert_eq!(json["model"], name);

@@ -24,6 +24,22 @@ pub fn nnc() -> assert_cmd::Command {
     cmd
 }
 
+/// The names of every model in `models/` (`mnist_sigmoid` for `models/mnist_sigmoid.nn`),
+/// sorted: tests that cover every model read the folder, so a new model is covered the
+/// day it is added.
+pub fn model_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("models/ is readable")
+        .map(|entry| entry.expect("models/ is readable").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "nn"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "models/ lost files: {names:?}");
+    names
+}
+
 /// A model of `models/`.
 pub fn model(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
