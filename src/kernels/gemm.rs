@@ -49,6 +49,28 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// Rows `rows` of this matrix, as a view (the buffer from the first of them on).
+    ///
+    /// # Panics
+    /// If `rows` is not within `0..self.rows()`.
+    pub fn row_band(self, rows: std::ops::Range<usize>) -> Self {
+        assert!(
+            rows.start <= rows.end && rows.end <= self.rows,
+            "MatRef::row_band: {rows:?} outside {} rows",
+            self.rows
+        );
+        let offset = if rows.is_empty() {
+            0
+        } else {
+            rows.start * self.row_stride as usize
+        };
+        MatRef {
+            data: &self.data[offset..],
+            rows: rows.len(),
+            ..self
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -93,12 +115,44 @@ pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut 
     if b.col_stride == 1 && sparse_left(alpha, a, b, beta, c) {
         return;
     }
+    dense(alpha, a, b, beta, c);
+}
+
+/// Products at least this large (multiply-adds) are split across the worker threads.
+const DENSE_PARALLEL_WORK: usize = 1 << 19;
+
+/// `c ← α·a·b + β·c` through `matrixmultiply::sgemm`. A large product is cut into bands of
+/// output rows, one single-threaded sgemm per band on the worker pool: sgemm sums each
+/// element over `k` in the same blocks and order whatever rows it is given, so the bands
+/// change no bit of the result, and the two cores scale better than matrixmultiply's
+/// own threading does on these shapes (see the README's Performance section).
+fn dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // Bands of whole 8-row tiles (the kernel's height), at least two tiles each.
+    let threads = worker_threads().min(m / 16).max(1);
+    if threads == 1 || m * k * n < DENSE_PARALLEL_WORK {
+        sgemm(alpha, a, b, beta, c);
+        return;
+    }
+    let band = m.div_ceil(threads).next_multiple_of(8);
+    c.par_chunks_mut(band * n)
+        .enumerate()
+        .for_each(|(t, c_band)| {
+            let rows = t * band..t * band + c_band.len() / n;
+            sgemm(alpha, a.row_band(rows), b, beta, c_band);
+        });
+}
+
+/// One call of `matrixmultiply::sgemm` for all of `c` (row-major `[a.rows, b.cols]`).
+fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    assert_eq!(c.len(), a.rows * b.cols, "sgemm: output has the wrong size");
     let c_row_stride = isize::try_from(b.cols).expect("gemm: cols fits in isize");
-    // SAFETY: `MatRef::new` checked that each buffer holds rows*cols elements and `t()`
-    // only swaps strides, so every element sgemm reads, `i*row_stride + j*col_stride` for
-    // i < rows, j < cols, is in bounds. `c` is an exclusive slice of exactly
-    // a.rows*b.cols elements with row-major strides: no two outputs alias, and being a
-    // `&mut` it cannot overlap `a` or `b`.
+    // SAFETY: `MatRef::new` checked that each buffer holds rows*cols elements, `t()` only
+    // swaps strides and `row_band` only drops leading rows (keeping the buffer's tail), so
+    // every element sgemm reads, `i*row_stride + j*col_stride` for i < rows, j < cols, is
+    // in bounds. `c` is an exclusive slice of exactly a.rows*b.cols elements with
+    // row-major strides: no two outputs alias, and being a `&mut` it cannot overlap `a`
+    // or `b`.
     #[rustfmt::skip]
     let () = unsafe {
         matrixmultiply::sgemm(
@@ -657,6 +711,58 @@ mod tests {
             c.iter().all(|v| v.is_nan()),
             "a declined product wrote its output"
         );
+    }
+
+    /// The bands of [`dense`] must not change a bit: every thread count gives the same
+    /// weights. Checked for plain and transposed operands and an `m` that is not a
+    /// multiple of the band.
+    #[test]
+    fn dense_bands_give_the_bits_of_one_call() {
+        for (m, k, n) in [(100, 300, 90), (256, 784, 64)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true)] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
+                    .collect();
+                let b: Vec<f32> = (0..k * n)
+                    .map(|i| ((i * 104729) % 1000) as f32 / 991.0 - 0.5)
+                    .collect();
+                let a_view = if ta {
+                    MatRef::new(&a, k, m).t()
+                } else {
+                    MatRef::new(&a, m, k)
+                };
+                let b_view = if tb {
+                    MatRef::new(&b, n, k).t()
+                } else {
+                    MatRef::new(&b, k, n)
+                };
+                let c0: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
+                let (mut one, mut banded) = (c0.clone(), c0.clone());
+                sgemm(-0.1, a_view, b_view, 1.0, &mut one);
+                for bands in [2, 3] {
+                    let band = m.div_ceil(bands).next_multiple_of(8);
+                    banded.copy_from_slice(&c0);
+                    for (t, c_band) in banded.chunks_mut(band * n).enumerate() {
+                        let rows = t * band..t * band + c_band.len() / n;
+                        sgemm(-0.1, a_view.row_band(rows), b_view, 1.0, c_band);
+                    }
+                    assert!(
+                        one.iter()
+                            .zip(&banded)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{m}x{k}x{n} ta {ta} tb {tb}: {bands} bands differ from one call"
+                    );
+                }
+                // And through the public entry point, whatever the pool does.
+                let mut public = c0.clone();
+                gemm_scaled(-0.1, a_view, b_view, 1.0, &mut public);
+                assert!(
+                    one.iter()
+                        .zip(&public)
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                );
+            }
+        }
     }
 
     #[test]
