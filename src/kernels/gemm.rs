@@ -228,7 +228,7 @@ const COLUMN_BLOCK: usize = 64;
 struct SparseRows {
     /// `starts[i]..starts[i + 1]` index the band's row `i`'s entries.
     starts: Vec<usize>,
-    /// Offset of the selected row of `b` (`p · b.row_stride`) and the scaled value; only
+    /// The selected row `p` of `b` and the scaled value; only
     /// the first [`SparseRows::count`] are meaningful (the buffers only grow, so a step
     /// never clears or reallocates them).
     offsets: Vec<usize>,
@@ -239,6 +239,8 @@ struct SparseRows {
     columns: Vec<u32>,
     values: Vec<f32>,
     row_ends: Vec<usize>,
+    /// One block of columns of `b`, copied row after row (see [`accumulate_rows`]).
+    packed: Vec<f32>,
 }
 
 impl SparseRows {
@@ -302,14 +304,14 @@ fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32
         let gather = |t: usize, sparse: &mut SparseRows| -> bool {
             let rows = t * band..((t + 1) * band).min(a.rows);
             if cs == 1 {
-                gather_rows(alpha, a, rows, b.row_stride as usize, limit, sparse)
+                gather_rows(alpha, a, rows, limit, sparse)
             } else {
-                gather_columns(alpha, a, rows, b.row_stride as usize, limit, sparse)
+                gather_columns(alpha, a, rows, limit, sparse)
             }
         };
         let accumulate = |(sparse, rows): (&mut SparseRows, &mut [f32])| {
             scale_output(beta, rows);
-            accumulate_rows(sparse, b.data, n, rows);
+            accumulate_rows(sparse, b, rows);
         };
         if threads == 1 {
             if !gather(0, &mut bands[0]) {
@@ -411,7 +413,6 @@ fn gather_rows(
     alpha: f32,
     a: MatRef<'_>,
     rows: std::ops::Range<usize>,
-    brs: usize,
     limit: usize,
     sparse: &mut SparseRows,
 ) -> bool {
@@ -429,7 +430,7 @@ fn gather_rows(
         starts.push(next);
         let row = &a.data[i * rs..i * rs + a.cols];
         match compact_nonzeros(row, next, limit, |e, p, v| {
-            offsets[e] = p * brs;
+            offsets[e] = p;
             scales[e] = alpha * v;
         }) {
             Some(n) => next = n,
@@ -450,7 +451,6 @@ fn gather_columns(
     alpha: f32,
     a: MatRef<'_>,
     rows: std::ops::Range<usize>,
-    brs: usize,
     limit: usize,
     sparse: &mut SparseRows,
 ) -> bool {
@@ -466,6 +466,7 @@ fn gather_columns(
         columns,
         values,
         row_ends,
+        ..
     } = sparse;
     if columns.len() < room {
         columns.resize(room, 0);
@@ -502,7 +503,7 @@ fn gather_columns(
     for (r, &end) in row_ends.iter().enumerate() {
         for (&col, &v) in columns[entry..end].iter().zip(&values[entry..end]) {
             let at = &mut cursor[col as usize];
-            offsets[*at] = r * brs;
+            offsets[*at] = r;
             scales[*at] = alpha * v;
             *at += 1;
         }
@@ -529,12 +530,39 @@ fn worker_threads() -> usize {
 }
 
 /// The block loops of [`sparse_left`] for one band: `c` holds the band's output rows
-/// (whole rows of `n`), `sparse` their nonzeros.
-fn accumulate_rows(sparse: &SparseRows, b: &[f32], n: usize, c: &mut [f32]) {
+/// (whole rows of `b.cols`), `sparse` their nonzeros.
+///
+/// When the band reads `b` heavily, each 64-column block of `b` is first copied into one
+/// contiguous buffer: in place, the block's rows sit a whole row of `b` apart (1 KiB for
+/// 256 columns), a power of two that maps them onto a quarter of the cache's sets, so a
+/// block that would fit in L2 keeps evicting itself; packed, it stays there.
+fn accumulate_rows(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut [f32]) {
+    let (k, n, brs) = (b.rows, b.cols, b.row_stride as usize);
+    let SparseRows {
+        starts,
+        offsets: b_rows,
+        scales,
+        packed,
+        ..
+    } = sparse;
+    let pack = brs != COLUMN_BLOCK
+        && k * brs >= PACK_MIN_FLOATS
+        && starts.last().copied().unwrap_or(0) >= PACK_READS * k;
+    if pack && packed.len() < k * COLUMN_BLOCK {
+        packed.resize(k * COLUMN_BLOCK, 0.0);
+    }
     let full_blocks = n / COLUMN_BLOCK * COLUMN_BLOCK;
     for start in (0..full_blocks).step_by(COLUMN_BLOCK) {
+        let (src, stride, at) = if pack {
+            for (p, dst) in packed.chunks_exact_mut(COLUMN_BLOCK).take(k).enumerate() {
+                dst.copy_from_slice(&b.data[p * brs + start..p * brs + start + COLUMN_BLOCK]);
+            }
+            (&packed[..k * COLUMN_BLOCK], COLUMN_BLOCK, 0)
+        } else {
+            (b.data, brs, start)
+        };
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
-            let entries = sparse.starts[r]..sparse.starts[r + 1];
+            let entries = starts[r]..starts[r + 1];
             if entries.is_empty() {
                 continue; // a pixel that is 0 in every sample leaves its weights alone
             }
@@ -542,24 +570,22 @@ fn accumulate_rows(sparse: &SparseRows, b: &[f32], n: usize, c: &mut [f32]) {
                 .try_into()
                 .expect("a full block");
             accumulate_block(
-                &sparse.offsets[entries.clone()],
-                &sparse.scales[entries],
-                b,
-                start,
+                &b_rows[entries.clone()],
+                &scales[entries],
+                src,
+                stride,
+                at,
                 block,
             );
         }
     }
     if full_blocks < n {
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
-            let entries = sparse.starts[r]..sparse.starts[r + 1];
-            for (&offset, &scale) in sparse.offsets[entries.clone()]
-                .iter()
-                .zip(&sparse.scales[entries])
-            {
+            let entries = starts[r]..starts[r + 1];
+            for (&p, &scale) in b_rows[entries.clone()].iter().zip(&scales[entries]) {
                 simd::axpy(
                     scale,
-                    &b[offset + full_blocks..offset + n],
+                    &b.data[p * brs + full_blocks..p * brs + n],
                     &mut c_row[full_blocks..],
                 );
             }
@@ -567,20 +593,29 @@ fn accumulate_rows(sparse: &SparseRows, b: &[f32], n: usize, c: &mut [f32]) {
     }
 }
 
-/// `block += Σ_t scales[t]·b[offsets[t] + start ..][..64]`, in eight 8-lane registers.
+/// A band packs `b`'s blocks when it has at least this many nonzeros per row of `b`: the
+/// copy reads each row once, the products read each selected row once per nonzero.
+const PACK_READS: usize = 8;
+
+/// Smaller `b`s (64 KiB) stay in cache as they are: packing them only costs the copy.
+const PACK_MIN_FLOATS: usize = 1 << 14;
+
+/// `block += Σ_t scales[t]·b[rows[t]·stride + at ..][..64]`, in eight 8-lane registers.
 #[inline]
 fn accumulate_block(
-    offsets: &[usize],
+    rows: &[usize],
     scales: &[f32],
     b: &[f32],
-    start: usize,
+    stride: usize,
+    at: usize,
     block: &mut [f32; COLUMN_BLOCK],
 ) {
     let (lanes, _) = block.as_chunks::<8>();
     let mut acc: [f32x8; COLUMN_BLOCK / 8] = std::array::from_fn(|j| f32x8::new(lanes[j]));
-    for (&offset, &scale) in offsets.iter().zip(scales) {
+    for (&p, &scale) in rows.iter().zip(scales) {
         let s = f32x8::splat(scale);
-        let (src, _) = b[offset + start..offset + start + COLUMN_BLOCK].as_chunks::<8>();
+        let from = p * stride + at;
+        let (src, _) = b[from..from + COLUMN_BLOCK].as_chunks::<8>();
         for (acc, src) in acc.iter_mut().zip(src) {
             *acc = f32x8::new(*src).mul_add(s, *acc);
         }
