@@ -703,7 +703,7 @@ mod tests {
     /// one thread and in bands, scaled and accumulating as the fused SGD update uses them.
     #[test]
     fn sparse_paths_match_reference() {
-        for (m, k, n) in [(5, 30, 70), (64, 784, 256)] {
+        for (m, k, n) in [(5, 30, 70), (64, 784, 256), (300, 784, 136)] {
             for ta in [false, true] {
                 let a: Vec<f32> = (0..m * k)
                     .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
