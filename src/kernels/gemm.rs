@@ -516,17 +516,10 @@ fn gather_columns(
 /// on one thread: handing a band to the pool costs a few microseconds.
 const PARALLEL_WORK: usize = 1 << 18;
 
-/// Threads for the sparse products: `MATMUL_NUM_THREADS` (what `--threads` sets, and what
-/// matrixmultiply reads), else the machine's cores. Read once.
+/// Bands a large product is cut into: the threads of the pool it runs on (`--threads`,
+/// see [`super::on_worker_pool`]), else of rayon's global pool (all cores).
 fn worker_threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("MATMUL_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .clamp(1, 64)
-    })
+    rayon::current_num_threads().clamp(1, 64)
 }
 
 /// The block loops of [`sparse_left`] for one band: `c` holds the band's output rows

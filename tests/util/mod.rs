@@ -19,8 +19,7 @@ pub fn nnc() -> assert_cmd::Command {
     .env(
         "NNC_CACHE",
         concat!(env!("CARGO_TARGET_TMPDIR"), "/nnc-cache"),
-    )
-    .env_remove("MATMUL_NUM_THREADS");
+    );
     cmd
 }
 
