@@ -71,6 +71,14 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// Columns `cols` of this matrix, as a view.
+    ///
+    /// # Panics
+    /// If `cols` is not within `0..self.cols()`.
+    pub fn col_band(self, cols: std::ops::Range<usize>) -> Self {
+        self.t().row_band(cols).t()
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -121,38 +129,90 @@ pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut 
 /// Products at least this large (multiply-adds) are split across the worker threads.
 const DENSE_PARALLEL_WORK: usize = 1 << 19;
 
-/// `c ← α·a·b + β·c` through `matrixmultiply::sgemm`. A large product is cut into bands of
-/// output rows, one single-threaded sgemm per band on the worker pool: sgemm sums each
-/// element over `k` in the same blocks and order whatever rows it is given, so the bands
-/// change no bit of the result, and the two cores scale better than matrixmultiply's
-/// own threading does on these shapes (see the README's Performance section).
+/// `c ← α·a·b + β·c` through `matrixmultiply::sgemm`. A large product is cut into bands,
+/// one single-threaded sgemm per band on the worker pool: bands of output rows when `a`
+/// is the larger operand, else bands of output columns (each band packs the whole of the
+/// other operand, so that one should be the smaller). sgemm sums each element over `k` in
+/// the same blocks and order whatever part of the output it is given, so the bands change
+/// no bit of the result.
 fn dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    // Bands of whole 8-row tiles (the kernel's height), at least two tiles each.
-    let threads = worker_threads().min(m / 16).max(1);
+    let by_rows = m >= n;
+    // Bands of whole 8-wide tiles (the kernel's size), at least two tiles each.
+    let threads = worker_threads()
+        .min(if by_rows { m } else { n } / 16)
+        .max(1);
     if threads == 1 || m * k * n < DENSE_PARALLEL_WORK {
         sgemm(alpha, a, b, beta, c);
         return;
     }
-    let band = m.div_ceil(threads).next_multiple_of(8);
-    c.par_chunks_mut(band * n)
-        .enumerate()
-        .for_each(|(t, c_band)| {
-            let rows = t * band..t * band + c_band.len() / n;
-            sgemm(alpha, a.row_band(rows), b, beta, c_band);
-        });
+    if by_rows {
+        let band = m.div_ceil(threads).next_multiple_of(8);
+        c.par_chunks_mut(band * n)
+            .enumerate()
+            .for_each(|(t, c_band)| {
+                let rows = t * band..t * band + c_band.len() / n;
+                sgemm(alpha, a.row_band(rows), b, beta, c_band);
+            });
+        return;
+    }
+    let band = n.div_ceil(threads).next_multiple_of(8);
+    let out = OutputPtr(c.as_mut_ptr());
+    (0..n.div_ceil(band)).into_par_iter().for_each(|t| {
+        let cols = t * band..((t + 1) * band).min(n);
+        let start = cols.start;
+        // SAFETY: `c` is `[m, n]` row-major and exclusively borrowed for this call; band
+        // `t` writes only the elements of columns `cols` (row stride n from column
+        // `start`), which no other band touches, and all of them lie inside `c`.
+        unsafe { sgemm_into(alpha, a, b.col_band(cols), beta, out.at(start), n) };
+    });
+}
+
+/// The output of a product split into column bands, shared by the bands' threads.
+struct OutputPtr(*mut f32);
+
+// SAFETY: the bands write disjoint elements through it (see `dense`), and the call waits
+// for every band before the `&mut` it came from is used again.
+unsafe impl Send for OutputPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutputPtr {}
+
+impl OutputPtr {
+    /// The element `offset` past the start (a method, so closures capture the whole
+    /// wrapper rather than its raw pointer).
+    fn at(&self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
 }
 
 /// One call of `matrixmultiply::sgemm` for all of `c` (row-major `[a.rows, b.cols]`).
 fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
     assert_eq!(c.len(), a.rows * b.cols, "sgemm: output has the wrong size");
-    let c_row_stride = isize::try_from(b.cols).expect("gemm: cols fits in isize");
+    // SAFETY: `c` is an exclusive slice of exactly a.rows*b.cols elements, row-major
+    // with row stride b.cols.
+    unsafe { sgemm_into(alpha, a, b, beta, c.as_mut_ptr(), b.cols) };
+}
+
+/// `matrixmultiply::sgemm` into the `[a.rows, b.cols]` matrix at `c` whose rows are
+/// `c_row_stride` apart.
+///
+/// # Safety
+/// Every `c + i·c_row_stride + j` for `i < a.rows`, `j < b.cols` must be valid for reads
+/// and writes, and no other thread may access those elements during the call.
+unsafe fn sgemm_into(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: *mut f32,
+    c_row_stride: usize,
+) {
+    let c_row_stride = isize::try_from(c_row_stride).expect("gemm: cols fits in isize");
     // SAFETY: `MatRef::new` checked that each buffer holds rows*cols elements, `t()` only
-    // swaps strides and `row_band` only drops leading rows (keeping the buffer's tail), so
-    // every element sgemm reads, `i*row_stride + j*col_stride` for i < rows, j < cols, is
-    // in bounds. `c` is an exclusive slice of exactly a.rows*b.cols elements with
-    // row-major strides: no two outputs alias, and being a `&mut` it cannot overlap `a`
-    // or `b`.
+    // swaps strides and `row_band`/`col_band` only drop leading rows or columns (keeping
+    // the buffer's tail), so every element sgemm reads, `i*row_stride + j*col_stride` for
+    // i < rows, j < cols, is in bounds. The caller vouches for the output, which being
+    // written through an exclusive borrow cannot overlap `a` or `b`.
     #[rustfmt::skip]
     let () = unsafe {
         matrixmultiply::sgemm(
@@ -161,7 +221,7 @@ fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
             a.data.as_ptr(), a.row_stride, a.col_stride,
             b.data.as_ptr(), b.row_stride, b.col_stride,
             beta,
-            c.as_mut_ptr(), c_row_stride, 1,
+            c, c_row_stride, 1,
         );
     };
 }
@@ -746,7 +806,7 @@ mod tests {
     /// multiple of the band.
     #[test]
     fn dense_bands_give_the_bits_of_one_call() {
-        for (m, k, n) in [(100, 300, 90), (256, 784, 64)] {
+        for (m, k, n) in [(100, 300, 90), (256, 784, 64), (40, 300, 200)] {
             for (ta, tb) in [(false, false), (true, false), (false, true)] {
                 let a: Vec<f32> = (0..m * k)
                     .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
