@@ -244,24 +244,6 @@ fn lr_decay_scales_the_learning_rate_per_epoch() {
 }
 
 #[test]
-fn lr_decay_outside_zero_one_is_a_model_error() {
-    let dir = tempfile::tempdir().unwrap();
-    for bad in ["0", "1.5", "-0.1"] {
-        let text = format!(
-            "model m {{\n    x = input(784)\n    output = x |> dense(10) |> softmax\n    loss = cross_entropy\n}}\ntrain {{\n    lr_decay = {bad}\n}}\n"
-        );
-        let file = util::write_model(dir.path(), "bad.nn", &text);
-        nnc()
-            .arg("check")
-            .arg(&file)
-            .assert()
-            .code(2)
-            .stderr(contains("`lr_decay` must be a factor in (0, 1]"))
-            .stderr(contains("bad.nn:7:16"));
-    }
-}
-
-#[test]
 fn augmentation_changes_training_only_when_asked_and_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let plain = weights_with(dir.path(), "plain", "");
@@ -287,9 +269,24 @@ fn augmentation_changes_training_only_when_asked_and_is_reproducible() {
 }
 
 #[test]
-fn augmentation_settings_out_of_range_are_model_errors() {
+fn train_settings_out_of_range_are_model_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
+        (
+            "lr_decay = 0",
+            "`lr_decay` must be a factor in (0, 1]",
+            "7:16",
+        ),
+        (
+            "lr_decay = 1.5",
+            "`lr_decay` must be a factor in (0, 1]",
+            "7:16",
+        ),
+        (
+            "lr_decay = -0.1",
+            "`lr_decay` must be a factor in (0, 1]",
+            "7:16",
+        ),
         (
             "flip = 1.5",
             "`flip` must be a probability in [0, 1]",

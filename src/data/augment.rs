@@ -99,58 +99,39 @@ mod tests {
         (1..=12).collect()
     }
 
-    fn transformed(draw: Draw) -> Vec<f32> {
+    /// The 3×4 image written with a mirror (or not) and a shift of `(dx, dy)`.
+    fn transformed(mirror: bool, dx: isize, dy: isize) -> Vec<f32> {
         let mut out = vec![f32::NAN; 12];
-        write_transformed(&image(), &mut out, 3, 4, draw);
+        write_transformed(&image(), &mut out, 3, 4, Draw { mirror, dx, dy });
         out.iter().map(|x| x * 255.0).collect()
     }
 
     #[test]
     fn the_identity_draw_only_scales() {
-        let out = transformed(Draw {
-            mirror: false,
-            dx: 0,
-            dy: 0,
-        });
+        let out = transformed(false, 0, 0);
         let expected: Vec<f32> = image().iter().map(|&p| f32::from(p)).collect();
         assert_eq!(out, expected);
     }
 
     #[test]
     fn a_mirror_reverses_every_row() {
-        let out = transformed(Draw {
-            mirror: true,
-            dx: 0,
-            dy: 0,
-        });
+        let out = transformed(true, 0, 0);
         assert_eq!(out, [4., 3., 2., 1., 8., 7., 6., 5., 12., 11., 10., 9.]);
     }
 
     #[test]
     fn a_shift_moves_pixels_and_fills_with_zero() {
         // One column right, one row down.
-        let out = transformed(Draw {
-            mirror: false,
-            dx: 1,
-            dy: 1,
-        });
+        let out = transformed(false, 1, 1);
         assert_eq!(out, [0., 0., 0., 0., 0., 1., 2., 3., 0., 5., 6., 7.]);
         // One column left, one row up.
-        let out = transformed(Draw {
-            mirror: false,
-            dx: -1,
-            dy: -1,
-        });
+        let out = transformed(false, -1, -1);
         assert_eq!(out, [6., 7., 8., 0., 10., 11., 12., 0., 0., 0., 0., 0.]);
     }
 
     #[test]
     fn mirror_then_shift() {
-        let out = transformed(Draw {
-            mirror: true,
-            dx: 1,
-            dy: 0,
-        });
+        let out = transformed(true, 1, 0);
         assert_eq!(out, [0., 4., 3., 2., 0., 8., 7., 6., 0., 12., 11., 10.]);
     }
 
