@@ -2,15 +2,16 @@
 """The side-by-side race: nnc against the peers in ../shared/peers (NumPy, PyTorch, JAX,
 and the Rust peers that are built), same network (784-256-10 sigmoid, SGD lr 0.1, f32),
 same machine, same run. Prints a markdown table of training samples/s, best of ROUNDS
-runs over 1 and 2 threads, and nnc's ratio to the fastest peer.
+runs over 1 and 2 threads, and nnc's ratio to the fastest peer; its last row is inference
+(every run ends by classifying the 10,000 test images in batches of 1000).
 
     python3 benches/race.py > race.md       # from the repository root, after
     cargo build --release                   # and, for the Rust peers,
     (cd ../shared/peers/rust && CARGO_TARGET_DIR=/tmp/rust-peers-target cargo build --release)
 
 Batch 1 trains on 5,000 samples, the other batches one epoch of 60,000, as the peers'
-run-all does. ROUNDS (default 2) and RUST_PEERS_DIR (default /tmp/rust-peers-target/release)
-come from the environment.
+run-all does. ROUNDS (default 2), BATCHES (default 1,32,64,256) and RUST_PEERS_DIR
+(default /tmp/rust-peers-target/release) come from the environment.
 """
 import json
 import os
@@ -23,7 +24,7 @@ PEERS = ROOT.parent / "shared" / "peers"
 DATA = ROOT.parent / "shared" / "data"
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
 RUST = Path(os.environ.get("RUST_PEERS_DIR", "/tmp/rust-peers-target/release"))
-BATCHES = [1, 32, 64, 256]
+BATCHES = [int(b) for b in os.environ.get("BATCHES", "1,32,64,256").split(",")]
 
 
 def samples(batch):

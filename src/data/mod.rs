@@ -27,6 +27,9 @@ pub use mnist::{Builtin, FILES};
 use crate::graph::DataSource;
 use idx::{Images, Labels};
 
+/// Samples per run when a large batch is written on several threads.
+const PARALLEL_SAMPLES: usize = 128;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read {path}")]
@@ -196,11 +199,27 @@ impl Split {
     /// If an index is not below `self.len()`, or `images`/`labels` are not exactly
     /// `indices.len() * features` / `indices.len()` long.
     pub fn write_batch(&self, indices: &[u32], images: &mut [f32], labels: &mut [u32]) {
-        self.write_batch_with(indices, images, labels, |image, row| {
+        let scale = |image: &[u8], row: &mut [f32]| {
             for (x, &p) in row.iter_mut().zip(image) {
                 *x = f32::from(p) / 255.0;
             }
-        });
+        };
+        let features = self.features();
+        let sizes_fit = images.len() == indices.len() * features && labels.len() == indices.len();
+        if indices.len() < 2 * PARALLEL_SAMPLES || !sizes_fit {
+            self.write_batch_with(indices, images, labels, scale);
+            return;
+        }
+        // A large batch (evaluation writes 1000 at a time) is converted on the worker
+        // pool, in runs of samples; each value is the same whoever writes it.
+        use rayon::prelude::*;
+        indices
+            .par_chunks(PARALLEL_SAMPLES)
+            .zip(images.par_chunks_mut(PARALLEL_SAMPLES * features))
+            .zip(labels.par_chunks_mut(PARALLEL_SAMPLES))
+            .for_each(|((indices, images), labels)| {
+                self.write_batch_with(indices, images, labels, scale);
+            });
     }
 
     /// [`Split::write_batch`], with every image transformed by a fresh draw of `augment`

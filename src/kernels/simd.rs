@@ -8,9 +8,26 @@
 use wide::f32x8;
 
 /// `out[i] = f(x[i])`.
-#[inline(always)]
-fn map1(x: &[f32], out: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
+#[inline]
+fn map1(x: &[f32], out: &mut [f32], f: impl Fn(f32x8) -> f32x8 + Sync) {
     assert_eq!(x.len(), out.len(), "element-wise kernel: lengths differ");
+    if x.len() >= 2 * PARALLEL_CHUNK && rayon::current_num_threads() > 1 {
+        // A large activation (a batch of 1000 × 256) is shared by the worker pool in
+        // chunks of whole vectors: every value is computed as it would be on one thread.
+        use rayon::prelude::*;
+        x.par_chunks(PARALLEL_CHUNK)
+            .zip(out.par_chunks_mut(PARALLEL_CHUNK))
+            .for_each(|(x, out)| map1_on_one_thread(x, out, &f));
+        return;
+    }
+    map1_on_one_thread(x, out, f);
+}
+
+/// Elements per chunk when [`map1`] splits its work (a multiple of the vector width).
+const PARALLEL_CHUNK: usize = 1 << 15;
+
+#[inline(always)]
+fn map1_on_one_thread(x: &[f32], out: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
     let (x8, x_tail) = x.as_chunks::<8>();
     let (o8, o_tail) = out.as_chunks_mut::<8>();
     for (xs, os) in x8.iter().zip(o8) {
@@ -217,6 +234,23 @@ pub fn all_finite(x: &[f32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_map_split_across_threads_matches_one_thread() {
+        let x: Vec<f32> = (0..(5 * PARALLEL_CHUNK + 13))
+            .map(|i| ((i * 7919) % 2000) as f32 / 100.0 - 10.0)
+            .collect();
+        let mut split = vec![f32::NAN; x.len()];
+        let mut whole = vec![f32::NAN; x.len()];
+        sigmoid(&x, &mut split);
+        map1_on_one_thread(&x, &mut whole, |x| f32x8::ONE / (f32x8::ONE + (-x).exp()));
+        assert!(
+            split
+                .iter()
+                .zip(&whole)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
     use proptest::collection::vec;
     use proptest::prelude::*;
 
