@@ -4,28 +4,10 @@
 
 mod util;
 
-use std::path::Path;
 
 use predicates::prelude::*;
 use predicates::str::contains;
-use util::{json, model, nnc, write_model};
-
-/// A tiny run of `models/mnist_relu.nn`: 16 hidden units, 1000 samples, 3 epochs.
-fn tiny_run(file: &Path) -> assert_cmd::Command {
-    let mut cmd = nnc();
-    cmd.arg("run").arg(file).args([
-        "--set",
-        "hidden=16",
-        "--samples",
-        "1000",
-        "--epochs",
-        "3",
-        "--batch",
-        "32",
-        "--quiet",
-    ]);
-    cmd
-}
+use util::{json, model, nnc, tiny_run, write_model};
 
 /// The curves of an SVG drawn by nnc: its 2-pixel polylines (axes and ticks are 1 pixel
 /// wide; legend marks are rectangles), each as its list of points.
@@ -59,7 +41,7 @@ fn texts(svg: &str) -> Vec<String> {
 fn run_plot_svg_has_one_line_per_curve_with_a_point_per_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let svg_path = dir.path().join("curves.svg");
-    tiny_run(&model("mnist_relu"))
+    tiny_run(&model("mnist_relu"), "16")
         .arg("--plot")
         .arg(&svg_path)
         .assert()
@@ -107,7 +89,7 @@ fn run_plot_draws_validation_curves_when_the_file_holds_some_out() {
         .replace("seed      = 1", "seed      = 1\n    validation = 0.2");
     let file = write_model(dir.path(), "held_out.nn", &text);
     let svg_path = dir.path().join("curves.svg");
-    tiny_run(&file)
+    tiny_run(&file, "16")
         .arg("--plot")
         .arg(&svg_path)
         .assert()
@@ -124,7 +106,7 @@ fn run_plot_draws_validation_curves_when_the_file_holds_some_out() {
 fn run_plot_png_decodes_at_the_size_drawn() {
     let dir = tempfile::tempdir().unwrap();
     let png_path = dir.path().join("curves.png");
-    tiny_run(&model("mnist_relu"))
+    tiny_run(&model("mnist_relu"), "16")
         .arg("--plot")
         .arg(&png_path)
         .assert()

@@ -8,24 +8,7 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 use predicates::str::contains;
-use util::{model, nnc};
-
-/// A tiny run of `models/mnist_relu.nn` with `hidden` units: 1000 samples, 3 epochs.
-fn tiny_run(hidden: &str) -> assert_cmd::Command {
-    let mut cmd = nnc();
-    cmd.arg("run").arg(model("mnist_relu")).args([
-        "--set",
-        &format!("hidden={hidden}"),
-        "--samples",
-        "1000",
-        "--epochs",
-        "3",
-        "--batch",
-        "32",
-        "--quiet",
-    ]);
-    cmd
-}
+use util::{model, nnc, tiny_run};
 
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -46,7 +29,7 @@ fn records_in(dir: &Path) -> Vec<PathBuf> {
 fn a_record_is_kept_beside_saved_weights() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("w.safetensors");
-    tiny_run("16")
+    tiny_run(&model("mnist_relu"), "16")
         .args(["--threads", "1", "--save"])
         .arg(&weights)
         .assert()
@@ -79,7 +62,7 @@ fn a_record_is_kept_beside_saved_weights() {
 #[test]
 fn record_dir_names_the_record_after_model_and_seed() {
     let dir = tempfile::tempdir().unwrap();
-    tiny_run("16")
+    tiny_run(&model("mnist_relu"), "16")
         .arg("--record")
         .arg(dir.path())
         .assert()
@@ -101,7 +84,7 @@ fn record_dir_names_the_record_after_model_and_seed() {
 fn record_into_a_missing_folder_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere");
-    tiny_run("16")
+    tiny_run(&model("mnist_relu"), "16")
         .arg("--record")
         .arg(&missing)
         .assert()
@@ -116,8 +99,16 @@ fn report_compares_two_records_in_a_table_and_a_picture() {
         dir.path().join("a.safetensors"),
         dir.path().join("b.safetensors"),
     );
-    tiny_run("16").arg("--save").arg(&a).assert().success();
-    tiny_run("32").arg("--save").arg(&b).assert().success();
+    tiny_run(&model("mnist_relu"), "16")
+        .arg("--save")
+        .arg(&a)
+        .assert()
+        .success();
+    tiny_run(&model("mnist_relu"), "32")
+        .arg("--save")
+        .arg(&b)
+        .assert()
+        .success();
     let picture = dir.path().join("compare.svg");
     let output = nnc()
         .arg("report")

@@ -308,13 +308,13 @@ impl SparseRows {
     fn count(&self) -> usize {
         self.starts.last().copied().unwrap_or(0)
     }
+}
 
-    /// Makes room for `n` entries without touching existing ones.
-    fn reserve_entries(&mut self, n: usize) {
-        if self.offsets.len() < n {
-            self.offsets.resize(n, 0);
-            self.scales.resize(n, 0.0);
-        }
+/// Makes `buffer` at least `n` long, keeping what it holds: the gather buffers only grow,
+/// so a warmed-up step never clears or reallocates them.
+fn grow_to<T: Clone + Default>(buffer: &mut Vec<T>, n: usize) {
+    if buffer.len() < n {
+        buffer.resize(n, T::default());
     }
 }
 
@@ -477,13 +477,15 @@ fn gather_rows(
     sparse: &mut SparseRows,
 ) -> bool {
     let rs = a.row_stride as usize;
-    sparse.reserve_entries(compact_room(limit, rows.len() * a.cols));
+    let room = compact_room(limit, rows.len() * a.cols);
     let SparseRows {
         starts,
         offsets,
         scales,
         ..
     } = sparse;
+    grow_to(offsets, room);
+    grow_to(scales, room);
     starts.clear();
     let mut next = 0;
     for i in rows {
@@ -528,10 +530,8 @@ fn gather_columns(
         row_ends,
         ..
     } = sparse;
-    if columns.len() < room {
-        columns.resize(room, 0);
-        values.resize(room, 0.0);
-    }
+    grow_to(columns, room);
+    grow_to(values, room);
     row_ends.clear();
     let mut total = 0;
     for r in 0..t_rows {
@@ -553,10 +553,8 @@ fn gather_columns(
     for i in 0..width {
         starts[i + 1] += starts[i];
     }
-    if offsets.len() < total {
-        offsets.resize(total, 0);
-        scales.resize(total, 0.0);
-    }
+    grow_to(offsets, total);
+    grow_to(scales, total);
     cursor.clear();
     cursor.extend_from_slice(&starts[..width]);
     let mut entry = 0;
@@ -591,6 +589,8 @@ fn worker_threads() -> usize {
 /// block that would fit in L2 keeps evicting itself; packed, it stays there.
 fn accumulate_rows(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut [f32]) {
     let (k, n, brs) = (b.rows, b.cols, b.row_stride as usize);
+    let pack =
+        brs != COLUMN_BLOCK && k * brs >= PACK_MIN_FLOATS && sparse.count() >= PACK_READS * k;
     let SparseRows {
         starts,
         offsets: b_rows,
@@ -598,11 +598,8 @@ fn accumulate_rows(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut [f32]) {
         packed,
         ..
     } = sparse;
-    let pack = brs != COLUMN_BLOCK
-        && k * brs >= PACK_MIN_FLOATS
-        && starts.last().copied().unwrap_or(0) >= PACK_READS * k;
-    if pack && packed.len() < k * COLUMN_BLOCK {
-        packed.resize(k * COLUMN_BLOCK, 0.0);
+    if pack {
+        grow_to(packed, k * COLUMN_BLOCK);
     }
     let full_blocks = n / COLUMN_BLOCK * COLUMN_BLOCK;
     for start in (0..full_blocks).step_by(COLUMN_BLOCK) {

@@ -166,16 +166,14 @@ mod tests {
         params
     }
 
+    fn plain_sgd(lr: f32) -> graph::Optimizer {
+        graph::Optimizer::Sgd { lr, momentum: 0.0 }
+    }
+
     #[test]
     fn sgd_steps_against_the_gradient_and_zeroes_it() {
         let mut params = one_param(1.0, 2.0);
-        let mut opt = Optimizer::new(
-            graph::Optimizer::Sgd {
-                lr: 0.1,
-                momentum: 0.0,
-            },
-            &params,
-        );
+        let mut opt = Optimizer::new(plain_sgd(0.1), &params);
         opt.step(&mut params);
         let id = params.find("w").unwrap();
         assert!((params.value(id)[0] - 0.8).abs() < 1e-7);
@@ -185,13 +183,7 @@ mod tests {
     #[test]
     fn set_lr_changes_the_next_step_only() {
         let mut params = one_param(1.0, 2.0);
-        let mut opt = Optimizer::new(
-            graph::Optimizer::Sgd {
-                lr: 0.1,
-                momentum: 0.0,
-            },
-            &params,
-        );
+        let mut opt = Optimizer::new(plain_sgd(0.1), &params);
         opt.set_lr(0.05);
         assert_eq!(opt.lr(), 0.05);
         opt.step(&mut params);
@@ -236,10 +228,7 @@ mod tests {
             &BuildOptions::default(),
         )
         .unwrap();
-        let settings = graph::Optimizer::Sgd {
-            lr: 0.3,
-            momentum: 0.0,
-        };
+        let settings = plain_sgd(0.3);
         let model = crate::training::Model::init(&graph, &mut rand::rngs::StdRng::seed_from_u64(5))
             .unwrap();
         let run = |fused: bool| {

@@ -39,6 +39,23 @@ pub fn model_names() -> Vec<String> {
     names
 }
 
+/// A tiny run of `file` with `hidden` units: 1000 samples, 3 epochs, batch 32, quiet.
+pub fn tiny_run(file: &Path, hidden: &str) -> assert_cmd::Command {
+    let mut cmd = nnc();
+    cmd.arg("run").arg(file).args([
+        "--set",
+        &format!("hidden={hidden}"),
+        "--samples",
+        "1000",
+        "--epochs",
+        "3",
+        "--batch",
+        "32",
+        "--quiet",
+    ]);
+    cmd
+}
+
 /// A model of `models/`.
 pub fn model(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
