@@ -4,7 +4,6 @@
 
 mod util;
 
-
 use predicates::prelude::*;
 use predicates::str::contains;
 use util::{json, model, nnc, tiny_run, write_model};
