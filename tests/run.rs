@@ -323,3 +323,74 @@ fn train_settings_out_of_range_are_model_errors() {
             .stderr(contains(format!("bad.nn:{at}")));
     }
 }
+
+/// Saved weights of a 784-300-100-90-10 network (widths and batches that are multiples of
+/// neither 8, 16 nor 64, so products are cut mid-way through their dimensions) trained with
+/// `optimizer` for one epoch of 1,200 samples at `batch` on `threads` threads.
+fn odd_shaped_weights(
+    dir: &std::path::Path,
+    optimizer: &str,
+    batch: &str,
+    threads: &str,
+) -> Vec<u8> {
+    let name = format!("odd-{}-{batch}-{threads}", optimizer.len());
+    let file = write_model(
+        dir,
+        &format!("{name}.nn"),
+        &format!(
+            "model odd {{
+    x      = input(784)
+    h1     = x |> dense(300) |> relu
+    h2     = h1 |> dense(100) |> tanh
+    h3     = h2 |> dense(90) |> sigmoid
+    output = h3 |> dense(10) |> softmax
+    loss   = cross_entropy
+}}
+
+train {{
+    data      = mnist
+    optimizer = {optimizer}
+    epochs    = 1
+    batch     = 1
+    seed      = 3
+}}
+"
+        ),
+    );
+    let path = dir.join(format!("{name}.safetensors"));
+    nnc()
+        .arg("run")
+        .arg(&file)
+        .args([
+            "--samples",
+            "1200",
+            "--batch",
+            batch,
+            "--threads",
+            threads,
+            "--quiet",
+            "--save",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    std::fs::read(path).unwrap()
+}
+
+/// Issue 11: bit-identical weights for any `--threads` must hold by construction, not
+/// for the band sizes one CPU happens to pick (the products here are cut into bands of
+/// rows and of columns; see `BAND_ALIGN` in `src/kernels/gemm.rs`).
+#[test]
+fn issue_11_odd_widths_and_batches_give_the_same_weights_on_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    for optimizer in ["sgd(lr = 0.05)", "adam(lr = 0.001)"] {
+        for batch in ["36", "100"] {
+            let one = odd_shaped_weights(dir.path(), optimizer, batch, "1");
+            let two = odd_shaped_weights(dir.path(), optimizer, batch, "2");
+            assert!(
+                one == two,
+                "{optimizer} at batch {batch}: --threads 1 and 2 differ"
+            );
+        }
+    }
+}

@@ -129,25 +129,59 @@ pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut 
 /// Products at least this large (multiply-adds) are split across the worker threads.
 const DENSE_PARALLEL_WORK: usize = 1 << 19;
 
+/// Where a product may be cut into bands without changing a bit of it: band boundaries
+/// (in output rows, or columns) are multiples of this.
+///
+/// Why this is exact. `matrixmultiply::sgemm` (0.3.11, pinned in `Cargo.toml` for this
+/// reason) sums every output element over `k` in the same `KC = 256` blocks, in order, with
+/// one multiply-add per term, whatever part of the output it is given; packing only copies.
+/// The one thing that depends on where an element sits is its tile: the output is tiled
+/// from the first row and column of the call in `MR × NR` micro-tiles (inside `MC = 64`
+/// row blocks and `NC = 1024` column blocks), and a tile cut short by the edge of the
+/// call goes through a masked path that rounds `α·AB` before adding `β·C`, where a full
+/// tile does one fused `α·AB + β·C`. So an element gets the bits of one call exactly when
+/// its tile in the band is the tile it has in the whole product and is cut short by the
+/// same edge. Both hold when every band starts on a tile boundary of the whole product
+/// (a multiple of `MR` for rows, `NR` for columns): then the band's tiles are the
+/// product's tiles, and a band's last tile ends at the next band's start (a full tile, as
+/// in the whole product) or at the product's own edge (masked in both). The kernels pick
+/// `MR`, `NR` ∈ {4, 8, 16} at run time (8 × 8 with AVX2 + FMA, 16 × 16 with AVX-512), all
+/// dividing 64, so a multiple of 64 is a tile boundary on every CPU. (Cuts at multiples
+/// of 8 were exact on AVX2 machines and wrong on AVX-512 ones, where the tile is 16.)
+const BAND_ALIGN: usize = 64;
+
 /// `c ← α·a·b + β·c` through `matrixmultiply::sgemm`. A large product is cut into bands,
-/// one single-threaded sgemm per band on the worker pool: bands of output rows when `a`
-/// is the larger operand, else bands of output columns (each band packs the whole of the
-/// other operand, so that one should be the smaller). sgemm sums each element over `k` in
-/// the same blocks and order whatever part of the output it is given, so the bands change
-/// no bit of the result.
+/// one single-threaded sgemm per band on the worker pool (see [`dense_in_bands`]).
 fn dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    let by_rows = m >= n;
-    // Bands of whole 8-wide tiles (the kernel's size), at least two tiles each.
-    let threads = worker_threads()
-        .min(if by_rows { m } else { n } / 16)
-        .max(1);
-    if threads == 1 || m * k * n < DENSE_PARALLEL_WORK {
-        sgemm(alpha, a, b, beta, c);
-        return;
-    }
+    let threads = if a.rows * a.cols * b.cols < DENSE_PARALLEL_WORK {
+        1
+    } else {
+        worker_threads()
+    };
+    dense_in_bands(alpha, a, b, beta, c, threads);
+}
+
+/// [`dense`] cut into at most `bands` bands (fewer when the product is too small to cut
+/// at [`BAND_ALIGN`]): bands of output rows when `a` is the larger operand, else bands of
+/// output columns (each band packs the whole of the other operand, so that one should be
+/// the smaller). The bits are those of one call, whatever `bands` is.
+fn dense_in_bands(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: &mut [f32],
+    bands: usize,
+) {
+    let (m, n) = (a.rows, b.cols);
+    let can_cut = |len: usize| bands > 1 && len > BAND_ALIGN;
+    let by_rows = if m >= n {
+        can_cut(m)
+    } else {
+        !can_cut(n) && can_cut(m)
+    };
     if by_rows {
-        let band = m.div_ceil(threads).next_multiple_of(8);
+        let band = band_length(m, bands);
         c.par_chunks_mut(band * n)
             .enumerate()
             .for_each(|(t, c_band)| {
@@ -156,7 +190,11 @@ fn dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
             });
         return;
     }
-    let band = n.div_ceil(threads).next_multiple_of(8);
+    if !can_cut(n) {
+        sgemm(alpha, a, b, beta, c);
+        return;
+    }
+    let band = band_length(n, bands);
     let out = OutputPtr(c.as_mut_ptr());
     (0..n.div_ceil(band)).into_par_iter().for_each(|t| {
         let cols = t * band..((t + 1) * band).min(n);
@@ -166,6 +204,12 @@ fn dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
         // `start`), which no other band touches, and all of them lie inside `c`.
         unsafe { sgemm_into(alpha, a, b.col_band(cols), beta, out.at(start), n) };
     });
+}
+
+/// The length of each band (the last may be shorter) when `len` rows or columns are cut
+/// into at most `bands` bands whose boundaries are multiples of [`BAND_ALIGN`].
+fn band_length(len: usize, bands: usize) -> usize {
+    len.div_ceil(bands.max(1)).next_multiple_of(BAND_ALIGN)
 }
 
 /// The output of a product split into column bands, shared by the bands' threads.
@@ -340,7 +384,6 @@ thread_local! {
 /// Returns `false`, leaving `c` untouched, when more than [`SPARSE_DENSITY`] of `a` is
 /// nonzero (found while gathering, so a dense `a` costs one partial read of itself).
 fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> bool {
-    let n = b.cols;
     let (rs, cs) = (a.row_stride as usize, a.col_stride as usize);
     if cs != 1 && rs != 1 {
         return false;
@@ -350,12 +393,33 @@ fn sparse_left(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32
     }
     let limit = (SPARSE_DENSITY * (a.rows * a.cols) as f32) as usize;
     // The work estimate assumes the density limit; a sparser `a` has less to share.
-    let threads = if limit * n >= PARALLEL_WORK {
-        worker_threads().min(a.rows)
+    let threads = if limit * b.cols >= PARALLEL_WORK {
+        worker_threads()
     } else {
         1
     };
-    let band = a.rows.div_ceil(threads);
+    sparse_left_in_bands(alpha, a, b, beta, c, threads)
+}
+
+/// [`sparse_left`] cut into at most `bands` bands of output rows, which may start
+/// anywhere: each output row is accumulated by one thread over its own nonzeros in the
+/// order of `p`, and its columns take the same path (full 64-column blocks, then the
+/// tail) in every band, so the bits do not depend on `bands`. The density decision is
+/// the whole product's for the same reason.
+fn sparse_left_in_bands(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: &mut [f32],
+    bands: usize,
+) -> bool {
+    let n = b.cols;
+    let cs = a.col_stride as usize;
+    let limit = (SPARSE_DENSITY * (a.rows * a.cols) as f32) as usize;
+    let band = a.rows.div_ceil(bands.clamp(1, a.rows.max(1)));
+    // Every band holds at least one row.
+    let threads = a.rows.div_ceil(band.max(1)).max(1);
     SPARSE_BANDS.with_borrow_mut(|all| {
         if all.len() < threads {
             all.resize_with(threads, SparseRows::default);
@@ -798,54 +862,154 @@ mod tests {
         );
     }
 
-    /// The bands of [`dense`] must not change a bit: every thread count gives the same
-    /// weights. Checked for plain and transposed operands and an `m` that is not a
-    /// multiple of the band.
+    /// Values in [-1, 1) from a seed (xorshift), `zeros` of them replaced by 0.
+    fn filled(len: usize, seed: u64, zeros: f32) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let v = (state % 20_000) as f32 / 10_000.0 - 1.0;
+                if (v + 1.0) / 2.0 < zeros { 0.0 } else { v }
+            })
+            .collect()
+    }
+
+    /// `a` (`[m, k]`) and `b` (`[k, n]`) viewed plainly or as transposes of their buffers.
+    fn views<'a>(
+        a: &'a [f32],
+        b: &'a [f32],
+        (m, k, n): (usize, usize, usize),
+        ta: bool,
+        tb: bool,
+    ) -> (MatRef<'a>, MatRef<'a>) {
+        let a = if ta {
+            MatRef::new(a, k, m).t()
+        } else {
+            MatRef::new(a, m, k)
+        };
+        let b = if tb {
+            MatRef::new(b, n, k).t()
+        } else {
+            MatRef::new(b, k, n)
+        };
+        (a, b)
+    }
+
+    fn same_bits(x: &[f32], y: &[f32]) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Sizes that straddle the kernels' tiles (8, 16), the band alignment (64) and
+    /// sgemm's `KC = 256` blocks of `k`.
+    fn band_dims() -> impl Strategy<Value = usize> {
+        prop_oneof![
+            Just(1usize),
+            Just(63),
+            Just(64),
+            Just(65),
+            Just(100),
+            Just(129),
+            1usize..400,
+        ]
+    }
+
+    fn scalars() -> impl Strategy<Value = f32> {
+        prop_oneof![Just(0.0f32), Just(1.0), Just(-0.1), Just(0.5), -2.0f32..2.0]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// The bands of [`dense`] must not change a bit: every thread count gives the
+        /// same weights, on every CPU's kernels (see [`BAND_ALIGN`]).
+        #[test]
+        fn dense_bands_give_the_bits_of_one_call(
+            m in band_dims(), k in band_dims(), n in band_dims(), ta: bool, tb: bool,
+            alpha in scalars(), beta in scalars(), bands in 1usize..=4, seed: u64,
+        ) {
+            let a = filled(m * k, seed, 0.0);
+            let b = filled(k * n, seed ^ 0x9e37, 0.0);
+            let c0 = filled(m * n, seed ^ 0x51ed, 0.0);
+            let (a_view, b_view) = views(&a, &b, (m, k, n), ta, tb);
+            let mut one = c0.clone();
+            sgemm(alpha, a_view, b_view, beta, &mut one);
+            let mut banded = c0.clone();
+            dense_in_bands(alpha, a_view, b_view, beta, &mut banded, bands);
+            prop_assert!(same_bits(&one, &banded), "{m}x{k}x{n} ta {ta} tb {tb}: {bands} bands differ from one call");
+            // The transposed product cuts the other dimension.
+            let (mut one_t, mut banded_t) = (c0.clone(), c0.clone());
+            sgemm(alpha, b_view.t(), a_view.t(), beta, &mut one_t);
+            dense_in_bands(alpha, b_view.t(), a_view.t(), beta, &mut banded_t, bands);
+            prop_assert!(same_bits(&one_t, &banded_t), "{n}x{k}x{m} (transposed): {bands} bands differ from one call");
+        }
+
+        /// The zero-skipping path's bands may start anywhere; the bits are those of one
+        /// band, for a plain and a transposed left operand (forward, weight gradient).
+        #[test]
+        fn sparse_bands_give_the_bits_of_one_band(
+            m in band_dims(), k in band_dims(), n in band_dims(), ta: bool,
+            alpha in scalars(), beta in scalars(), bands in 2usize..=4, seed: u64,
+        ) {
+            let a = filled(m * k, seed, 0.85);
+            let b = filled(k * n, seed ^ 0x9e37, 0.0);
+            let c0 = filled(m * n, seed ^ 0x51ed, 0.0);
+            let (a_view, b_view) = views(&a, &b, (m, k, n), ta, false);
+            let mut one = c0.clone();
+            let took = sparse_left_in_bands(alpha, a_view, b_view, beta, &mut one, 1);
+            let mut banded = c0.clone();
+            let took_banded = sparse_left_in_bands(alpha, a_view, b_view, beta, &mut banded, bands);
+            prop_assert_eq!(took, took_banded, "the density decision depends on the bands");
+            prop_assert!(same_bits(&one, &banded), "{m}x{k}x{n} ta {ta}: {bands} bands differ from one");
+        }
+    }
+
+    /// Why [`BAND_ALIGN`] exists: a cut inside a kernel tile (every x86 kernel's tiles
+    /// are at least 8 rows) sends rows through the masked edge path, which rounds
+    /// `α·AB + β·C` differently. If this ever stops failing to match, the alignment rule
+    /// is no longer what makes bands exact: read matrixmultiply's loop again.
     #[test]
-    fn dense_bands_give_the_bits_of_one_call() {
-        for (m, k, n) in [(100, 300, 90), (256, 784, 64), (40, 300, 200)] {
-            for (ta, tb) in [(false, false), (true, false), (false, true)] {
-                let a: Vec<f32> = (0..m * k)
-                    .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
-                    .collect();
-                let b: Vec<f32> = (0..k * n)
-                    .map(|i| ((i * 104729) % 1000) as f32 / 991.0 - 0.5)
-                    .collect();
-                let a_view = if ta {
-                    MatRef::new(&a, k, m).t()
-                } else {
-                    MatRef::new(&a, m, k)
-                };
-                let b_view = if tb {
-                    MatRef::new(&b, n, k).t()
-                } else {
-                    MatRef::new(&b, k, n)
-                };
-                let c0: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
-                let (mut one, mut banded) = (c0.clone(), c0.clone());
+    fn a_cut_inside_a_kernel_tile_changes_bits() {
+        let (m, k, n) = (100, 300, 90);
+        let a = filled(m * k, 1, 0.0);
+        let b = filled(k * n, 2, 0.0);
+        let c0 = filled(m * n, 3, 0.0);
+        let (a_view, b_view) = views(&a, &b, (m, k, n), false, false);
+        let mut one = c0.clone();
+        sgemm(-0.1, a_view, b_view, 1.0, &mut one);
+        let mut cut = c0.clone();
+        let (top, bottom) = cut.split_at_mut(52 * n);
+        sgemm(-0.1, a_view.row_band(0..52), b_view, 1.0, top);
+        sgemm(-0.1, a_view.row_band(52..m), b_view, 1.0, bottom);
+        assert!(!same_bits(&one, &cut), "a cut at row 52 kept every bit");
+    }
+
+    /// Through the public entry point, on whatever pool the test runs on.
+    #[test]
+    fn public_products_match_one_call() {
+        for (m, k, n) in [
+            (100, 300, 90),
+            (256, 784, 64),
+            (40, 300, 200),
+            (300, 100, 136),
+        ] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = filled(m * k, 7, 0.0);
+                let b = filled(k * n, 8, 0.0);
+                let c0 = filled(m * n, 9, 0.0);
+                let (a_view, b_view) = views(&a, &b, (m, k, n), ta, tb);
+                let mut one = c0.clone();
                 sgemm(-0.1, a_view, b_view, 1.0, &mut one);
-                for bands in [2, 3] {
-                    let band = m.div_ceil(bands).next_multiple_of(8);
-                    banded.copy_from_slice(&c0);
-                    for (t, c_band) in banded.chunks_mut(band * n).enumerate() {
-                        let rows = t * band..t * band + c_band.len() / n;
-                        sgemm(-0.1, a_view.row_band(rows), b_view, 1.0, c_band);
-                    }
+                for threads in [1, 2, 3] {
+                    let mut public = c0.clone();
+                    crate::kernels::on_worker_pool(Some(threads), || {
+                        gemm_scaled(-0.1, a_view, b_view, 1.0, &mut public)
+                    });
                     assert!(
-                        one.iter()
-                            .zip(&banded)
-                            .all(|(x, y)| x.to_bits() == y.to_bits()),
-                        "{m}x{k}x{n} ta {ta} tb {tb}: {bands} bands differ from one call"
+                        same_bits(&one, &public),
+                        "{m}x{k}x{n} ta {ta} tb {tb} threads {threads}"
                     );
                 }
-                // And through the public entry point, whatever the pool does.
-                let mut public = c0.clone();
-                gemm_scaled(-0.1, a_view, b_view, 1.0, &mut public);
-                assert!(
-                    one.iter()
-                        .zip(&public)
-                        .all(|(x, y)| x.to_bits() == y.to_bits())
-                );
             }
         }
     }
