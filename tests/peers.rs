@@ -117,7 +117,7 @@ fn train_like_the_peers(
     let mut net = Network::record(
         &graph,
         &model.params,
-        &model.dense,
+        &model.node_params,
         Tape::new(),
         batch,
         true,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use nnc::autodiff::Shape;
 use nnc::graph::{Activation, DataSource, Graph, Init, Loss, Node, NodeId, Op, TrainSettings};
 use nnc::language::Span;
 use nnc::training::{Model, TrainConfig, train};
@@ -18,8 +19,9 @@ fn node(name: &str, op: Op, inputs: &[u32], width: usize) -> Node {
         name: name.into(),
         op,
         inputs: inputs.iter().map(|&i| NodeId(i)).collect(),
-        width,
+        shape: Shape::vector(width).unwrap(),
         span: Span::default(),
+        param_prefix: name.strip_suffix(".dense").unwrap_or(name).into(),
     }
 }
 

@@ -154,7 +154,8 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
     kink_signs(tape, params, &mut signs_at_x);
     let mut signs = Vec::with_capacity(signs_at_x.len());
     let mut report = Report::new();
-    for id in params.ids() {
+    let trainable: Vec<_> = params.trainable_ids().collect();
+    for id in trainable {
         let analytic = params.grad(id).to_vec();
         let n = analytic.len();
         let stride = n.div_ceil(max_per_param.max(1)).max(1);

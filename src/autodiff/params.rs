@@ -1,5 +1,6 @@
-//! Trainable parameters: named tensors that live outside the tape and persist across
-//! steps, each with a gradient buffer of the same size.
+//! Parameters: named tensors that live outside the tape and persist across steps. A
+//! trainable one has a gradient buffer of its size; a buffer (a running statistic that an
+//! op maintains) has none, is saved and loaded like the rest, and is never optimised.
 
 use super::{Shape, TapeError};
 
@@ -21,6 +22,8 @@ pub struct Params {
     shapes: Vec<Shape>,
     /// Stored as the transpose of the saved layout (see [`Params::add_transposed`]).
     transposed: Vec<bool>,
+    /// Trained by the optimizer (else a buffer, see [`Params::add_buffer`]).
+    trainable: Vec<bool>,
     pub(crate) values: Vec<Vec<f32>>,
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -48,9 +51,34 @@ impl Params {
         self.names.push(name.into());
         self.shapes.push(shape);
         self.transposed.push(false);
+        self.trainable.push(true);
         self.grads.push(vec![0.0; values.len()]);
         self.values.push(values);
         Ok(id)
+    }
+
+    /// Adds a buffer: saved and loaded with the weights, but without a gradient, never
+    /// optimised, counted or gradient-checked (a batch norm's running statistics).
+    pub fn add_buffer(
+        &mut self,
+        name: impl Into<String>,
+        shape: Shape,
+        values: Vec<f32>,
+    ) -> Result<ParamId, TapeError> {
+        let id = self.add(name, shape, values)?;
+        self.trainable[id.index()] = false;
+        self.grads[id.index()] = Vec::new();
+        Ok(id)
+    }
+
+    /// Whether the optimizer trains this tensor (else it is a buffer).
+    pub fn is_trainable(&self, id: ParamId) -> bool {
+        self.trainable[id.index()]
+    }
+
+    /// The tensors the optimizer trains, in order.
+    pub fn trainable_ids(&self) -> impl Iterator<Item = ParamId> + '_ {
+        self.ids().filter(|&id| self.is_trainable(id))
     }
 
     /// Adds a matrix given in its saved layout (`saved_shape`, row-major) but stored
@@ -172,9 +200,11 @@ impl Params {
         self.grads.iter_mut().for_each(|g| g.fill(0.0));
     }
 
-    /// Total number of scalar parameters.
+    /// Total number of trainable scalars (buffers are not parameters).
     pub fn count(&self) -> usize {
-        self.values.iter().map(Vec::len).sum()
+        self.trainable_ids()
+            .map(|id| self.values[id.index()].len())
+            .sum()
     }
 }
 
@@ -208,5 +238,21 @@ mod tests {
             .load_saved(id, &[6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
             .unwrap();
         assert_eq!(params.value(id), &[6.0, 3.0, 5.0, 2.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn buffers_are_kept_but_not_trained_or_counted() {
+        let mut params = Params::new();
+        let w = params
+            .add("w", Shape::vector(3).unwrap(), vec![1.0; 3])
+            .unwrap();
+        let b = params
+            .add_buffer("running_mean", Shape::vector(2).unwrap(), vec![0.5; 2])
+            .unwrap();
+        assert_eq!(params.count(), 3);
+        assert_eq!(params.trainable_ids().collect::<Vec<_>>(), [w]);
+        assert!(!params.is_trainable(b) && params.grad(b).is_empty());
+        assert_eq!(params.saved_values(b), [0.5, 0.5]);
+        assert_eq!(params.ids().count(), 2);
     }
 }

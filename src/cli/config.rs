@@ -49,15 +49,8 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
         );
     }
     let data = open_data(&graph, args)?;
-    validate::check_dataset(
-        &source,
-        &graph,
-        &data.name,
-        data.features,
-        data.classes,
-        color,
-    )
-    .map_err(crate::Error::Model)?;
+    validate::check_dataset(&source, &graph, &data.description(), color)
+        .map_err(crate::Error::Model)?;
     let config = TrainConfig {
         settings: graph.train.clone(),
         samples: args.samples,

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use super::DataError;
+use super::DataSource;
 use super::mnist::{Builtin, FILES};
-use crate::graph::DataSource;
 
 /// Where Debian's `dataset-fashion-mnist` package installs the files.
 pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::DataSource;
 use super::idx::{self, Images, Labels};
 use super::locate::Located;
 use super::{DataError, Dataset, Split, cache};
-use crate::graph::DataSource;
 
 /// The four standard file names (without `.gz`), in the order [`Located::files`] keeps.
 pub const FILES: [&str; 4] = [
@@ -143,6 +143,11 @@ impl Builtin {
     /// Both built-in datasets have ten classes.
     pub fn classes(self) -> usize {
         10
+    }
+
+    /// Each image's `(rows, cols)`: both datasets are 28 × 28 grey-level pixels.
+    pub fn image_size(self) -> (usize, usize) {
+        (28, 28)
     }
 }
 

@@ -24,7 +24,6 @@ pub use download::{fetch, fetch_from};
 pub use locate::{Located, Search, locate};
 pub use mnist::{Builtin, FILES};
 
-use crate::graph::DataSource;
 use idx::{Images, Labels};
 
 /// Samples per run when a large batch is written on several threads.
@@ -70,6 +69,52 @@ pub enum DataError {
     },
 }
 
+/// Where a model's data comes from, as its `train` block's `data` setting says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    Mnist,
+    FashionMnist,
+    /// A folder of the four IDX files.
+    Path(String),
+}
+
+/// What a dataset offers a model: samples of `rows × cols` values (an image; `rows` is 1
+/// for plain vectors) and `classes` labels. The graph layer checks a model's input and
+/// output against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub classes: usize,
+}
+
+impl Description {
+    /// Values per sample.
+    pub fn features(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The per-sample input shapes a model may declare for these samples: the values as a
+    /// vector.
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        vec![vec![self.features()]]
+    }
+}
+
+/// What a built-in dataset offers, known without opening it; `None` for a folder, which
+/// is described once opened ([`Dataset::description`]).
+pub fn describe(source: &DataSource) -> Option<Description> {
+    let builtin = Builtin::from_source(source)?;
+    let (rows, cols) = builtin.image_size();
+    Some(Description {
+        name: builtin.name().to_owned(),
+        rows,
+        cols,
+        classes: builtin.classes(),
+    })
+}
+
 /// A dataset's training and test splits.
 #[derive(Debug)]
 pub struct Dataset {
@@ -80,6 +125,19 @@ pub struct Dataset {
     pub features: usize,
     /// Number of classes; every label is below it.
     pub classes: usize,
+}
+
+impl Dataset {
+    /// What this dataset offers a model (the training images' size, the classes).
+    pub fn description(&self) -> Description {
+        let (rows, cols) = self.train.image_size();
+        Description {
+            name: self.name.clone(),
+            rows,
+            cols,
+            classes: self.classes,
+        }
+    }
 }
 
 /// Images and labels of one split, mapped from disk, or a contiguous part of one (see
@@ -94,6 +152,11 @@ pub struct Split {
 }
 
 impl Split {
+    /// Each sample's `(rows, cols)`, as the image file's header gives them.
+    pub fn image_size(&self) -> (usize, usize) {
+        (self.images.rows, self.images.cols)
+    }
+
     /// All samples of one image file and its label file, which `mnist.rs` checked agree.
     fn whole(images: Arc<Images>, labels: Arc<Labels>) -> Split {
         let len = images.count;

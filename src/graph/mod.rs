@@ -6,12 +6,17 @@
 //! no float buffers: parameters are declared here and allocated by the lowering.
 
 pub mod build;
+pub mod builtins;
 pub mod lower;
+pub mod op;
 pub mod shape;
 pub mod validate;
 
 pub use build::{BuildOptions, build_graph};
+pub use op::{Activation, Fill, Init, Op, ParamSpec, Role};
 
+use crate::autodiff::Shape;
+pub use crate::data::DataSource;
 use crate::language::Span;
 
 /// Index of a node in [`Graph::nodes`]. Inputs of a node always have smaller ids.
@@ -44,68 +49,17 @@ pub struct Graph {
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The name the file bound (`h`, `output`), or for an inner node of a binding's
-    /// expression a derived one (`h.dense`, `h.sigmoid`, `h.dense1`). Unique in the graph;
-    /// parameter tensors are named `{name}.weight` and `{name}.bias`.
+    /// expression a derived one (`h.dense`, `h.sigmoid`, `h.dense1`). Unique in the graph.
     pub name: String,
     pub op: Op,
     pub inputs: Vec<NodeId>,
-    /// Features per sample of this node's output.
-    pub width: usize,
+    /// The per-sample shape of this node's output: `[n]` or `[c, h, w]`.
+    pub shape: Shape,
     /// Where in the source this node was written, for diagnostics at run time.
     pub span: Span,
-}
-
-/// The closed set of graph operations.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// `input(n)`: `width` is `n`.
-    Input,
-    /// `dense(x, units)`: `y = x·Wᵀ + b` with `W: [units, n_in]`.
-    Dense {
-        units: usize,
-        bias: bool,
-        init: Init,
-    },
-    Activation(Activation),
-    /// `dropout(x, p)`, `0 ≤ p < 1`: zeroes each element with probability `p` in training
-    /// and scales the rest by `1/(1-p)`; identity at inference.
-    Dropout {
-        p: f32,
-    },
-    /// `concat(a, b, ...)` along the feature axis.
-    Concat,
-    /// Element-wise `a + b`, `a - b`, `a * b` of two nodes of the same width.
-    Add,
-    Sub,
-    Mul,
-    /// `a * c` or `c * a` with a number `c`.
-    Scale(f32),
-    /// `a + c` (and `a - c` as `a + (-c)`) with a number `c`.
-    AddScalar(f32),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    LeakyRelu { slope: f32 },
-    Softmax,
-    LogSoftmax,
-    Identity,
-}
-
-/// How a `dense` layer's weights are drawn. Biases start at zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    /// Glorot/Xavier uniform: `U(±sqrt(6 / (n_in + units)))`.
-    Xavier,
-    /// He normal: `N(0, 2 / n_in)`.
-    He,
-    /// `U(±1/sqrt(n_in))`, as PyTorch's `nn.Linear`.
-    Uniform,
-    /// `N(0, 1/n_in)`.
-    Normal,
+    /// The prefix of the tensors this node owns (`h` for `h.weight`): see `build`'s
+    /// module docs for the rule.
+    pub param_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,14 +120,6 @@ impl Default for TrainSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataSource {
-    Mnist,
-    FashionMnist,
-    /// A folder of the four IDX files.
-    Path(String),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
     Sgd {
@@ -193,43 +139,38 @@ impl Graph {
         &self.nodes[id.index()]
     }
 
-    /// Trainable parameters: `units × n_in` weights plus `units` biases per `dense`.
+    /// The per-sample shapes of a node's inputs, in order.
+    pub fn input_shapes(&self, node: &Node) -> Vec<Shape> {
+        node.inputs.iter().map(|&id| self.node(id).shape).collect()
+    }
+
+    /// The tensors a node owns (see [`Op::params`]); the graph was validated, so every
+    /// one of them fits in memory.
+    pub fn node_specs(&self, node: &Node) -> Vec<ParamSpec> {
+        node.op
+            .params(&self.input_shapes(node))
+            .expect("validation checked every tensor's size")
+    }
+
+    /// Trainable parameters of the whole model (buffers are not parameters).
     pub fn param_count(&self) -> usize {
         self.nodes.iter().map(|node| self.node_params(node)).sum()
     }
 
-    /// Parameters of one node.
+    /// Trainable parameters of one node.
     pub fn node_params(&self, node: &Node) -> usize {
-        match node.op {
-            Op::Dense { units, bias, .. } => {
-                let n_in = self.node(node.inputs[0]).width;
-                units * n_in + if bias { units } else { 0 }
-            }
-            _ => 0,
-        }
+        self.node_specs(node)
+            .iter()
+            .filter(|spec| spec.role == Role::Trainable)
+            .map(|spec| spec.shape.numel())
+            .sum()
     }
 
-    /// Forward floating-point operations per sample: `2·n_in·units (+ units)` per dense
-    /// layer, one per element for element-wise work, a few per element for the
-    /// transcendental activations.
+    /// Forward floating-point operations per sample (see [`Op::flops`]).
     pub fn flops_per_sample(&self) -> u64 {
         self.nodes
             .iter()
-            .map(|node| {
-                let width = node.width as u64;
-                match node.op {
-                    Op::Input | Op::Concat | Op::Activation(Activation::Identity) => 0,
-                    Op::Dense { units, bias, .. } => {
-                        let n_in = self.node(node.inputs[0]).width as u64;
-                        2 * n_in * units as u64 + if bias { units as u64 } else { 0 }
-                    }
-                    Op::Activation(Activation::Sigmoid | Activation::Tanh) => 4 * width,
-                    Op::Activation(Activation::Softmax | Activation::LogSoftmax) => 5 * width,
-                    Op::Activation(Activation::Relu | Activation::LeakyRelu { .. }) => width,
-                    Op::Dropout { .. } => width,
-                    Op::Add | Op::Sub | Op::Mul | Op::Scale(_) | Op::AddScalar(_) => width,
-                }
-            })
+            .map(|node| node.op.flops(&self.input_shapes(node), node.shape))
             .sum()
     }
 }

@@ -41,7 +41,14 @@ impl<'a> Stepper<'a> {
         let optimizer = Optimizer::new(graph.train.optimizer, &model.params);
         let mut tape = Tape::new();
         tape.set_training(training);
-        let net = Network::record(graph, &model.params, &model.dense, tape, batch, training)?;
+        let net = Network::record(
+            graph,
+            &model.params,
+            &model.node_params,
+            tape,
+            batch,
+            training,
+        )?;
         let mut order: Vec<u32> = (0..data.len() as u32).collect();
         order.shuffle(&mut rng);
         if order.len() < batch {

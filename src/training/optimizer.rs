@@ -105,6 +105,9 @@ impl Optimizer {
                 velocity,
             } => {
                 for id in params.ids() {
+                    if !params.is_trainable(id) {
+                        continue; // a buffer: its op maintains it
+                    }
                     let (w, g) = params.value_and_grad_mut(id);
                     if *momentum == 0.0 {
                         simd::axpy(-*lr, g, w);
@@ -133,6 +136,9 @@ impl Optimizer {
                 let step = *lr * correction2.sqrt() / correction1;
                 let eps_hat = *eps * correction2.sqrt();
                 for id in params.ids() {
+                    if !params.is_trainable(id) {
+                        continue;
+                    }
                     let (w, g) = params.value_and_grad_mut(id);
                     let (m, v) = (&mut m[id.index()], &mut v[id.index()]);
                     for (((w, g), m), v) in w
@@ -235,7 +241,7 @@ mod tests {
             let mut params = model.params.clone();
             let mut opt = Optimizer::new(settings, &params);
             let mut net =
-                Network::record(&graph, &params, &model.dense, Tape::new(), 4, true).unwrap();
+                Network::record(&graph, &params, &model.node_params, Tape::new(), 4, true).unwrap();
             assert!(net.tape.sgd_fusable());
             let loss = net.loss.unwrap();
             for step in 0..5 {

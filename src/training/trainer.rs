@@ -12,7 +12,7 @@ use super::TrainError;
 use super::optimizer::Optimizer;
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
-use crate::graph::lower::{DenseParams, Network, init_params};
+use crate::graph::lower::{Network, NodeParams, init_params};
 use crate::graph::{Graph, NodeId, TrainSettings};
 
 /// Evaluation batch: large enough to run the products efficiently.
@@ -73,18 +73,21 @@ pub enum Progress<'a> {
     EpochFinished(&'a EpochReport),
 }
 
-/// A model's trainable state: the parameters and which dense node owns which.
+/// A model's state: its tensors and which graph node owns which.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub params: Params,
-    pub dense: Vec<Option<DenseParams>>,
+    pub node_params: NodeParams,
 }
 
 impl Model {
     /// Fresh parameters drawn from `rng`.
     pub fn init(graph: &Graph, rng: &mut StdRng) -> Result<Model, TrainError> {
-        let (params, dense) = init_params(graph, rng)?;
-        Ok(Model { params, dense })
+        let (params, node_params) = init_params(graph, rng)?;
+        Ok(Model {
+            params,
+            node_params,
+        })
     }
 }
 
@@ -109,7 +112,7 @@ impl Networks {
             Ok(Network::record(
                 graph,
                 &model.params,
-                &model.dense,
+                &model.node_params,
                 tape,
                 b,
                 true,

@@ -1,8 +1,43 @@
 //! `concat`: join tensors with the same rows along the last axis.
+//!
+//! Per sample, vectors are joined end to end and images along their channels: both are
+//! the samples' values laid one after the other, so one kernel serves both.
 
-use super::super::{Shape, Tape, TapeError, Var};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var};
 use super::{Grads, Op, Values};
 use crate::kernels::simd;
+
+/// The shape rule of `concat`: vectors `[a] ++ [b] = [a + b]`; images of one height and
+/// width `[c₁, h, w] ++ [c₂, h, w] = [c₁ + c₂, h, w]`.
+pub fn concat_shape(parts: &[Shape]) -> Result<Shape, ShapeError> {
+    let Some(&head) = parts.first() else {
+        return Err(ShapeError::new("`concat` needs a layer", "nothing to join"));
+    };
+    let mut joined = 0usize;
+    for &part in parts {
+        let fits = match head.rank() {
+            1 => part.is_vector(),
+            _ => part.rank() == head.rank() && part.dims()[1..] == head.dims()[1..],
+        };
+        if !fits {
+            let shapes: Vec<String> = parts.iter().map(Shape::to_string).collect();
+            return Err(ShapeError::new(
+                format!(
+                    "`concat` joins vectors, or images of one height and width, found {}",
+                    shapes.join(", ")
+                ),
+                "shapes that do not join",
+            )
+            .with_help("images are joined along their channels; flatten them to join vectors"));
+        }
+        joined = joined
+            .checked_add(part.dims()[0])
+            .ok_or_else(|| ShapeError::new("`concat` would be too large", "too large"))?;
+    }
+    let mut dims = head.dims();
+    dims[0] = joined;
+    Shape::new(&dims).map_err(|e| ShapeError::new(e.to_string(), "too large"))
+}
 
 impl Tape {
     /// Joins `parts` (each `[rows, colsᵢ]`) into `[rows, Σ colsᵢ]`.

@@ -1,8 +1,21 @@
 //! Matrix product and bias add: the two halves of a dense layer `y = x·Wᵀ + b`.
 
-use super::super::{Shape, Tape, TapeError, Var};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var, describe_shape};
 use super::{Grads, Op, Values};
 use crate::kernels::{MatRef, gemm, gemm_scaled, simd};
+
+/// The shape rule of a dense layer (`matmul` by its weights, then `bias_add`): a vector
+/// `[n_in]` becomes `[units]`.
+pub fn dense_shape(x: Shape, units: usize) -> Result<Shape, ShapeError> {
+    if !x.is_vector() {
+        return Err(ShapeError::new(
+            format!("`dense` takes a vector, found {}", describe_shape(x)),
+            "not a vector",
+        )
+        .with_help("flatten the image first: `x |> flatten |> dense(...)`"));
+    }
+    Shape::vector(units).map_err(|e| ShapeError::new(e.to_string(), "too large"))
+}
 
 impl Tape {
     /// `a·b` for `a: [m, k]`, `b: [k, n]`.

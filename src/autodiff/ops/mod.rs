@@ -10,6 +10,12 @@ mod dropout;
 mod elementwise;
 mod softmax_xent;
 
+// The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
+pub use concat::concat_shape;
+pub use dense::dense_shape;
+pub use elementwise::same_shape;
+pub use softmax_xent::softmax_shape;
+
 use rand::rngs::StdRng;
 
 use super::tape::Node;

@@ -11,7 +11,6 @@ use crate::cli::args::{BenchArgs, RunArgs};
 use crate::cli::commands::check::{group_digits, print_json};
 use crate::cli::config::prepare;
 use crate::graph::Graph;
-use crate::graph::build::op_kind;
 use crate::training::bench::{OpTime, Stepper, time_for};
 
 /// Backward costs about twice the forward (two products per dense layer), so a training
@@ -150,7 +149,7 @@ fn bench_batch(
         .zip(&rows)
         .map(|(node, t)| OpRow {
             name: node.name.clone(),
-            op: op_kind(&node.op).to_owned(),
+            op: node.op.kind().to_owned(),
             forward_us: per_step_us(t.forward),
             backward_us: per_step_us(t.backward),
             share: (t.forward + t.backward).as_secs_f64() / total,

@@ -116,7 +116,7 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
     // Training mode, so dropout is part of the checked function; `check_tape` re-seeds
     // the masks before every evaluation.
     tape.set_training(true);
-    let mut net = Network::record(graph, &model.params, &model.dense, tape, batch, true)?;
+    let mut net = Network::record(graph, &model.params, &model.node_params, tape, batch, true)?;
     let mut labels = vec![0u32; batch];
     data.train
         .write_batch(&indices, net.tape.value_mut(net.input)?, &mut labels);

@@ -1,7 +1,7 @@
 //! Unit tests of semantic analysis: naming, defaults, arithmetic lowering, errors.
 
 use super::*;
-use crate::graph::{DataSource, Optimizer, TrainSettings};
+use crate::graph::{Activation, DataSource, Init, Optimizer, TrainSettings};
 
 fn build(text: &str) -> Result<Graph, Diagnostics> {
     build_with(text, &[])
@@ -63,7 +63,7 @@ fn the_first_example_builds() {
         graph.node(graph.output).op,
         Op::Activation(Activation::Softmax)
     );
-    assert_eq!(graph.node(graph.input).width, 784);
+    assert_eq!(graph.node(graph.input).shape.dims(), [784]);
     let expected = TrainSettings {
         batch: 1,
         seed: 42,
@@ -160,7 +160,7 @@ fn residual_and_concat_shapes() {
     let text = "model m {\n x = input(8)\n a = x |> dense(8) |> relu\n r = a + x\n c = concat(a, r, x)\n output = relu(c |> dense(2))\n}\n";
     let graph = build(text).unwrap();
     let c = graph.nodes.iter().find(|n| n.name == "c").unwrap();
-    assert_eq!((c.op.clone(), c.width), (Op::Concat, 24));
+    assert_eq!((c.op.clone(), c.shape.numel()), (Op::Concat, 24));
     assert_eq!(graph.node(graph.output).name, "output");
 }
 

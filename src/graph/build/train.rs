@@ -1,0 +1,335 @@
+//! The `train` block: each setting checked and stored, defaults filled in; the optimizer
+//! bound with the same argument binder as the model's built-ins.
+
+use super::{Builder, Value};
+use crate::graph::builtins::{Arg, ArgKind, Default, ParamDef};
+use crate::graph::{DataSource, Optimizer, TrainSettings};
+use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
+use crate::language::suggest::did_you_mean;
+use crate::language::{Diagnostic, Span};
+
+/// Every setting the `train` block knows.
+pub const SETTINGS: [&str; 11] = [
+    "data",
+    "optimizer",
+    "epochs",
+    "batch",
+    "seed",
+    "shuffle",
+    "validation",
+    "early_stopping",
+    "lr_decay",
+    "flip",
+    "shift",
+];
+
+/// Largest `shift`, in pixels (an image's own side bounds it further at run time).
+const MAX_SHIFT: u32 = 1 << 16;
+
+const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
+
+impl Builder<'_> {
+    /// The `train` block with defaults filled in; problems are reported.
+    pub(super) fn train_settings(&mut self, train: Option<&Train>) -> TrainSettings {
+        train_settings(self, train)
+    }
+
+    /// Reports `diagnostic` and returns the "already reported" error.
+    fn fail<T>(&mut self, diagnostic: Diagnostic) -> Result<T, ()> {
+        self.error(diagnostic);
+        Err(())
+    }
+}
+
+fn train_settings(builder: &mut Builder<'_>, train: Option<&Train>) -> TrainSettings {
+    let mut settings = TrainSettings::default();
+    let Some(train) = train else { return settings };
+    let mut seen: Vec<(&str, Span)> = Vec::new();
+    for Binding { name, value } in &train.settings {
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name.name) {
+            let line = builder.line_of(first.start);
+            builder.error(
+                Diagnostic::new(
+                    format!("setting `{}` is written twice", name.name),
+                    name.span,
+                    "written again here",
+                )
+                .with_help(format!("first written on line {line}")),
+            );
+            continue;
+        }
+        seen.push((&name.name, name.span));
+        let Ok(result) = setting(builder, &mut settings, &name.name, name.span, value) else {
+            continue;
+        };
+        if let Err(diagnostic) = result {
+            builder.error(diagnostic);
+        }
+    }
+    settings
+}
+
+/// Applies one setting. The outer `Err` means "already reported".
+fn setting(
+    builder: &mut Builder<'_>,
+    settings: &mut TrainSettings,
+    name: &str,
+    name_span: Span,
+    expr: &Expr,
+) -> Result<Result<(), Diagnostic>, ()> {
+    let span = expr.span;
+    if name == "optimizer" {
+        return optimizer(builder, expr).map(|o| {
+            settings.optimizer = o;
+            Ok(())
+        });
+    }
+    let value = builder.constant(expr)?;
+    let found = value.describe(&[]);
+    Ok(match (name, value) {
+        ("data", Value::Symbol(s)) if s == "mnist" => {
+            (settings.data, settings.data_span) = (DataSource::Mnist, Some(span));
+            Ok(())
+        }
+        ("data", Value::Symbol(s)) if s == "fashion_mnist" => {
+            (settings.data, settings.data_span) = (DataSource::FashionMnist, Some(span));
+            Ok(())
+        }
+        ("data", Value::Symbol(s)) => Err(Diagnostic::new(format!("unknown dataset `{s}`"), span, did_you_mean(&s, DATASETS, "not a built-in dataset"))
+            .with_help("use `mnist`, `fashion_mnist`, or a folder of IDX files as a string: `data = \"path/to/dir\"`")),
+        ("data", Value::Str(path)) => {
+            (settings.data, settings.data_span) = (DataSource::Path(path), Some(span));
+            Ok(())
+        }
+        ("data", _) => Err(Diagnostic::new(format!("`data` must be a dataset, found {found}"), span, "expected `mnist`, `fashion_mnist` or a path")),
+        ("epochs", value) => whole(value, span, "epochs", 1).map(|n| settings.epochs = n as usize),
+        ("batch", value) => whole(value, span, "batch", 1).and_then(|n| {
+            if n > (1 << 24) {
+                return Err(Diagnostic::new(format!("`batch` of {n} is too large to allocate"), span, "at most 16777216"));
+            }
+            settings.batch = n as usize;
+            Ok(())
+        }),
+        ("seed", value) => whole(value, span, "seed", 0).map(|n| settings.seed = n),
+        ("early_stopping", Value::Bool(false)) => {
+            settings.early_stopping = None;
+            Ok(())
+        }
+        ("early_stopping", value) => whole(value, span, "early_stopping", 1).map(|n| settings.early_stopping = Some(n as usize)),
+        ("shuffle", Value::Bool(b)) => {
+            settings.shuffle = b;
+            Ok(())
+        }
+        ("shuffle", _) => Err(Diagnostic::new(format!("`shuffle` must be `true` or `false`, found {found}"), span, "expected `true` or `false`")),
+        ("validation", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
+            settings.validation = value as f32;
+            Ok(())
+        }
+        ("lr_decay", Value::Number { value, .. }) if value > 0.0 && value <= 1.0 => {
+            settings.lr_decay = value as f32;
+            Ok(())
+        }
+        ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
+            .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
+        ("flip", Value::Number { value, .. }) if (0.0..=1.0).contains(&value) => {
+            settings.flip = value as f32;
+            Ok(())
+        }
+        ("flip", _) => Err(Diagnostic::new(format!("`flip` must be a probability in [0, 1], found {found}"), span, "out of range")
+            .with_help("each training image is mirrored left to right with this probability; e.g. `flip = 0.5`")),
+        ("shift", value) => whole(value, span, "shift", 0).and_then(|n| {
+            if n > u64::from(MAX_SHIFT) {
+                return Err(Diagnostic::new(format!("`shift` of {n} pixels is too large"), span, format!("at most {MAX_SHIFT}")));
+            }
+            settings.shift = n as u32;
+            Ok(())
+        }),
+        ("validation", _) => Err(Diagnostic::new(format!("`validation` must be a fraction in [0, 1), found {found}"), span, "out of range")
+            .with_help("e.g. `validation = 0.1` holds out a tenth of the training set")),
+        (unknown, _) => Err(Diagnostic::new(format!("unknown setting `{unknown}`"), name_span, did_you_mean(unknown, SETTINGS, "not a setting"))
+            .with_help(format!("the settings are {}", SETTINGS.join(", ")))),
+    })
+}
+
+/// A whole number at least `min`, read exactly from its text when it has no fraction.
+fn whole(value: Value, span: Span, setting: &str, min: u64) -> Result<u64, Diagnostic> {
+    let Value::Number { value, text } = value else {
+        return Err(Diagnostic::new(
+            format!("`{setting}` must be a whole number"),
+            span,
+            "not a number",
+        ));
+    };
+    let exact = text.trim_start_matches('+').parse::<u64>().ok();
+    match exact {
+        Some(n) if n >= min => Ok(n),
+        None if value.fract() == 0.0 && value >= min as f64 && value < 2f64.powi(53) => {
+            Ok(value as u64)
+        }
+        _ if value.fract() != 0.0 => Err(Diagnostic::new(
+            format!("`{setting}` must be a whole number, found {text}"),
+            span,
+            "not a whole number",
+        )),
+        _ if value < min as f64 => Err(Diagnostic::new(
+            format!("`{setting}` must be at least {min}, found {text}"),
+            span,
+            "too small",
+        )),
+        _ => Err(Diagnostic::new(
+            format!("`{setting}` is too large: {text}"),
+            span,
+            "too large",
+        )),
+    }
+}
+
+/// One optimizer of the language: its parameters (as a built-in's) and how the checked
+/// arguments become an [`Optimizer`].
+struct OptimizerDef {
+    name: &'static str,
+    params: &'static [ParamDef],
+    build: fn(&[f32]) -> Optimizer,
+}
+
+const LR_HELP: &str = "try `lr = 0.1` for sgd or `lr = 0.001` for adam";
+const FRACTION_HELP: &str = "the usual values are momentum 0.9, beta1 0.9, beta2 0.999";
+
+const fn setting_param(
+    name: &'static str,
+    kind: ArgKind,
+    default: Default,
+    what: &'static str,
+    help: &'static str,
+) -> ParamDef {
+    ParamDef {
+        name,
+        kind,
+        default,
+        what,
+        help,
+    }
+}
+
+const OPTIMIZERS: [OptimizerDef; 2] = [
+    OptimizerDef {
+        name: "sgd",
+        params: &[
+            setting_param(
+                "lr",
+                ArgKind::Positive,
+                Default::Required,
+                "the learning rate",
+                LR_HELP,
+            ),
+            setting_param(
+                "momentum",
+                ArgKind::Fraction,
+                Default::Number(0.0, "0"),
+                "",
+                FRACTION_HELP,
+            ),
+        ],
+        build: |v| Optimizer::Sgd {
+            lr: v[0],
+            momentum: v[1],
+        },
+    },
+    OptimizerDef {
+        name: "adam",
+        params: &[
+            setting_param(
+                "lr",
+                ArgKind::Positive,
+                Default::Number(0.001, "0.001"),
+                "the learning rate",
+                LR_HELP,
+            ),
+            setting_param(
+                "beta1",
+                ArgKind::Fraction,
+                Default::Number(0.9, "0.9"),
+                "",
+                FRACTION_HELP,
+            ),
+            setting_param(
+                "beta2",
+                ArgKind::Fraction,
+                Default::Number(0.999, "0.999"),
+                "",
+                FRACTION_HELP,
+            ),
+            setting_param(
+                "eps",
+                ArgKind::Positive,
+                Default::Number(1e-8, "1e-8"),
+                "",
+                "the usual value is 1e-8",
+            ),
+        ],
+        build: |v| Optimizer::Adam {
+            lr: v[0],
+            beta1: v[1],
+            beta2: v[2],
+            eps: v[3],
+        },
+    },
+];
+
+/// `sgd(lr, momentum = 0)` or `adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)`,
+/// written as a call or (for adam) a bare name.
+fn optimizer(builder: &mut Builder<'_>, expr: &Expr) -> Result<Optimizer, ()> {
+    let (func, args) = match &expr.kind {
+        ExprKind::Call { func, args, .. } => (func.clone(), args.as_slice()),
+        ExprKind::Name(name) => match builder.constant(expr)? {
+            Value::Symbol(s) => (
+                Ident {
+                    name: s,
+                    span: expr.span,
+                },
+                [].as_slice(),
+            ),
+            other => {
+                return builder.fail(
+                    Diagnostic::new(
+                        format!(
+                            "`optimizer` must be `sgd(...)` or `adam(...)`, found {}",
+                            other.describe(&[])
+                        ),
+                        expr.span,
+                        "not an optimizer",
+                    )
+                    .with_help(format!("`{name}` is a `let` parameter")),
+                );
+            }
+        },
+        _ => {
+            return builder.fail(Diagnostic::new(
+                "`optimizer` must be `sgd(...)` or `adam(...)`",
+                expr.span,
+                "not an optimizer",
+            ));
+        }
+    };
+    let Some(def) = OPTIMIZERS.iter().find(|o| o.name == func.name) else {
+        let label = did_you_mean(&func.name, OPTIMIZERS.map(|o| o.name), "not an optimizer");
+        return builder.fail(
+            Diagnostic::new(
+                format!("unknown optimizer `{}`", func.name),
+                func.span,
+                label,
+            )
+            .with_help("use `sgd(lr = 0.1)` or `adam(lr = 0.001)`"),
+        );
+    };
+    let given = builder.bind_arguments(def.name, &func, args, def.params, false)?;
+    let checked = builder.check_arguments(def.name, def.params, given, func.span)?;
+    let values: Vec<f32> = checked
+        .iter()
+        .map(|arg| match arg {
+            Arg::Number(x) => *x,
+            other => unreachable!("optimizer parameters are numbers, found {other:?}"),
+        })
+        .collect();
+    Ok((def.build)(&values))
+}
