@@ -196,13 +196,14 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
     report
 }
 
-/// Writes into `out` whether each input element of every `relu`/`leaky_relu` node on the
-/// tape is positive (the side of the kink it is on), in tape order.
+/// Writes into `out` whether each input element of every node with a kink
+/// ([`Op::kink_input`]: `relu`, `leaky_relu`) is positive (the side of the kink it is
+/// on), in tape order.
 fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<bool>) {
     out.clear();
     for index in 0..tape.len() {
         let var = Var(u32::try_from(index).expect("fewer than 2³² tape nodes"));
-        let (Op::Relu { x } | Op::LeakyRelu { x, .. }) = *tape.op(var) else {
+        let Some(x) = tape.op(var).kink_input() else {
             continue;
         };
         // A parameter's value lives in `Params`, not on the tape.

@@ -1,6 +1,8 @@
 //! The tape: a recording of operations in evaluation order, with a value and a gradient
 //! buffer per node that are reused from one step to the next.
 
+use std::cell::Cell;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -61,6 +63,9 @@ pub struct Tape {
     pub(crate) edges: Vec<Var>,
     training: bool,
     rng: StdRng,
+    /// Whether plain SGD can be fused into backward ([`Tape::sgd_fusable`]): decided once
+    /// per recording, the first time it is asked, and forgotten when a node is recorded.
+    fusable: Cell<Option<bool>>,
 }
 
 impl Default for Tape {
@@ -79,6 +84,7 @@ impl Tape {
             edges: Vec::new(),
             training: true,
             rng: StdRng::seed_from_u64(0),
+            fusable: Cell::new(None),
         }
     }
 
@@ -87,6 +93,7 @@ impl Tape {
     pub fn reset(&mut self) {
         self.nodes.clear();
         self.edges.clear();
+        self.fusable.set(None);
     }
 
     /// Training mode (dropout active, the default) or inference (dropout is identity).
@@ -122,6 +129,7 @@ impl Tape {
 
     /// Records a node, sizing its reused buffers.
     pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
+        self.fusable.set(None);
         let index = self.nodes.len();
         let needs_grad = match op {
             Op::Param(_) => true,
@@ -268,9 +276,18 @@ impl Tape {
     }
 
     /// Whether [`Tape::backward_sgd`] can fuse the update: every parameter node is read by
-    /// exactly one node, as the right operand of a matmul or the bias of a bias add, whose
-    /// other operand is not a parameter; and no parameter has two nodes.
+    /// exactly one node, as that op's [`Op::fusable_operand`], whose other operands are not
+    /// parameters; and no parameter has two nodes. Decided once per recording.
     pub fn sgd_fusable(&self) -> bool {
+        if let Some(known) = self.fusable.get() {
+            return known;
+        }
+        let fusable = self.decide_sgd_fusable();
+        self.fusable.set(Some(fusable));
+        fusable
+    }
+
+    fn decide_sgd_fusable(&self) -> bool {
         let param = |v: Var| match self.nodes[v.index()].op {
             Op::Param(id) => Some(id),
             _ => None,
@@ -285,12 +302,11 @@ impl Tape {
             let (Some(consumer), None) = (consumers.next(), consumers.next()) else {
                 return false;
             };
-            !duplicate
-                && match consumer.op {
-                    Op::MatMul { a, b, .. } => b == var && param(a).is_none(),
-                    Op::BiasAdd { x, bias } => bias == var && param(x).is_none(),
-                    _ => false,
-                }
+            let others_are_not_params = consumer
+                .op
+                .inputs(&self.edges)
+                .all(|v| v == var || param(v).is_none());
+            !duplicate && consumer.op.fusable_operand() == Some(var) && others_are_not_params
         })
     }
 
@@ -338,9 +354,17 @@ impl Tape {
             &self.aux[index],
             &mut grads,
         );
-        if let Some(lr) = sgd {
-            node.op
-                .apply_sgd(&self.values, &self.nodes, &rest[0], lr, &mut params.values);
+        if let Some(lr) = sgd
+            && let Some(operand) = node.op.fusable_operand()
+            && let Op::Param(id) = self.nodes[operand.index()].op
+        {
+            node.op.apply_sgd(
+                &self.values,
+                &self.nodes,
+                &rest[0],
+                lr,
+                &mut params.values[id.index()],
+            );
         }
     }
 

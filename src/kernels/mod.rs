@@ -4,27 +4,13 @@
 //! owns. Matrix products go through [`gemm::gemm`] (the crate's only `sgemm` call);
 //! element-wise work through [`simd`] (`wide::f32x8`, eight lanes); row-wise reductions
 //! (softmax, sums) through [`reduce`]. Large products are cut into bands of rows that
-//! run on rayon's pool ([`on_worker_pool`]); every output element is still summed by one
+//! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 
 pub mod gemm;
+pub mod pool;
 pub mod reduce;
 pub mod simd;
 
 pub use gemm::{MatRef, gemm, gemm_scaled};
-
-/// Runs `work` on a pool of `threads` worker threads (all cores when `None`), started on
-/// one of the pool's own threads: the products' bands then run on that thread and the
-/// others, instead of the caller sleeping while the pool works. The stack is as large as a
-/// main thread's, which the front end's nesting limits were chosen for. Without a pool
-/// (the pool cannot start), `work` runs here and the products still use rayon's global one.
-pub fn on_worker_pool<R: Send>(threads: Option<usize>, work: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0)) // 0: rayon's default, all cores
-        .stack_size(8 << 20)
-        .build()
-    {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
-}
+pub use pool::on_worker_pool;

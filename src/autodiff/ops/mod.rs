@@ -180,7 +180,56 @@ impl Op {
             Op::SoftmaxCrossEntropy { logits, .. } => nodes[logits.index()].shape.numel(),
             // the dropout mask
             Op::Dropout { .. } => shape.numel(),
-            _ => 0,
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::Concat { .. } => 0,
+        }
+    }
+
+    /// The input whose sign decides which side of a kink the op is on (`relu`'s `x`):
+    /// gradient checks step past a kink one-sidedly.
+    pub fn kink_input(&self) -> Option<Var> {
+        match *self {
+            Op::Relu { x } | Op::LeakyRelu { x, .. } => Some(x),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. } => None,
         }
     }
 
@@ -276,48 +325,64 @@ impl Op {
 }
 
 impl Op {
-    /// The fused SGD step of a parameter's only consumer (see `Tape::backward_sgd`):
-    /// `w ← w − lr·∂L/∂w`, computed from `∂L/∂output` straight into the parameter.
+    /// The operand whose plain SGD step this op can take inside its backward rule, when
+    /// that operand is a parameter nothing else reads (see `Tape::sgd_fusable`): a
+    /// product's right operand (a weight) or a bias.
+    pub(crate) fn fusable_operand(&self) -> Option<Var> {
+        match *self {
+            Op::MatMul { b, .. } => Some(b),
+            Op::BiasAdd { bias, .. } => Some(bias),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. } => None,
+        }
+    }
+
+    /// The fused SGD step of [`Op::fusable_operand`], `w ← w − lr·∂L/∂w`, computed from
+    /// `∂L/∂output` straight into the parameter by the same function the backward rule
+    /// uses for that operand's gradient (with `α = −lr` instead of 1).
     pub(crate) fn apply_sgd(
         &self,
         values: &[Vec<f32>],
         nodes: &[Node],
         grad_out: &[f32],
         lr: f32,
-        params: &mut [Vec<f32>],
+        weight: &mut [f32],
     ) {
-        let param_of = |v: Var| match nodes[v.index()].op {
-            Op::Param(id) => Some(id),
-            _ => None,
-        };
         match *self {
             Op::MatMul {
                 a,
                 b,
                 trans_a,
                 trans_b,
-            } => {
-                if let Some(id) = param_of(b) {
-                    let a_shape = nodes[a.index()].shape;
-                    let b_shape = nodes[b.index()].shape;
-                    dense::matmul_sgd(
-                        &values[a.index()],
-                        a_shape,
-                        trans_a,
-                        b_shape,
-                        trans_b,
-                        grad_out,
-                        lr,
-                        &mut params[id.index()],
-                    );
-                }
-            }
-            Op::BiasAdd { bias, .. } => {
-                if let Some(id) = param_of(bias) {
-                    dense::bias_add_sgd(grad_out, lr, &mut params[id.index()]);
-                }
-            }
-            _ => {}
+            } => dense::matmul_param_grad(
+                values,
+                nodes,
+                (a, b, trans_a, trans_b),
+                grad_out,
+                -lr,
+                weight,
+            ),
+            Op::BiasAdd { .. } => dense::bias_grad(grad_out, -lr, weight),
+            _ => unreachable!("`fusable_operand` names only products and biases"),
         }
     }
 }
@@ -349,7 +414,8 @@ pub(crate) struct Grads<'a> {
     pub(crate) nodes: &'a mut [Vec<f32>],
     pub(crate) params: &'a mut [Vec<f32>],
     pub(crate) tape: &'a [Node],
-    /// Fused SGD: parameters get no gradient here; `Op::apply_sgd` updates them instead.
+    /// Fused SGD: parameters get no gradient here; `Op::apply_sgd` updates them instead,
+    /// after the rule has read them for its other operand.
     pub(crate) skip_params: bool,
 }
 
