@@ -21,8 +21,8 @@ pub struct Builtin {
     /// Takes a layer and nothing else, so it can be written after `|>` or named by a
     /// `let` (`let act = relu`).
     pub activation: bool,
-    /// A call as written after `x |>` in a model line (or as the whole line, for
-    /// `input`), used by the documentation and by the table's own test.
+    /// A use of it, the right-hand side of a model line given a layer `x` (for `input`,
+    /// the input line itself), for the documentation and the table's own test.
     pub example: &'static str,
     /// Creates the node from arguments already bound and checked against `params`.
     pub build: fn(&mut Call<'_, '_>) -> Result<NodeId, ()>,
@@ -115,7 +115,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "a fully connected layer `x·Wᵀ + b` of `units` outputs",
         activation: false,
-        example: "dense(3)",
+        example: "x |> dense(3)",
         build: |call| {
             let (x, units) = (call.layer("x"), call.size("units"));
             let (bias, init) = (call.boolean("bias"), call.init("init"));
@@ -143,7 +143,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "zeroes a fraction `p` of the values in training (scaling the rest), identity at evaluation",
         activation: false,
-        example: "dropout(0.5)",
+        example: "x |> dropout(0.5)",
         build: |call| {
             let (x, p) = (call.layer("x"), call.number("p"));
             call.push(Op::Dropout { p }, vec![x])
@@ -160,10 +160,21 @@ pub const BUILTINS: &[Builtin] = &[
     activation(
         "sigmoid",
         "`1 / (1 + e^-x)`, element-wise",
+        "x |> sigmoid",
         Activation::Sigmoid,
     ),
-    activation("tanh", "`tanh x`, element-wise", Activation::Tanh),
-    activation("relu", "`max(x, 0)`, element-wise", Activation::Relu),
+    activation(
+        "tanh",
+        "`tanh x`, element-wise",
+        "x |> tanh",
+        Activation::Tanh,
+    ),
+    activation(
+        "relu",
+        "`max(x, 0)`, element-wise",
+        "x |> relu",
+        Activation::Relu,
+    ),
     Builtin {
         name: "leaky_relu",
         params: &[
@@ -172,7 +183,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "`x` where positive, `slope·x` elsewhere",
         activation: true,
-        example: "leaky_relu(slope = 0.1)",
+        example: "x |> leaky_relu(slope = 0.1)",
         build: |call| {
             let (x, slope) = (call.layer("x"), call.number("slope"));
             call.push(Op::Activation(Activation::LeakyRelu { slope }), vec![x])
@@ -181,24 +192,36 @@ pub const BUILTINS: &[Builtin] = &[
     activation(
         "softmax",
         "probabilities over a vector's values",
+        "x |> softmax",
         Activation::Softmax,
     ),
     activation(
         "log_softmax",
         "the logarithm of `softmax`, computed stably",
+        "x |> log_softmax",
         Activation::LogSoftmax,
     ),
-    activation("identity", "the layer unchanged", Activation::Identity),
+    activation(
+        "identity",
+        "the layer unchanged",
+        "x |> identity",
+        Activation::Identity,
+    ),
 ];
 
 /// A row for an activation without options: `name(x)`.
-const fn activation(name: &'static str, help: &'static str, which: Activation) -> Builtin {
+const fn activation(
+    name: &'static str,
+    help: &'static str,
+    example: &'static str,
+    which: Activation,
+) -> Builtin {
     Builtin {
         name,
         params: &[X],
         help,
         activation: true,
-        example: name,
+        example,
         build: match which {
             Activation::Sigmoid => |call| call.activation(Activation::Sigmoid),
             Activation::Tanh => |call| call.activation(Activation::Tanh),
@@ -265,6 +288,123 @@ impl ParamDef {
             format!("`{}`", self.name)
         } else {
             self.what.to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Walks the table: every row is complete, and its example parses, checks, shows,
+    //! lowers onto a tape and passes the gradient check inside a small model.
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::autodiff::Tape;
+    use crate::autodiff::gradcheck::check_tape;
+    use crate::graph::lower::{Network, init_params};
+    use crate::graph::{BuildOptions, Graph, build_graph};
+    use crate::language::Source;
+
+    /// A model around `builtin`'s example: a trainable layer before it (so its backward
+    /// rule carries a gradient) and a scored output after it.
+    fn model_around(builtin: &Builtin) -> String {
+        let line = if builtin.name == "input" {
+            format!("    x = {}\n    y = x", builtin.example)
+        } else {
+            format!(
+                "    i = input(4)\n    x = i |> dense(4) |> tanh\n    y = {}",
+                builtin.example
+            )
+        };
+        format!(
+            "model t {{\n{line}\n    output = y |> dense(3) |> softmax\n    loss = cross_entropy\n}}\n"
+        )
+    }
+
+    fn build(text: &str) -> Graph {
+        let source = Source {
+            path: "table.nn".into(),
+            text: text.into(),
+        };
+        build_graph(&source, &BuildOptions::default())
+            .unwrap_or_else(|e| panic!("{text}\n{}", e.rendered))
+    }
+
+    #[test]
+    fn every_row_is_complete() {
+        let mut seen = std::collections::HashSet::new();
+        for builtin in BUILTINS {
+            let name = builtin.name;
+            assert!(seen.insert(name), "`{name}` has two rows");
+            assert!(!builtin.help.is_empty(), "`{name}` has no help");
+            assert!(
+                builtin.example.contains(name),
+                "`{name}`'s example does not use it"
+            );
+            assert!(builtin.signature().starts_with(&format!("{name}(")));
+            for param in builtin.params {
+                assert!(!param.name.is_empty(), "`{name}` has a nameless parameter");
+                let ranged = matches!(param.kind, ArgKind::Fraction | ArgKind::Positive);
+                assert!(
+                    !ranged || !param.help.is_empty(),
+                    "`{name}`'s `{}` has a range but no help for its range error",
+                    param.name
+                );
+            }
+            // An activation takes the layer and nothing it must be told.
+            if builtin.activation {
+                assert!(
+                    builtin.params[1..]
+                        .iter()
+                        .all(|p| p.default != Default::Required),
+                    "activation `{name}` has a required option"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_checks_shows_lowers_and_passes_gradcheck() {
+        for builtin in BUILTINS {
+            let name = builtin.name;
+            let text = model_around(builtin);
+            let graph = build(&text);
+            // Checks: the row's builder made the row's op.
+            let made: Vec<_> = graph.nodes.iter().filter(|n| n.op.kind() == name).collect();
+            assert!(
+                !made.is_empty(),
+                "`{name}`'s example made no `{name}` node:\n{text}"
+            );
+            // Shows: a description and a shape for every node.
+            for node in &made {
+                assert!(
+                    node.op.describe().starts_with(name),
+                    "`{name}` shows as {}",
+                    node.op.describe()
+                );
+                assert!(node.shape.numel() > 0);
+            }
+            // Lowers, and its gradients agree with finite differences.
+            let mut rng = StdRng::seed_from_u64(1);
+            let (mut params, node_params) = init_params(&graph, &mut rng).unwrap();
+            let mut tape = Tape::new();
+            tape.set_training(true);
+            let batch = 3;
+            let mut net = Network::record(&graph, &params, &node_params, tape, batch, true)
+                .unwrap_or_else(|e| panic!("`{name}` does not lower: {e}"));
+            for v in net.tape.value_mut(net.input).unwrap() {
+                *v = rng.random_range(-1.0..1.0);
+            }
+            net.set_targets(&[0, 2, 1]).unwrap();
+            let loss = net.loss.unwrap();
+            let report = check_tape(&mut net.tape, &mut params, loss, 16);
+            assert!(
+                report.ok(),
+                "`{name}`: gradient check failed, max relative error {}",
+                report.max_rel_error
+            );
         }
     }
 }
