@@ -7,7 +7,9 @@
 //! run on rayon's pool ([`on_worker_pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 
+pub mod conv;
 pub mod gemm;
+pub mod im2col;
 pub mod reduce;
 pub mod simd;
 
