@@ -10,6 +10,7 @@
 pub mod conv;
 pub mod gemm;
 pub mod im2col;
+pub mod pool;
 pub mod reduce;
 pub mod simd;
 
