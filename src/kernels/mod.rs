@@ -7,8 +7,11 @@
 //! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 
+pub mod conv;
 pub mod gemm;
+pub mod im2col;
 pub mod pool;
+pub mod pooling;
 pub mod reduce;
 pub mod simd;
 

@@ -1,0 +1,737 @@
+//! 2-D convolution (PyTorch's `conv2d`, square kernels, zero padding) as im2col and
+//! matrix products.
+//!
+//! Layouts are PyTorch's: images `[batch, c, h, w]`, weights `[filters, c, k, k]`, bias
+//! `[filters]`, outputs `[batch, filters, h', w']`, all row-major. The batch's windows are
+//! gathered once into a patch matrix `col` (`[c·k·k, batch·h'·w']`, see
+//! [`super::im2col`]), which the forward pass leaves behind for the weight gradient. Every
+//! product goes through [`gemm`]/[`gemm_scaled`], so the bits are the same for any
+//! thread count; the copies around them are cut by output element.
+
+use rayon::prelude::*;
+
+use super::gemm::{MatRef, gemm, gemm_scaled};
+use super::im2col::{col2im, im2col, im2col_samples};
+use super::reduce;
+
+/// How an input is padded with zeros, the same on both axes (as PyTorch's `padding=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// `pad` rows (columns) on every side.
+    Each(usize),
+    /// `begin` rows above and columns to the left, `end` below and to the right.
+    Split { begin: usize, end: usize },
+    /// An output of `⌈len / stride⌉` pixels: total padding `max((out − 1)·stride + k −
+    /// len, 0)`, the smaller half first. At stride 1 that is PyTorch's `padding='same'`
+    /// (`k − 1` in all, `(k − 1) / 2` before); at larger strides, TensorFlow's.
+    Same,
+}
+
+/// The sizes of one convolution. The padding below and to the right is implied: pixels
+/// a window reads past the input are 0. Build it with [`Conv2dShape::new`], which derives
+/// the output size; any other consistent set of fields is also valid (`stride`,
+/// `kernel` ≥ 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dShape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub filters: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub out_height: usize,
+    pub out_width: usize,
+}
+
+impl Conv2dShape {
+    /// `[channels, height, width] → [filters, h', w']` with `h' = (h + pad_begin + pad_end −
+    /// kernel) / stride + 1` (rounded down). `None` when a size or the stride is 0 or a
+    /// window does not fit in the padded input.
+    pub fn new(
+        [channels, height, width]: [usize; 3],
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+    ) -> Option<Self> {
+        if [channels, height, width, filters, kernel, stride].contains(&0) {
+            return None;
+        }
+        let axis = |len: usize| -> Option<(usize, usize)> {
+            let (begin, end) = match padding {
+                Padding::Each(pad) => (pad, pad),
+                Padding::Split { begin, end } => (begin, end),
+                Padding::Same => {
+                    let out = len.div_ceil(stride);
+                    let total = ((out - 1) * stride + kernel).saturating_sub(len);
+                    (total / 2, total - total / 2)
+                }
+            };
+            let padded = len.checked_add(begin)?.checked_add(end)?;
+            let out = padded.checked_sub(kernel)? / stride + 1;
+            Some((begin, out))
+        };
+        let (pad_top, out_height) = axis(height)?;
+        let (pad_left, out_width) = axis(width)?;
+        Some(Conv2dShape {
+            channels,
+            height,
+            width,
+            filters,
+            kernel,
+            stride,
+            pad_top,
+            pad_left,
+            out_height,
+            out_width,
+        })
+    }
+
+    /// `c·k·k`: the length of one window, the inner dimension of the forward product.
+    pub fn patch_len(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+
+    /// `h'·w'`.
+    pub fn out_pixels(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// One sample's input, `c·h·w`.
+    pub fn in_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// One sample's output, `filters·h'·w'`.
+    pub fn out_len(&self) -> usize {
+        self.filters * self.out_pixels()
+    }
+
+    /// The weights, `filters·c·k·k`.
+    pub fn weight_len(&self) -> usize {
+        self.filters * self.patch_len()
+    }
+
+    /// The patch matrix of `batch` samples, `[c·k·k, batch·h'·w']` (the `col` scratch).
+    pub fn col_len(&self, batch: usize) -> usize {
+        self.patch_len() * batch * self.out_pixels()
+    }
+
+    /// The output gradient gathered by filter, `[filters, batch·h'·w']` (the `grad_rows`
+    /// scratch).
+    pub fn rows_len(&self, batch: usize) -> usize {
+        self.filters * batch * self.out_pixels()
+    }
+
+    /// Multiply-adds of the forward pass per sample (`filters·c·k·k·h'·w'`).
+    pub fn macs(&self) -> usize {
+        self.filters * self.patch_len() * self.out_pixels()
+    }
+
+    fn check(&self) {
+        assert!(
+            self.stride > 0 && self.kernel > 0,
+            "conv2d: stride and kernel must be positive"
+        );
+    }
+}
+
+/// `y[b, f, oy, ox] = bias[f] + Σ_{c,ky,kx} weight[f, c, ky, kx]·x[b, c, oy·s + ky − pad_top,
+/// ox·s + kx − pad_left]` (0 outside the input), for `x` `[batch, c, h, w]`, `weight`
+/// `[filters, c, k, k]`, `bias` `[filters]` and `y` `[batch, filters, h', w']`
+/// (overwritten). `col` (`shape.col_len(batch)`) is left holding the patch matrix of `x`,
+/// which [`conv2d_weight_grad`] reads.
+///
+/// Each sample is one product `weight [filters, c·k·k] · col_b [c·k·k, h'·w']` written
+/// straight into its `[filters, h'·w']` block of `y`; the samples are shared among the
+/// worker threads.
+pub fn conv2d_forward(
+    shape: &Conv2dShape,
+    batch: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    col: &mut [f32],
+    y: &mut [f32],
+) {
+    shape.check();
+    assert_eq!(weight.len(), shape.weight_len(), "conv2d: weight size");
+    assert_eq!(y.len(), batch * shape.out_len(), "conv2d: output size");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), shape.filters, "conv2d: bias size");
+    }
+    let out_pixels = shape.out_pixels();
+    if y.is_empty() {
+        im2col(shape, batch, x, col);
+        return;
+    }
+    let group = (GROUP_FLOATS / shape.col_len(1).max(1)).clamp(1, batch);
+    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    for first in (0..batch).step_by(group) {
+        let samples = first..(first + group).min(batch);
+        im2col_samples(shape, batch, samples.clone(), x, col);
+        let col = MatRef::new(col, shape.patch_len(), batch * out_pixels);
+        y[samples.start * shape.out_len()..samples.end * shape.out_len()]
+            .par_chunks_mut(shape.out_len())
+            .zip(samples)
+            .for_each(|(y_b, b)| {
+                gemm(
+                    w,
+                    col.col_band(b * out_pixels..(b + 1) * out_pixels),
+                    0.0,
+                    y_b,
+                );
+                if let Some(bias) = bias {
+                    for (row, &bias) in y_b.chunks_exact_mut(out_pixels).zip(bias) {
+                        row.iter_mut().for_each(|v| *v += bias);
+                    }
+                }
+            });
+    }
+}
+
+/// Patch-matrix floats gathered per group of samples in [`conv2d_forward`]: the group's
+/// columns are multiplied while they are still in cache.
+const GROUP_FLOATS: usize = 1 << 19;
+
+/// The batched alternative of [`conv2d_forward`]: one product `weight · col` into
+/// `rows` (`[filters, batch·h'·w']`), then a copy into `y`'s layout.
+#[allow(clippy::too_many_arguments)] // bench-only alternative, for comparison
+pub fn conv2d_forward_batched(
+    shape: &Conv2dShape,
+    batch: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    col: &mut [f32],
+    rows: &mut [f32],
+    y: &mut [f32],
+) {
+    im2col(shape, batch, x, col);
+    let out_pixels = shape.out_pixels();
+    let n = batch * out_pixels;
+    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    gemm(w, MatRef::new(col, shape.patch_len(), n), 0.0, rows);
+    y.par_chunks_mut(out_pixels)
+        .enumerate()
+        .for_each(|(i, y_row)| {
+            let (b, f) = (i / shape.filters, i % shape.filters);
+            let bias = bias.map_or(0.0, |bias| bias[f]);
+            for (y, &v) in y_row.iter_mut().zip(&rows[f * n + b * out_pixels..]) {
+                *y = v + bias;
+            }
+        });
+}
+
+/// `grad_rows[f, b·h'·w' + p] = grad_y[b, f, p]`: the output gradient (`[batch,
+/// filters, h', w']`) laid out by filter, as both gradient products read it.
+pub fn conv2d_gather_grad(
+    shape: &Conv2dShape,
+    batch: usize,
+    grad_y: &[f32],
+    grad_rows: &mut [f32],
+) {
+    let out_pixels = shape.out_pixels();
+    assert_eq!(
+        grad_y.len(),
+        batch * shape.out_len(),
+        "conv2d: output gradient size"
+    );
+    assert_eq!(
+        grad_rows.len(),
+        shape.rows_len(batch),
+        "conv2d: gathered gradient size"
+    );
+    if grad_rows.is_empty() {
+        return;
+    }
+    grad_rows
+        .par_chunks_mut(out_pixels)
+        .with_min_len(8)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            let (f, b) = (i / batch, i % batch);
+            dst.copy_from_slice(&grad_y[(b * shape.filters + f) * out_pixels..][..out_pixels]);
+        });
+}
+
+/// `grad_weight[f, (c, ky, kx)] += Σ_{b, p} grad_y[b, f, p]·col[(c, ky, kx), b·h'·w' + p]`:
+/// one product `grad_rows [filters, batch·h'·w'] · colᵀ`, so every weight's sum over the
+/// batch and the pixels is one sgemm dot product (in `KC` blocks, in order), whatever
+/// the thread count. `col` is the patch matrix [`conv2d_forward`] left, `grad_rows` the
+/// output gradient from [`conv2d_gather_grad`].
+pub fn conv2d_weight_grad(
+    shape: &Conv2dShape,
+    batch: usize,
+    grad_rows: &[f32],
+    col: &[f32],
+    grad_weight: &mut [f32],
+) {
+    weight_product(shape, batch, 1.0, grad_rows, col, grad_weight);
+}
+
+/// [`conv2d_weight_grad`] as a fused SGD step, `weight ← weight − lr·∂L/∂weight`, with no
+/// gradient buffer (`gemm_scaled(−lr, …, β = 1)`), for plain SGD's update inside backward.
+pub fn conv2d_weight_sgd(
+    shape: &Conv2dShape,
+    batch: usize,
+    lr: f32,
+    grad_rows: &[f32],
+    col: &[f32],
+    weight: &mut [f32],
+) {
+    weight_product(shape, batch, -lr, grad_rows, col, weight);
+}
+
+/// `out ← out + alpha·grad_rows·colᵀ`.
+fn weight_product(
+    shape: &Conv2dShape,
+    batch: usize,
+    alpha: f32,
+    grad_rows: &[f32],
+    col: &[f32],
+    out: &mut [f32],
+) {
+    assert_eq!(out.len(), shape.weight_len(), "conv2d: weight size");
+    let n = batch * shape.out_pixels();
+    let grad = MatRef::new(grad_rows, shape.filters, n);
+    let col = MatRef::new(col, shape.patch_len(), n);
+    gemm_scaled(alpha, grad, col.t(), 1.0, out);
+}
+
+/// `grad_bias[f] += Σ_{b, p} grad_y[b, f, p]`, from the gathered gradient: each filter's
+/// row summed in eight lanes (a fixed order), one filter per task.
+pub fn conv2d_bias_grad(
+    shape: &Conv2dShape,
+    batch: usize,
+    grad_rows: &[f32],
+    grad_bias: &mut [f32],
+) {
+    bias_sums(shape, batch, 1.0, grad_rows, grad_bias);
+}
+
+/// [`conv2d_bias_grad`] as a fused SGD step: `bias[f] −= lr·Σ_{b, p} grad_y[b, f, p]`.
+pub fn conv2d_bias_sgd(
+    shape: &Conv2dShape,
+    batch: usize,
+    lr: f32,
+    grad_rows: &[f32],
+    bias: &mut [f32],
+) {
+    bias_sums(shape, batch, -lr, grad_rows, bias);
+}
+
+fn bias_sums(shape: &Conv2dShape, batch: usize, alpha: f32, grad_rows: &[f32], out: &mut [f32]) {
+    assert_eq!(out.len(), shape.filters, "conv2d: bias size");
+    assert_eq!(
+        grad_rows.len(),
+        shape.rows_len(batch),
+        "conv2d: gathered gradient size"
+    );
+    let n = batch * shape.out_pixels();
+    if n == 0 {
+        return;
+    }
+    for (out, row) in out.iter_mut().zip(grad_rows.chunks_exact(n)) {
+        *out += alpha * reduce::sum(row);
+    }
+}
+
+/// `grad_x[b, c, iy, ix] += Σ_{f, ky, kx} weight[f, c, ky, kx]·grad_y[b, f, oy, ox]` over
+/// the output pixels whose window puts tap `(ky, kx)` on `(iy, ix)`: the patch gradient
+/// `weightᵀ [c·k·k, filters] · grad_rows [filters, batch·h'·w']` (one product into
+/// `grad_col`, a `shape.col_len(batch)` scratch that may be the forward's `col` once the
+/// weight gradient has read it), then [`col2im`] adds it onto the pixels.
+pub fn conv2d_input_grad(
+    shape: &Conv2dShape,
+    batch: usize,
+    weight: &[f32],
+    grad_rows: &[f32],
+    grad_col: &mut [f32],
+    grad_x: &mut [f32],
+) {
+    assert_eq!(weight.len(), shape.weight_len(), "conv2d: weight size");
+    let n = batch * shape.out_pixels();
+    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    gemm(
+        w.t(),
+        MatRef::new(grad_rows, shape.filters, n),
+        0.0,
+        grad_col,
+    );
+    col2im(shape, batch, grad_col, grad_x);
+}
+
+/// The per-sample alternative of [`conv2d_input_grad`] (bench only): `weightᵀ ·
+/// grad_y_b` into sample `b`'s `[c·k·k, h'·w']` block of `grad_col`, then col2im.
+pub fn conv2d_input_grad_per_sample(
+    shape: &Conv2dShape,
+    batch: usize,
+    weight: &[f32],
+    grad_y: &[f32],
+    grad_col: &mut [f32],
+    grad_x: &mut [f32],
+) {
+    let _ = batch;
+    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    let per = shape.col_len(1);
+    grad_col
+        .par_chunks_mut(per)
+        .zip(grad_x.par_chunks_mut(shape.in_len()))
+        .zip(grad_y.par_chunks(shape.out_len()))
+        .for_each(|((dcol, gx), gy)| {
+            gemm(
+                w.t(),
+                MatRef::new(gy, shape.filters, shape.out_pixels()),
+                0.0,
+                dcol,
+            );
+            col2im(shape, 1, dcol, gx);
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values in [-1, 1) from a seed (xorshift).
+    fn filled(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 20_000) as f32 / 10_000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The input pixel `(b, c)` tap `(ky, kx)` of output `(oy, ox)` reads, if any.
+    fn source(s: &Conv2dShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
+        let iy = (oy * s.stride + ky).checked_sub(s.pad_top)?;
+        let ix = (ox * s.stride + kx).checked_sub(s.pad_left)?;
+        (iy < s.height && ix < s.width).then_some(iy * s.width + ix)
+    }
+
+    /// Direct loops in f64: the output, and for `L = Σ grad_y·y` the gradients of the
+    /// input, the weights and the bias.
+    struct Reference {
+        y: Vec<f64>,
+        grad_x: Vec<f64>,
+        grad_w: Vec<f64>,
+        grad_bias: Vec<f64>,
+    }
+
+    #[allow(clippy::needless_range_loop)] // the loops spell out the definition
+    fn reference(
+        s: &Conv2dShape,
+        batch: usize,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        grad_y: &[f32],
+    ) -> Reference {
+        let (k, plane) = (s.kernel, s.height * s.width);
+        let mut r = Reference {
+            y: vec![0.0; batch * s.out_len()],
+            grad_x: vec![0.0; x.len()],
+            grad_w: vec![0.0; w.len()],
+            grad_bias: vec![0.0; s.filters],
+        };
+        for b in 0..batch {
+            for f in 0..s.filters {
+                for oy in 0..s.out_height {
+                    for ox in 0..s.out_width {
+                        let o = ((b * s.filters + f) * s.out_height + oy) * s.out_width + ox;
+                        let g = grad_y[o] as f64;
+                        let mut sum = bias[f] as f64;
+                        r.grad_bias[f] += g;
+                        for c in 0..s.channels {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let Some(p) = source(s, oy, ox, ky, kx) else {
+                                        continue;
+                                    };
+                                    let xi = (b * s.channels + c) * plane + p;
+                                    let wi = ((f * s.channels + c) * k + ky) * k + kx;
+                                    sum += w[wi] as f64 * x[xi] as f64;
+                                    r.grad_x[xi] += w[wi] as f64 * g;
+                                    r.grad_w[wi] += x[xi] as f64 * g;
+                                }
+                            }
+                        }
+                        r.y[o] = sum;
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// Everything one forward and backward pass produces, from gradients that start at
+    /// `start_*` (accumulation).
+    struct Pass {
+        y: Vec<f32>,
+        grad_x: Vec<f32>,
+        grad_w: Vec<f32>,
+        grad_bias: Vec<f32>,
+    }
+
+    fn run(
+        s: &Conv2dShape,
+        batch: usize,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        grad_y: &[f32],
+        times: usize,
+    ) -> Pass {
+        let mut col = vec![f32::NAN; s.col_len(batch)];
+        let mut rows = vec![f32::NAN; s.rows_len(batch)];
+        let mut pass = Pass {
+            y: vec![f32::NAN; batch * s.out_len()],
+            grad_x: filled(x.len(), 11),
+            grad_w: filled(w.len(), 12),
+            grad_bias: filled(bias.len(), 13),
+        };
+        conv2d_forward(s, batch, x, w, Some(bias), &mut col, &mut pass.y);
+        for _ in 0..times {
+            conv2d_gather_grad(s, batch, grad_y, &mut rows);
+            conv2d_weight_grad(s, batch, &rows, &col, &mut pass.grad_w);
+            conv2d_bias_grad(s, batch, &rows, &mut pass.grad_bias);
+        }
+        // The weight gradient has read `col`: the input gradient may overwrite it.
+        for _ in 0..times {
+            conv2d_input_grad(s, batch, w, &rows, &mut col, &mut pass.grad_x);
+        }
+        pass
+    }
+
+    fn assert_close(what: &str, got: &[f32], start: &[f32], want: &[f64], times: f64, scale: f64) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, ((&got, &start), &want)) in got.iter().zip(start).zip(want).enumerate() {
+            let want = start as f64 + times * want;
+            let tol = 1e-5 * scale * (1.0 + want.abs());
+            assert!(
+                (got as f64 - want).abs() <= tol,
+                "{what}[{i}]: {got} vs {want}"
+            );
+        }
+    }
+
+    fn paddings() -> impl Strategy<Value = Padding> {
+        prop_oneof![
+            (0usize..3).prop_map(Padding::Each),
+            (0usize..3, 0usize..4).prop_map(|(begin, end)| Padding::Split { begin, end }),
+            Just(Padding::Same),
+        ]
+    }
+
+    /// Shapes from 1×1 images up, kernels from 1 to past the input (with padding),
+    /// strides past the kernel; `None` where no window fits.
+    fn shapes() -> impl Strategy<Value = (Conv2dShape, usize)> {
+        (
+            1usize..4,
+            1usize..10,
+            1usize..10,
+            1usize..6,
+            1usize..6,
+            1usize..5,
+            paddings(),
+            1usize..=5,
+        )
+            .prop_filter_map("a window fits", |(c, h, w, f, k, stride, pad, batch)| {
+                Some((Conv2dShape::new([c, h, w], f, k, stride, pad)?, batch))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(160))]
+        #[test]
+        fn forward_and_gradients_match_direct_loops((s, batch) in shapes(), seed: u64, twice: bool) {
+            let x = filled(batch * s.in_len(), seed);
+            let w = filled(s.weight_len(), seed ^ 1);
+            let bias = filled(s.filters, seed ^ 2);
+            let grad_y = filled(batch * s.out_len(), seed ^ 3);
+            let want = reference(&s, batch, &x, &w, &bias, &grad_y);
+            let times = if twice { 2 } else { 1 };
+            let got = run(&s, batch, &x, &w, &bias, &grad_y, times);
+            let scale = (s.patch_len() * batch * s.out_pixels()) as f64;
+            let zeros = vec![0.0; got.y.len()];
+            assert_close("y", &got.y, &zeros, &want.y, 1.0, scale.sqrt());
+            // Backward adds its contribution on every call.
+            assert_close("grad_x", &got.grad_x, &filled(x.len(), 11), &want.grad_x, times as f64, scale.sqrt());
+            assert_close("grad_w", &got.grad_w, &filled(w.len(), 12), &want.grad_w, times as f64, scale.sqrt());
+            assert_close("grad_bias", &got.grad_bias, &filled(s.filters, 13), &want.grad_bias, times as f64, scale.sqrt());
+        }
+
+        /// The fused SGD steps are the gradients scaled by −lr and added to the parameters.
+        #[test]
+        fn sgd_steps_subtract_lr_times_the_gradient((s, batch) in shapes(), seed: u64) {
+            let x = filled(batch * s.in_len(), seed);
+            let w = filled(s.weight_len(), seed ^ 1);
+            let bias = filled(s.filters, seed ^ 2);
+            let grad_y = filled(batch * s.out_len(), seed ^ 3);
+            let want = reference(&s, batch, &x, &w, &bias, &grad_y);
+            let (mut col, mut rows, mut y) = (vec![0.0; s.col_len(batch)], vec![0.0; s.rows_len(batch)], vec![0.0; batch * s.out_len()]);
+            conv2d_forward(&s, batch, &x, &w, Some(&bias), &mut col, &mut y);
+            conv2d_gather_grad(&s, batch, &grad_y, &mut rows);
+            let (mut new_w, mut new_bias) = (w.clone(), bias.clone());
+            conv2d_weight_sgd(&s, batch, 0.1, &rows, &col, &mut new_w);
+            conv2d_bias_sgd(&s, batch, 0.1, &rows, &mut new_bias);
+            let scale = ((s.patch_len() * batch * s.out_pixels()) as f64).sqrt();
+            assert_close("w", &new_w, &w, &want.grad_w, -0.1, scale);
+            assert_close("bias", &new_bias, &bias, &want.grad_bias, -0.1, scale);
+        }
+
+        #[test]
+        fn no_bias_means_zero_bias((s, batch) in shapes(), seed: u64) {
+            let x = filled(batch * s.in_len(), seed);
+            let w = filled(s.weight_len(), seed ^ 1);
+            let (mut col, mut y, mut y0) = (vec![0.0; s.col_len(batch)], vec![0.0; batch * s.out_len()], vec![0.0; batch * s.out_len()]);
+            conv2d_forward(&s, batch, &x, &w, None, &mut col, &mut y);
+            conv2d_forward(&s, batch, &x, &w, Some(&vec![0.0; s.filters]), &mut col, &mut y0);
+            prop_assert_eq!(y, y0);
+        }
+    }
+
+    /// `L(x, w) = Σ grad_y·conv(x, w)` in f64, from the f32 forward kernel.
+    fn loss(s: &Conv2dShape, batch: usize, x: &[f32], w: &[f32], grad_y: &[f32]) -> f64 {
+        let (mut col, mut y) = (vec![0.0; s.col_len(batch)], vec![0.0; batch * s.out_len()]);
+        conv2d_forward(s, batch, x, w, None, &mut col, &mut y);
+        y.iter()
+            .zip(grad_y)
+            .map(|(&y, &g)| y as f64 * g as f64)
+            .sum()
+    }
+
+    /// Central differences of `L` in f32 steps, against the backward kernels; the
+    /// tolerance is the README's (relative, plus rounding of `L` over the step).
+    #[test]
+    fn gradients_match_central_differences() {
+        let cases = [
+            (Conv2dShape::new([2, 7, 6], 3, 3, 1, Padding::Each(1)), 2),
+            (Conv2dShape::new([1, 8, 8], 2, 4, 1, Padding::Same), 3),
+            (
+                Conv2dShape::new([3, 9, 7], 2, 2, 3, Padding::Split { begin: 1, end: 0 }),
+                2,
+            ),
+            (Conv2dShape::new([2, 5, 5], 4, 5, 1, Padding::Each(0)), 2),
+        ];
+        for (s, batch) in cases {
+            let s = s.expect("a valid shape");
+            let (x, w) = (filled(batch * s.in_len(), 5), filled(s.weight_len(), 6));
+            let grad_y = filled(batch * s.out_len(), 7);
+            let bias = vec![0.0; s.filters];
+            let mut pass = run(&s, batch, &x, &w, &bias, &grad_y, 1);
+            pass.grad_x
+                .iter_mut()
+                .zip(filled(x.len(), 11))
+                .for_each(|(g, s)| *g -= s);
+            pass.grad_w
+                .iter_mut()
+                .zip(filled(w.len(), 12))
+                .for_each(|(g, s)| *g -= s);
+            let h = 1e-2f32;
+            let check = |what: &str, i: usize, analytic: f32, plus: f64, minus: f64| {
+                let numeric = (plus - minus) / (2.0 * h as f64);
+                let tol = 1e-2 * (1e-2 + analytic.abs().max(numeric.abs() as f32)) as f64
+                    + 8.0 * f32::EPSILON as f64 * plus.abs() / h as f64;
+                assert!(
+                    (analytic as f64 - numeric).abs() <= tol,
+                    "{s:?} {what}[{i}]: {analytic} vs {numeric}"
+                );
+            };
+            for i in 0..x.len() {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[i] += h;
+                down[i] -= h;
+                check(
+                    "x",
+                    i,
+                    pass.grad_x[i],
+                    loss(&s, batch, &up, &w, &grad_y),
+                    loss(&s, batch, &down, &w, &grad_y),
+                );
+            }
+            for i in 0..w.len() {
+                let (mut up, mut down) = (w.clone(), w.clone());
+                up[i] += h;
+                down[i] -= h;
+                check(
+                    "w",
+                    i,
+                    pass.grad_w[i],
+                    loss(&s, batch, &x, &up, &grad_y),
+                    loss(&s, batch, &x, &down, &grad_y),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn same_padding_splits_as_pytorch_does() {
+        // PyTorch, padding='same' at stride 1: total k − 1, the left (top) half rounded down.
+        let s = Conv2dShape::new([1, 10, 7], 1, 4, 1, Padding::Same).expect("valid");
+        assert_eq!(
+            (s.pad_top, s.pad_left, s.out_height, s.out_width),
+            (1, 1, 10, 7)
+        );
+        let s = Conv2dShape::new([1, 10, 7], 1, 5, 1, Padding::Same).expect("valid");
+        assert_eq!((s.pad_top, s.out_height, s.out_width), (2, 10, 7));
+        // Stride 2 (TensorFlow's rule): ⌈len / 2⌉ outputs.
+        let s = Conv2dShape::new([1, 10, 7], 1, 3, 2, Padding::Same).expect("valid");
+        assert_eq!(
+            (s.pad_top, s.pad_left, s.out_height, s.out_width),
+            (0, 1, 5, 4)
+        );
+        assert_eq!(Conv2dShape::new([1, 4, 4], 1, 7, 1, Padding::Each(1)), None);
+        assert_eq!(Conv2dShape::new([1, 4, 4], 1, 3, 0, Padding::Each(1)), None);
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
+    /// Large enough that every product is cut into bands and every copy shared.
+    #[test]
+    fn bits_do_not_depend_on_the_thread_count() {
+        let cases = [
+            (Conv2dShape::new([8, 20, 20], 70, 3, 1, Padding::Same), 5),
+            (Conv2dShape::new([1, 28, 28], 6, 5, 1, Padding::Each(2)), 9),
+            (Conv2dShape::new([6, 14, 14], 16, 5, 2, Padding::Each(0)), 7),
+        ];
+        for (s, batch) in cases {
+            let s = s.expect("a valid shape");
+            let x = filled(batch * s.in_len(), 1);
+            let w = filled(s.weight_len(), 2);
+            let bias = filled(s.filters, 3);
+            let grad_y = filled(batch * s.out_len(), 4);
+            let one = crate::kernels::on_worker_pool(Some(1), || {
+                run(&s, batch, &x, &w, &bias, &grad_y, 1)
+            });
+            for threads in [2, 3] {
+                let many = crate::kernels::on_worker_pool(Some(threads), || {
+                    run(&s, batch, &x, &w, &bias, &grad_y, 1)
+                });
+                assert!(same_bits(&one.y, &many.y), "{s:?}: y on {threads} threads");
+                assert!(
+                    same_bits(&one.grad_x, &many.grad_x),
+                    "{s:?}: grad_x on {threads} threads"
+                );
+                assert!(
+                    same_bits(&one.grad_w, &many.grad_w),
+                    "{s:?}: grad_w on {threads} threads"
+                );
+                assert!(
+                    same_bits(&one.grad_bias, &many.grad_bias),
+                    "{s:?}: grad_bias on {threads} threads"
+                );
+            }
+        }
+    }
+}
