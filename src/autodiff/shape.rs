@@ -84,6 +84,15 @@ impl Shape {
         self.rank as usize
     }
 
+    /// Dimension `i`, outermost first (without allocating, unlike [`Shape::dims`]).
+    ///
+    /// # Panics
+    /// If `i` is not below the rank: callers check the rank first.
+    pub fn dim(&self, i: usize) -> usize {
+        assert!(i < self.rank as usize, "dimension {i} of {self}");
+        self.dims[i] as usize
+    }
+
     /// Number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
         self.dims[..self.rank as usize]

@@ -57,8 +57,9 @@ pub struct Tape {
     values: Vec<Vec<f32>>,
     grads: Vec<Vec<f32>>,
     /// Per-node scratch kept from forward for backward (softmax probabilities, dropout
-    /// masks).
+    /// masks, a convolution's patch matrix), and index scratch (max-pooling's argmax).
     aux: Vec<Vec<f32>>,
+    indices: Vec<Vec<u32>>,
     /// Input lists of variadic ops (`concat`), referenced by range from their [`Op`].
     pub(crate) edges: Vec<Var>,
     training: bool,
@@ -81,6 +82,7 @@ impl Tape {
             values: Vec::new(),
             grads: Vec::new(),
             aux: Vec::new(),
+            indices: Vec::new(),
             edges: Vec::new(),
             training: true,
             rng: StdRng::seed_from_u64(0),
@@ -141,6 +143,7 @@ impl Tape {
             self.values.push(Vec::new());
             self.grads.push(Vec::new());
             self.aux.push(Vec::new());
+            self.indices.push(Vec::new());
         }
         let (value_len, aux_len) = match op {
             // A parameter's value and gradient live in `Params`, not on the tape.
@@ -150,6 +153,11 @@ impl Tape {
         self.values[index].resize(value_len, 0.0);
         self.grads[index].resize(if needs_grad { value_len } else { 0 }, 0.0);
         self.aux[index].resize(aux_len, 0.0);
+        let index_len = match op {
+            Op::Param(_) => 0,
+            _ => op.index_len(shape),
+        };
+        self.indices[index].resize(index_len, 0);
         self.nodes.push(Node {
             op,
             shape,
@@ -247,7 +255,10 @@ impl Tape {
             &cx,
             node.shape,
             &mut rest[0],
-            &mut self.aux[index],
+            ops::Scratch {
+                aux: &mut self.aux[index],
+                indices: &mut self.indices[index],
+            },
             &mut self.rng,
             self.training,
         );
@@ -351,7 +362,10 @@ impl Tape {
             node.shape,
             &self.values[index],
             &rest[0],
-            &self.aux[index],
+            ops::Scratch {
+                aux: &mut self.aux[index],
+                indices: &mut self.indices[index],
+            },
             &mut grads,
         );
         if let Some(lr) = sgd

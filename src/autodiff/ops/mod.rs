@@ -5,16 +5,25 @@
 
 mod activation;
 mod concat;
+mod conv;
 mod dense;
 mod dropout;
 mod elementwise;
+mod pool;
+mod reshape;
 mod softmax_xent;
 
 // The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
 pub use concat::concat_shape;
+pub use conv::{conv2d_geometry, conv2d_shape};
 pub use dense::dense_shape;
 pub use elementwise::same_shape;
+pub use pool::{Pooling, global_avgpool_shape, pool_shape};
+pub use reshape::flatten_shape;
 pub use softmax_xent::softmax_shape;
+
+pub use crate::kernels::conv::{Conv2dShape, Padding};
+pub use crate::kernels::pooling::PoolShape;
 
 use rand::rngs::StdRng;
 
@@ -111,6 +120,27 @@ pub enum Op {
         x: Var,
         p: f32,
     },
+    /// `conv2d(x, weight) + bias` of an image batch.
+    Conv2d {
+        x: Var,
+        weight: Var,
+        bias: Option<Var>,
+        geometry: Conv2dShape,
+    },
+    /// Max or average pooling of an image batch.
+    Pool {
+        x: Var,
+        kind: Pooling,
+        geometry: PoolShape,
+    },
+    /// The mean of each channel of an image batch.
+    GlobalAvgPool {
+        x: Var,
+    },
+    /// The same values under the node's shape (`flatten`).
+    Reshape {
+        x: Var,
+    },
 }
 
 impl Op {
@@ -135,13 +165,25 @@ impl Op {
             | Op::LeakyRelu { x, .. }
             | Op::Softmax { x }
             | Op::LogSoftmax { x }
-            | Op::Dropout { x, .. } => ([Some(x), None], &[]),
+            | Op::Dropout { x, .. }
+            | Op::Pool { x, .. }
+            | Op::GlobalAvgPool { x }
+            | Op::Reshape { x } => ([Some(x), None], &[]),
+            // The bias, when there is one, is chained after these below.
+            Op::Conv2d { x, weight, .. } => ([Some(x), Some(weight)], &[]),
             Op::Concat { first, count } => (
                 [None, None],
                 &edges[first as usize..(first + count) as usize],
             ),
         };
-        pair.into_iter().flatten().chain(list.iter().copied())
+        let bias = match *self {
+            Op::Conv2d { bias, .. } => bias,
+            _ => None,
+        };
+        pair.into_iter()
+            .flatten()
+            .chain(list.iter().copied())
+            .chain(bias)
     }
 
     /// A short lowercase name, for errors and per-op timing tables.
@@ -170,6 +212,10 @@ impl Op {
             Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
             Op::Concat { .. } => "concat",
             Op::Dropout { .. } => "dropout",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Pool { kind, .. } => kind.name(),
+            Op::GlobalAvgPool { .. } => "global_avgpool",
+            Op::Reshape { .. } => "reshape",
         }
     }
 
@@ -180,6 +226,8 @@ impl Op {
             Op::SoftmaxCrossEntropy { logits, .. } => nodes[logits.index()].shape.numel(),
             // the dropout mask
             Op::Dropout { .. } => shape.numel(),
+            // the patch matrix, the gathered output gradient, the patches' gradient
+            Op::Conv2d { geometry, .. } => conv::conv2d_aux_len(&geometry, shape.dim(0)),
             Op::Input
             | Op::Labels { .. }
             | Op::Param(_)
@@ -200,7 +248,46 @@ impl Op {
             | Op::LeakyRelu { .. }
             | Op::Softmax { .. }
             | Op::LogSoftmax { .. }
-            | Op::Concat { .. } => 0,
+            | Op::Concat { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. } => 0,
+        }
+    }
+
+    /// Index scratch the op keeps from forward for backward (where each maximum was).
+    pub(crate) fn index_len(&self, shape: Shape) -> usize {
+        match *self {
+            Op::Pool {
+                kind: Pooling::Max, ..
+            } => shape.numel(),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. } => 0,
         }
     }
 
@@ -229,7 +316,11 @@ impl Op {
             | Op::LogSoftmax { .. }
             | Op::SoftmaxCrossEntropy { .. }
             | Op::Concat { .. }
-            | Op::Dropout { .. } => None,
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. } => None,
         }
     }
 
@@ -238,10 +329,11 @@ impl Op {
         cx: &Values<'_>,
         shape: Shape,
         out: &mut [f32],
-        aux: &mut [f32],
+        scratch: Scratch<'_>,
         rng: &mut StdRng,
         training: bool,
     ) {
+        let Scratch { aux, indices } = scratch;
         match *self {
             Op::Input | Op::Labels { .. } | Op::Param(_) => {}
             Op::MatMul {
@@ -271,6 +363,19 @@ impl Op {
             }
             Op::Concat { first, count } => concat::concat_forward(cx, first, count, shape, out),
             Op::Dropout { x, p } => dropout::dropout_forward(p, training, cx.get(x), out, aux, rng),
+            Op::Conv2d {
+                x,
+                weight,
+                bias,
+                ref geometry,
+            } => conv::conv2d_forward_rule(cx, (x, weight, bias), geometry, out, aux),
+            Op::Pool {
+                x,
+                kind,
+                ref geometry,
+            } => pool::pool_forward(cx, (x, kind, geometry), out, indices),
+            Op::GlobalAvgPool { x } => pool::global_avgpool_forward_rule(cx, x, out),
+            Op::Reshape { x } => reshape::reshape_forward(cx.get(x), out),
         }
     }
 
@@ -280,9 +385,10 @@ impl Op {
         shape: Shape,
         out: &[f32],
         grad_out: &[f32],
-        aux: &[f32],
+        scratch: Scratch<'_>,
         grads: &mut Grads<'_>,
     ) {
+        let Scratch { aux, indices } = scratch;
         match *self {
             Op::Input | Op::Labels { .. } | Op::Param(_) => {}
             Op::MatMul {
@@ -320,6 +426,19 @@ impl Op {
                 concat::concat_backward(cx, first, count, shape, grad_out, grads)
             }
             Op::Dropout { x, .. } => dropout::dropout_backward(x, grad_out, aux, grads),
+            Op::Conv2d {
+                x,
+                weight,
+                bias,
+                ref geometry,
+            } => conv::conv2d_backward(cx, (x, weight, bias), geometry, grad_out, aux, grads),
+            Op::Pool {
+                x,
+                kind,
+                ref geometry,
+            } => pool::pool_backward(cx, (x, kind, geometry), grad_out, indices, grads),
+            Op::GlobalAvgPool { x } => pool::global_avgpool_backward_rule(cx, x, grad_out, grads),
+            Op::Reshape { x } => reshape::reshape_backward(x, grad_out, grads),
         }
     }
 }
@@ -352,7 +471,11 @@ impl Op {
             | Op::LogSoftmax { .. }
             | Op::SoftmaxCrossEntropy { .. }
             | Op::Concat { .. }
-            | Op::Dropout { .. } => None,
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. } => None,
         }
     }
 
@@ -385,6 +508,13 @@ impl Op {
             _ => unreachable!("`fusable_operand` names only products and biases"),
         }
     }
+}
+
+/// What a node keeps from forward for backward: floats (probabilities, masks, patches)
+/// and indices (where each maximum was).
+pub(crate) struct Scratch<'a> {
+    pub(crate) aux: &'a mut [f32],
+    pub(crate) indices: &'a mut [u32],
 }
 
 /// Read access to every value a rule may need: earlier nodes' and the parameters'.
