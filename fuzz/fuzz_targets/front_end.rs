@@ -3,39 +3,17 @@
 //! graph that builds, also what `nnc show` prints (parameter and FLOP counts) and what a
 //! training command checks before it reads any data (the dataset's widths, the loss).
 //!
-//! Input: the model file's bytes, optionally followed by a NUL byte and `--set` flags,
-//! one `NAME=VALUE` per line. `nnc check` reads a file as UTF-8 text; until it takes raw
-//! bytes (issue 11, item 5), invalid UTF-8 is replaced by U+FFFD here, so the parser
-//! still sees every other byte as given.
+//! Input: a model file and its `--set` flags (see `nnc_fuzz::model_input`).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nnc::cli::commands::check::parse_overrides;
 use nnc::cli::commands::show::ShowReport;
-use nnc::graph::{BuildOptions, build_graph, validate};
-use nnc::language::Source;
+use nnc::graph::{build_graph, validate};
 
 fuzz_target!(|data: &[u8]| {
-    let (model, sets) = match data.iter().position(|&b| b == 0) {
-        Some(at) => (&data[..at], &data[at + 1..]),
-        None => (data, &[][..]),
-    };
-    let sets: Vec<String> = String::from_utf8_lossy(sets)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    // A malformed flag is a usage error before the file is read, as in `nnc check`.
-    let Ok(overrides) = parse_overrides(&sets) else {
+    let Some((source, options)) = nnc_fuzz::model_input(data) else {
         return;
-    };
-    let source = Source {
-        path: "fuzz.nn".into(),
-        text: String::from_utf8_lossy(model).into_owned(),
-    };
-    let options = BuildOptions {
-        overrides,
-        color: false,
     };
     match build_graph(&source, &options) {
         Ok(graph) => {
