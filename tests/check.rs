@@ -88,6 +88,27 @@ fn set_overrides_parameters_and_rejects_malformed_flags() {
         .stderr(contains("mnist_sigmoid.nn:2:5"));
 }
 
+/// Found by the `front_end` fuzz target (`fuzz/`): this panicked with exit 101.
+#[test]
+fn issue_11_set_near_a_refused_let_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refused.nn");
+    std::fs::write(
+        &path,
+        "let hidden = 2 * 96\n\nmodel m {\n    x      = input(4)\n    output = x |> dense(hidden) |> softmax\n}\n",
+    )
+    .unwrap();
+    cargo_bin_cmd!("nnc")
+        .args(["check", "--set", "hiddn=64"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(contains("`let hidden` must be a number"))
+        .stderr(contains("`--set hiddn=...` names no `let`"))
+        .stderr(contains("did you mean `hidden`?"))
+        .stderr(contains("refused.nn:1:5"));
+}
+
 #[test]
 fn a_missing_file_is_a_runtime_error() {
     cargo_bin_cmd!("nnc")

@@ -78,11 +78,17 @@ pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
         path: path.to_owned(),
         source,
     })?;
+    load_bytes(params, &bytes, path)
+}
+
+/// [`load`] of a file's bytes already in memory; `path` only names the file in errors.
+/// Public so that the fuzz targets (`fuzz/`) can feed it arbitrary bytes without a file.
+pub fn load_bytes(params: &mut Params, bytes: &[u8], path: &Path) -> Result<(), WeightsError> {
     let corrupt = |what: String| WeightsError::Corrupt {
         path: path.to_owned(),
         what,
     };
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
     let mut in_file: BTreeMap<String, TensorView<'_>> = file.tensors().into_iter().collect();
     let mut differences = Vec::new();
     let mut loaded = Vec::new();

@@ -65,11 +65,15 @@ impl Builder<'_> {
         for name in unknown {
             let declared: Vec<&str> = file.lets.iter().map(|l| l.name.name.as_str()).collect();
             let message = format!("`--set {name}=...` names no `let` in this file");
-            let diagnostic = match closest(name, declared.iter().copied()) {
-                Some(near) => {
-                    let span = self.lets[near].span;
-                    Diagnostic::new(message, span, format!("did you mean `{near}`?"))
-                }
+            // The span is the file's, not `self.lets`'s: a `let` whose value was refused
+            // (`let hidden = 2 * 96`) is declared but was never entered there. See: #11
+            let declaration = |near: &str| file.lets.iter().find(|l| l.name.name == near);
+            let diagnostic = match closest(name, declared.iter().copied()).and_then(declaration) {
+                Some(near) => Diagnostic::new(
+                    message,
+                    near.name.span,
+                    format!("did you mean `{}`?", near.name.name),
+                ),
                 None => Diagnostic::new(message, Span::default(), "no such parameter").with_help(
                     match declared.as_slice() {
                         [] => "this file declares no `let` parameters".to_owned(),

@@ -101,6 +101,27 @@ fn overrides_apply_before_use() {
     assert_eq!(err.items[0].label, "did you mean `hidden`?");
 }
 
+/// Found by the `front_end` fuzz target: a `--set` close to a `let` whose value was
+/// refused looked that `let` up among the accepted ones and panicked.
+#[test]
+fn issue_11_set_near_a_refused_let_is_a_diagnostic() {
+    let text = "let hidden = 2 * 96\n\nmodel m {\n    x      = input(4)\n    output = x |> dense(hidden) |> softmax\n}\n";
+    let err = build_with(text, &[("hiddn", "64")]).unwrap_err();
+    let set = err
+        .items
+        .iter()
+        .find(|d| d.message.contains("`--set hiddn=...` names no `let`"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(set.label, "did you mean `hidden`?");
+    assert_eq!(&text[set.span.start..set.span.end], "hidden");
+    assert!(
+        err.items
+            .iter()
+            .any(|d| d.message.contains("`let hidden` must be a number")),
+        "{err}"
+    );
+}
+
 #[test]
 fn inner_nodes_of_one_kind_are_numbered() {
     let text = "model m {\n x = input(4)\n h = x |> dense(3) |> relu |> dense(2) |> relu\n output = h |> dense(2, bias = false, init = normal)\n}\n";
