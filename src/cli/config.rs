@@ -71,12 +71,13 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
 }
 
 /// Opens the model's dataset; when a built-in one is found nowhere, downloads it if
-/// `--download` says so, or if the user agrees at a terminal.
+/// `--download` says so, or if the user agrees at a terminal. Not when `--data` names a
+/// folder: a download goes into the cache, which that folder overrides.
 fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     let source = &graph.train.data;
     match crate::data::open(source, args.data.as_deref()) {
         Err(DataError::NotFound(places)) => {
-            let Some(builtin) = Builtin::from_source(source) else {
+            let Some(builtin) = Builtin::from_source(source).filter(|_| args.data.is_none()) else {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());
             };
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
