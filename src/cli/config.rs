@@ -104,18 +104,17 @@ fn ask_to_download(name: &str) -> anyhow::Result<bool> {
 pub fn located(err: TrainError, source: &Source) -> crate::Error {
     match &err {
         TrainError::Diverged {
-            node: Some((name, span, what)),
+            blame: Some(blame),
             lr,
             ..
         } => {
-            let label = format!("the {what} of `{name}` went non-finite here first");
             let help =
                 format!("try a smaller learning rate (lr = {lr} now), e.g. `--set` a smaller `lr`");
             crate::Error::Located(render_at(
                 source,
-                *span,
+                blame.span,
                 &err.to_string(),
-                &label,
+                &blame.label(),
                 Some(&help),
             ))
         }

@@ -1,6 +1,6 @@
 //! The training loop: shuffled mini-batches, an optimizer step per batch, evaluation
-//! after every epoch, an optional validation hold-out with early stopping, and divergence
-//! detection that names the node where a NaN or infinity first appeared.
+//! after every epoch, an optional validation hold-out with early stopping, and a check of
+//! every step's loss for divergence (the rule and the blame are `divergence.rs`'s).
 
 use std::time::Instant;
 
@@ -9,11 +9,12 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
+use super::divergence::{self, LossGuard};
 use super::optimizer::Optimizer;
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{DenseParams, Network, init_params};
-use crate::graph::{Graph, NodeId, TrainSettings};
+use crate::graph::{Graph, TrainSettings};
 
 /// Evaluation batch: large enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
@@ -57,6 +58,9 @@ pub struct TrainReport {
     /// The epoch whose weights were kept.
     pub best_epoch: usize,
     pub stopped_early: bool,
+    /// The largest running loss over the divergence reference (see [`divergence`]): the
+    /// run would have stopped as diverged above [`divergence::DIVERGENCE_FACTOR`].
+    pub peak_loss_ratio: f64,
 }
 
 /// Progress events, for a progress bar or plain lines.
@@ -225,6 +229,8 @@ pub fn train(
     let mut stopped_early = false;
     let mut infer_seconds = 0.0;
     let base_lr = optimizer.lr();
+    let loss_kind = graph.loss.ok_or(TrainError::NoLoss)?;
+    let mut guard = LossGuard::new(loss_kind, graph.node(graph.output).width);
     for epoch in 1..=s.epochs {
         if s.lr_decay != 1.0 {
             optimizer.set_lr(
@@ -257,16 +263,24 @@ pub fn train(
             net.tape.forward(&model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
-            if !loss.is_finite() {
-                return Err(diverged(
+            let checked = if loss.is_finite() {
+                guard.observe(loss).map_err(Some)
+            } else {
+                Err(None)
+            };
+            if let Err(exploded) = checked {
+                let at = divergence::Step {
                     graph,
                     net,
-                    &model.params,
+                    params: &model.params,
                     epoch,
-                    step + 1,
-                    loss,
-                    optimizer.lr(),
-                ));
+                    step: step + 1,
+                    lr: optimizer.lr(),
+                };
+                return Err(match exploded {
+                    Some(exploded) => at.exploded(exploded),
+                    None => at.non_finite(loss),
+                });
             }
             loss_sum += loss as f64;
             optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
@@ -340,43 +354,6 @@ pub fn train(
         },
         best_epoch,
         stopped_early,
+        peak_loss_ratio: guard.peak_ratio(),
     })
-}
-
-/// Finds the first graph node whose value (or, failing that, gradient) is not finite,
-/// by checking every node of the step that just produced a non-finite loss: the tape
-/// still holds all of its values, so the normal path pays nothing for this.
-fn diverged(
-    graph: &Graph,
-    net: &mut Network,
-    params: &Params,
-    epoch: usize,
-    step: usize,
-    loss: f32,
-    lr: f32,
-) -> TrainError {
-    let mut found = net
-        .tape
-        .first_non_finite_value(params)
-        .map(|v| (v, "value"));
-    if found.is_none()
-        && let Some(loss_var) = net.loss
-    {
-        let mut scratch = params.clone();
-        scratch.zero_grads();
-        net.tape.backward(loss_var, &mut scratch);
-        found = net
-            .tape
-            .first_non_finite_grad(&scratch)
-            .map(|v| (v, "gradient"));
-    }
-    let node =
-        found.and_then(|(var, what)| net.origin_of(var).map(|id: NodeId| (graph.node(id), what)));
-    TrainError::Diverged {
-        epoch,
-        step,
-        loss,
-        lr,
-        node: node.map(|(n, what)| (n.name.clone(), n.span, what)),
-    }
 }
