@@ -32,10 +32,7 @@ fn issue_11_no_shipped_model_comes_near_the_divergence_bound() {
         settings.epochs = 2;
         let mut rng = StdRng::seed_from_u64(settings.seed);
         let mut model = Model::init(&graph, &mut rng).unwrap();
-        let config = TrainConfig {
-            settings,
-            samples: Some(600),
-        };
+        let config = TrainConfig::new(settings, Some(600));
         let report = train(&graph, &mut model, &data, &config, &mut rng, &mut |_| {})
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         // Healthy runs peak at about their first loss (full-length runs of every shipped

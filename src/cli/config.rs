@@ -58,10 +58,7 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
         color,
     )
     .map_err(crate::Error::Model)?;
-    let config = TrainConfig {
-        settings: graph.train.clone(),
-        samples: args.samples,
-    };
+    let config = TrainConfig::new(graph.train.clone(), args.samples);
     Ok(Session {
         source,
         graph,

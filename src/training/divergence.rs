@@ -185,9 +185,17 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// The error for a step that diverged, blaming a node as `cause` calls for.
+    pub fn diverged(self, cause: Cause) -> TrainError {
+        match cause {
+            Cause::NonFinite { loss } => self.non_finite(loss),
+            Cause::Exploded(exploded) => self.exploded(exploded),
+        }
+    }
+
     /// A NaN or infinite loss: blames the first graph node whose value (or, failing that,
     /// gradient) is not finite, by checking every node of the step that produced it.
-    pub fn non_finite(self, loss: f32) -> TrainError {
+    fn non_finite(self, loss: f32) -> TrainError {
         let net = self.net;
         let mut found = net
             .tape
@@ -216,7 +224,7 @@ impl Step<'_> {
 
     /// A finite loss that exploded: blames the graph node holding the largest value of
     /// the step. Only the model's own nodes count (up to its output), not the loss.
-    pub fn exploded(self, exploded: Exploded) -> TrainError {
+    fn exploded(self, exploded: Exploded) -> TrainError {
         let net = self.net;
         let blame = net
             .tape

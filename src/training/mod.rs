@@ -1,13 +1,16 @@
-//! Training: the loop, the divergence rule, optimizers and weights on disk.
+//! Training: the loop, its progress events, the divergence rule, optimizers and weights
+//! on disk.
 
 pub mod bench;
 pub mod divergence;
 pub mod optimizer;
+pub mod progress;
 pub mod trainer;
 pub mod weights;
 
 pub use divergence::{Blame, BlameKind, Cause, DIVERGENCE_FACTOR, LossGuard};
-pub use trainer::{EpochReport, Model, Progress, TrainConfig, TrainReport, evaluate, train};
+pub use progress::{PROGRESS_INTERVAL, Progress};
+pub use trainer::{EpochReport, Model, TrainConfig, TrainReport, evaluate, train};
 
 use crate::autodiff::TapeError;
 

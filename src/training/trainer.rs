@@ -2,15 +2,16 @@
 //! after every epoch, an optional validation hold-out with early stopping, and a check of
 //! every step's loss for divergence (the rule and the blame are `divergence.rs`'s).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
-use super::divergence::{self, LossGuard};
+use super::divergence::{self, Cause, LossGuard};
 use super::optimizer::Optimizer;
+use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{DenseParams, Network, init_params};
@@ -25,6 +26,20 @@ pub struct TrainConfig {
     pub settings: TrainSettings,
     /// Train on only the first N training samples (`--samples`).
     pub samples: Option<usize>,
+    /// How often an epoch reports [`Progress::Steps`]: [`PROGRESS_INTERVAL`] by
+    /// default (tests pass zero, to get a report at every read of the clock).
+    pub progress_interval: Duration,
+}
+
+impl TrainConfig {
+    /// The run `settings` say, on the first `samples`, reporting progress as usual.
+    pub fn new(settings: TrainSettings, samples: Option<usize>) -> TrainConfig {
+        TrainConfig {
+            settings,
+            samples,
+            progress_interval: PROGRESS_INTERVAL,
+        }
+    }
 }
 
 /// One epoch's numbers (read back from run records, too).
@@ -61,20 +76,6 @@ pub struct TrainReport {
     /// The largest running loss over the divergence reference (see [`divergence`]): the
     /// run would have stopped as diverged above [`divergence::DIVERGENCE_FACTOR`].
     pub peak_loss_ratio: f64,
-}
-
-/// Progress events, for a progress bar or plain lines.
-#[derive(Debug, Clone)]
-pub enum Progress<'a> {
-    EpochStarted {
-        epoch: usize,
-        epochs: usize,
-        steps: usize,
-    },
-    Steps {
-        done: usize,
-    },
-    EpochFinished(&'a EpochReport),
 }
 
 /// A model's trainable state: the parameters and which dense node owns which.
@@ -248,6 +249,7 @@ pub fn train(
             steps,
         });
         let started = Instant::now();
+        let mut timer = ProgressTimer::start(config.progress_interval, started);
         let mut loss_sum = 0.0f64;
         for (step, chunk) in order.chunks(batch).enumerate() {
             let net = nets.for_batch(chunk.len());
@@ -263,12 +265,12 @@ pub fn train(
             net.tape.forward(&model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
-            let checked = if loss.is_finite() {
-                guard.observe(loss).map_err(Some)
+            let diverged = if loss.is_finite() {
+                guard.observe(loss).err().map(Cause::Exploded)
             } else {
-                Err(None)
+                Some(Cause::NonFinite { loss })
             };
-            if let Err(exploded) = checked {
+            if let Some(cause) = diverged {
                 let at = divergence::Step {
                     graph,
                     net,
@@ -277,15 +279,18 @@ pub fn train(
                     step: step + 1,
                     lr: optimizer.lr(),
                 };
-                return Err(match exploded {
-                    Some(exploded) => at.exploded(exploded),
-                    None => at.non_finite(loss),
-                });
+                return Err(at.diverged(cause));
             }
             loss_sum += loss as f64;
             optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
-            if step % 1024 == 1023 {
-                progress(Progress::Steps { done: step + 1 });
+            if timer.tick(Instant::now) {
+                let done = step + 1;
+                let samples = (done * batch).min(train_count);
+                progress(Progress::Steps {
+                    done,
+                    train_loss: (loss_sum / done as f64) as f32,
+                    samples_per_second: samples as f64 / started.elapsed().as_secs_f64(),
+                });
             }
         }
         let seconds = started.elapsed().as_secs_f64();
