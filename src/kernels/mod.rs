@@ -7,6 +7,7 @@
 //! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 
+pub mod batchnorm;
 pub mod conv;
 pub mod gemm;
 pub mod im2col;
