@@ -13,6 +13,7 @@
 pub mod autodiff;
 pub mod cli;
 pub mod data;
+pub mod export;
 pub mod graph;
 pub mod kernels;
 pub mod language;

@@ -1,0 +1,361 @@
+//! ONNX export: a validated [`Graph`] and its trained tensors as an ONNX `ModelProto`
+//! (opset [`OPSET`]) that onnxruntime runs.
+//!
+//! The file has one input, `input`, shaped `[batch, ...]` with `batch` symbolic and the
+//! rest the input node's per-sample shape (`[batch, 784]`, `[batch, c, h, w]`), holding the
+//! values `nnc` feeds its own input (pixels scaled to `[0, 1]`); and one output, `output`,
+//! the value of the model's `output` node (probabilities when it ends in `softmax`).
+//!
+//! [`translate`] is the one place that knows what each graph op becomes: one arm per
+//! [`Op`] variant, exhaustive, so a new op does not compile until it has its ONNX
+//! translation. Everything around it is op-agnostic: value names, initializers in the
+//! saved (PyTorch) layout, the graph's input and output, and leaving out nodes the
+//! output does not read.
+
+use std::collections::HashSet;
+
+use super::ExportError;
+use super::proto::attribute_proto::AttributeType;
+use super::proto::tensor_proto::DataType;
+use super::proto::tensor_shape_proto::{Dimension, dimension};
+use super::proto::type_proto;
+use super::proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use crate::autodiff::{ParamId, Params, Shape};
+use crate::graph::{Activation, Graph, Node, NodeId, Op};
+use crate::training::Model;
+
+/// The operator set the file imports: every op below has had its current meaning since
+/// at most 17 (`Softmax`/`LogSoftmax` along one axis since 13, `Gemm` with an optional
+/// bias since 11), and opset 17 is what PyTorch exports by default.
+pub const OPSET: i64 = 17;
+
+/// IR version 8, the one ONNX 1.12 introduced opset 17 with: the oldest that can carry
+/// it, so runtimes from then on load the file.
+pub const IR_VERSION: i64 = 8;
+
+/// The name of the graph's input, whatever the model calls its `input(...)` binding.
+pub const INPUT: &str = "input";
+
+/// The name of the graph's output, the model's `output` node.
+pub const OUTPUT: &str = "output";
+
+/// The symbolic batch dimension of the input and the output.
+const BATCH: &str = "batch";
+
+/// `graph` with the tensors of `model` (which must have been made for this graph, by
+/// [`Model::init`] and then trained or loaded) as an ONNX model.
+pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> {
+    let mut builder = Builder::new(&model.params);
+    // Values are named after their nodes; the graph's input and output get the names of
+    // the contract, which no other value may take.
+    let mut values: Vec<String> = Vec::with_capacity(graph.nodes.len());
+    let needed = read_by_output(graph);
+    for (index, node) in graph.nodes.iter().enumerate() {
+        let id = NodeId(index as u32);
+        let name = if id == graph.input {
+            INPUT.to_owned()
+        } else if id == graph.output {
+            OUTPUT.to_owned()
+        } else {
+            builder.values.fresh(&node.name)
+        };
+        values.push(name);
+        if !needed[index] || id == graph.input {
+            continue;
+        }
+        let owned = model
+            .node_params
+            .get(index)
+            .ok_or_else(|| ExportError::Mismatch(format!("no tensors for node `{}`", node.name)))?;
+        let specs = graph.node_specs(node);
+        if specs.len() != owned.len() {
+            return Err(ExportError::Mismatch(format!(
+                "node `{}` owns {} tensors, the model has {}",
+                node.name,
+                specs.len(),
+                owned.len()
+            )));
+        }
+        let mut at = At {
+            builder: &mut builder,
+            node,
+            inputs: node
+                .inputs
+                .iter()
+                .map(|i| values[i.index()].clone())
+                .collect(),
+            output: values[index].clone(),
+            tensors: specs
+                .iter()
+                .map(|s| s.suffix)
+                .zip(owned.iter().copied())
+                .collect(),
+            emitted: 0,
+        };
+        translate(&node.op, &mut at)?;
+    }
+    if graph.output == graph.input {
+        // `output = x`: the one case where the output is no node's result.
+        builder.nodes.push(NodeProto {
+            input: vec![INPUT.to_owned()],
+            output: vec![OUTPUT.to_owned()],
+            name: Some(OUTPUT.to_owned()),
+            op_type: Some("Identity".to_owned()),
+            ..NodeProto::default()
+        });
+    }
+    let input_node = graph.node(graph.input);
+    let output_node = graph.node(graph.output);
+    let onnx_graph = GraphProto {
+        name: Some(graph.name.clone()),
+        doc_string: Some(format!("the model `{}` of a .nn file", graph.name)),
+        input: vec![tensor_value(INPUT, input_node.shape)],
+        output: vec![tensor_value(OUTPUT, output_node.shape)],
+        node: builder.nodes,
+        initializer: builder.initializers,
+        ..GraphProto::default()
+    };
+    Ok(ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(OPSET),
+        }],
+        producer_name: Some("nnc".to_owned()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        graph: Some(onnx_graph),
+        ..ModelProto::default()
+    })
+}
+
+/// What each graph op becomes in ONNX: the nodes it emits (into `at.output`) and the
+/// tensors they read. One arm per op, and no `_` arm.
+fn translate(op: &Op, at: &mut At<'_, '_>) -> Result<(), ExportError> {
+    match op {
+        // The graph's input, `input`: no node (see `to_onnx`).
+        Op::Input => {}
+        // `y = x·Wᵀ + b`: `Gemm` with `transB` reads `W` as saved, `[units, n_in]`.
+        Op::Dense { bias, .. } => {
+            let mut inputs = vec![at.input(0), at.tensor("weight")?];
+            if *bias {
+                inputs.push(at.tensor("bias")?);
+            }
+            at.emit("Gemm", inputs, vec![int("transB", 1)]);
+        }
+        Op::Activation(activation) => {
+            let x = vec![at.input(0)];
+            match *activation {
+                Activation::Sigmoid => at.emit("Sigmoid", x, vec![]),
+                Activation::Tanh => at.emit("Tanh", x, vec![]),
+                Activation::Relu => at.emit("Relu", x, vec![]),
+                Activation::LeakyRelu { slope } => {
+                    at.emit("LeakyRelu", x, vec![float("alpha", slope)]);
+                }
+                // Over each sample's vector, the last axis.
+                Activation::Softmax => at.emit("Softmax", x, vec![int("axis", -1)]),
+                Activation::LogSoftmax => at.emit("LogSoftmax", x, vec![int("axis", -1)]),
+                Activation::Identity => at.emit("Identity", x, vec![]),
+            }
+        }
+        // Identity at inference.
+        Op::Dropout { .. } => at.emit("Identity", vec![at.input(0)], vec![]),
+        // Vectors end to end, images along their channels: axis 1 either way.
+        Op::Concat => at.emit("Concat", at.inputs.clone(), vec![int("axis", 1)]),
+        Op::Add => at.emit("Add", vec![at.input(0), at.input(1)], vec![]),
+        Op::Sub => at.emit("Sub", vec![at.input(0), at.input(1)], vec![]),
+        Op::Mul => at.emit("Mul", vec![at.input(0), at.input(1)], vec![]),
+        Op::Scale(c) => {
+            let c = at.scalar("scale", *c);
+            at.emit("Mul", vec![at.input(0), c], vec![]);
+        }
+        Op::AddScalar(c) => {
+            let c = at.scalar("add", *c);
+            at.emit("Add", vec![at.input(0), c], vec![]);
+        }
+    }
+    Ok(())
+}
+
+/// For each graph node, whether the output reads it (directly or through other nodes):
+/// only those are exported, so a binding the output never uses costs the file nothing.
+fn read_by_output(graph: &Graph) -> Vec<bool> {
+    let mut needed = vec![false; graph.nodes.len()];
+    needed[graph.output.index()] = true;
+    // Inputs of a node have smaller ids: one backward sweep reaches everything.
+    for index in (0..graph.nodes.len()).rev() {
+        if needed[index] {
+            for input in &graph.nodes[index].inputs {
+                needed[input.index()] = true;
+            }
+        }
+    }
+    needed
+}
+
+/// The ONNX graph under construction: its nodes and initializers, and the names taken.
+struct Builder<'a> {
+    params: &'a Params,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    /// Names of values (node results, initializers, the input and output).
+    values: Names,
+    /// Names of nodes, a namespace of their own in ONNX.
+    node_names: Names,
+}
+
+impl<'a> Builder<'a> {
+    fn new(params: &'a Params) -> Self {
+        Builder {
+            params,
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            values: Names::reserving(&[INPUT, OUTPUT]),
+            node_names: Names::reserving(&[]),
+        }
+    }
+}
+
+/// The graph node being translated: its operands' value names, the name its result must
+/// take, and the tensors it owns by suffix (`weight`, `bias`, `running_mean`).
+struct At<'b, 'a> {
+    builder: &'b mut Builder<'a>,
+    node: &'a Node,
+    inputs: Vec<String>,
+    output: String,
+    tensors: Vec<(&'static str, ParamId)>,
+    /// ONNX nodes emitted for this graph node so far.
+    emitted: usize,
+}
+
+impl At<'_, '_> {
+    /// The value name of operand `k`; the graph was validated, so the op has it.
+    fn input(&self, k: usize) -> String {
+        self.inputs[k].clone()
+    }
+
+    /// Adds the node's tensor `suffix` as an initializer, in its saved layout (a dense
+    /// weight `[units, n_in]` even when memory holds it transposed), and names it.
+    fn tensor(&mut self, suffix: &str) -> Result<String, ExportError> {
+        let Some(&(_, id)) = self.tensors.iter().find(|(s, _)| *s == suffix) else {
+            return Err(ExportError::Mismatch(format!(
+                "node `{}` has no tensor `{suffix}`",
+                self.node.name
+            )));
+        };
+        let params = self.builder.params;
+        let name = self.builder.values.fresh(params.name(id));
+        let dims = params.saved_shape(id).dims();
+        self.builder
+            .initializers
+            .push(float_tensor(&name, &dims, params.saved_values(id)));
+        Ok(name)
+    }
+
+    /// Adds a scalar constant (`{node}.{what}`) as an initializer and names it.
+    fn scalar(&mut self, what: &str, value: f32) -> String {
+        let name = self
+            .builder
+            .values
+            .fresh(&format!("{}.{what}", self.node.name));
+        self.builder
+            .initializers
+            .push(float_tensor(&name, &[], vec![value]));
+        name
+    }
+
+    /// Emits one ONNX node computing the graph node's value from `inputs`.
+    fn emit(&mut self, op_type: &str, inputs: Vec<String>, attribute: Vec<AttributeProto>) {
+        let base = match self.emitted {
+            0 => self.node.name.clone(),
+            n => format!("{}.{n}", self.node.name),
+        };
+        self.emitted += 1;
+        self.builder.nodes.push(NodeProto {
+            input: inputs,
+            output: vec![self.output.clone()],
+            name: Some(self.builder.node_names.fresh(&base)),
+            op_type: Some(op_type.to_owned()),
+            attribute,
+            doc_string: Some(self.node.op.describe()),
+            ..NodeProto::default()
+        });
+    }
+}
+
+/// Names handed out so far: each name once, a clash getting `_1`, `_2`, ...
+struct Names(HashSet<String>);
+
+impl Names {
+    fn reserving(names: &[&str]) -> Self {
+        Names(names.iter().map(|&n| n.to_owned()).collect())
+    }
+
+    /// `base` if it is free, else the first free `{base}_{k}`.
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_owned();
+        let mut k = 0;
+        while self.0.contains(&name) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        self.0.insert(name.clone());
+        name
+    }
+}
+
+/// A `float` tensor of `dims` (row-major `values`).
+fn float_tensor(name: &str, dims: &[usize], values: Vec<f32>) -> TensorProto {
+    TensorProto {
+        name: Some(name.to_owned()),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: Some(DataType::Float as i32),
+        float_data: values,
+        ..TensorProto::default()
+    }
+}
+
+/// A graph input or output: `float`, `[batch, ...per_sample]` with `batch` symbolic.
+fn tensor_value(name: &str, per_sample: Shape) -> ValueInfoProto {
+    let batch = Dimension {
+        value: Some(dimension::Value::DimParam(BATCH.to_owned())),
+        ..Dimension::default()
+    };
+    let dims = per_sample.dims().into_iter().map(|d| Dimension {
+        value: Some(dimension::Value::DimValue(d as i64)),
+        ..Dimension::default()
+    });
+    ValueInfoProto {
+        name: Some(name.to_owned()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(DataType::Float as i32),
+                shape: Some(TensorShapeProto {
+                    dim: std::iter::once(batch).chain(dims).collect(),
+                }),
+            })),
+            ..TypeProto::default()
+        }),
+        ..ValueInfoProto::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_owned()),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(value),
+        ..AttributeProto::default()
+    }
+}
+
+fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_owned()),
+        r#type: Some(AttributeType::Float as i32),
+        f: Some(value),
+        ..AttributeProto::default()
+    }
+}
