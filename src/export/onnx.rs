@@ -359,3 +359,177 @@ fn float(name: &str, value: f32) -> AttributeProto {
         ..AttributeProto::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::graph::builtins::BUILTINS;
+    use crate::graph::{BuildOptions, build_graph};
+    use crate::language::Source;
+
+    fn graph(text: &str) -> Graph {
+        let source = Source {
+            path: "t.nn".into(),
+            text: text.into(),
+        };
+        build_graph(&source, &BuildOptions::default()).unwrap_or_else(|e| panic!("{}", e.rendered))
+    }
+
+    /// `text`'s model with fresh tensors, exported, encoded and decoded again.
+    fn export(text: &str) -> (Graph, Model, GraphProto) {
+        let g = graph(text);
+        let model = Model::init(&g, &mut StdRng::seed_from_u64(1)).unwrap();
+        let bytes = super::super::encode(&to_onnx(&g, &model).unwrap()).unwrap();
+        let decoded = ModelProto::decode(bytes.as_slice()).unwrap();
+        assert_eq!(decoded.ir_version, Some(IR_VERSION));
+        assert_eq!(decoded.opset_import[0].version, Some(OPSET));
+        (g, model, decoded.graph.unwrap())
+    }
+
+    fn ops(graph: &GraphProto) -> Vec<&str> {
+        graph.node.iter().map(|n| n.op_type()).collect()
+    }
+
+    fn dims(value: &ValueInfoProto) -> Vec<String> {
+        let Some(type_proto::Value::TensorType(tensor)) = &value.r#type.as_ref().unwrap().value
+        else {
+            panic!("{value:?} is not a tensor");
+        };
+        let shape = tensor.shape.as_ref().unwrap();
+        shape
+            .dim
+            .iter()
+            .map(|d| match d.value.as_ref().unwrap() {
+                dimension::Value::DimValue(v) => v.to_string(),
+                dimension::Value::DimParam(p) => p.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dense_weights_go_out_in_their_saved_layout_whatever_memory_holds() {
+        // 40 units are stored transposed in memory, 3 are not; both leave as [units, n_in].
+        let (g, model, onnx) = export(
+            "model m {\n x = input(5)\n h = x |> dense(40) |> relu\n output = h |> dense(3, bias = false) |> softmax\n}\n",
+        );
+        assert_eq!(ops(&onnx), ["Gemm", "Relu", "Gemm", "Softmax"]);
+        let params = &model.params;
+        let h = params.find("h.weight").unwrap();
+        assert!(params.is_transposed(h));
+        let tensor = |name: &str| onnx.initializer.iter().find(|t| t.name() == name).unwrap();
+        assert_eq!(tensor("h.weight").dims, [40, 5]);
+        assert_eq!(tensor("h.weight").float_data, params.saved_values(h));
+        assert_ne!(tensor("h.weight").float_data, params.value(h));
+        assert_eq!(tensor("h.bias").dims, [40]);
+        let out = params.find("output.weight").unwrap();
+        assert!(!params.is_transposed(out));
+        assert_eq!(tensor("output.weight").dims, [3, 40]);
+        assert_eq!(tensor("output.weight").float_data, params.value(out));
+        // transB = 1 on each Gemm; the layer without a bias has two operands.
+        let gemms: Vec<&NodeProto> = onnx.node.iter().filter(|n| n.op_type() == "Gemm").collect();
+        assert_eq!(gemms[0].input, ["input", "h.weight", "h.bias"]);
+        assert_eq!(gemms[1].input, ["h", "output.weight"]);
+        for gemm in gemms {
+            assert_eq!(gemm.attribute[0].name(), "transB");
+            assert_eq!(gemm.attribute[0].i, Some(1));
+        }
+        assert_eq!(onnx.initializer.len(), 3);
+        assert_eq!(g.nodes.len(), 5);
+    }
+
+    #[test]
+    fn the_input_and_output_have_the_contract_names_and_a_symbolic_batch() {
+        let (_, _, onnx) =
+            export("model m {\n pixels = input(7)\n output = pixels |> dense(2) |> sigmoid\n}\n");
+        assert_eq!(onnx.input.len(), 1);
+        assert_eq!(onnx.input[0].name(), INPUT);
+        assert_eq!(dims(&onnx.input[0]), ["batch", "7"]);
+        assert_eq!(onnx.output.len(), 1);
+        assert_eq!(onnx.output[0].name(), OUTPUT);
+        assert_eq!(dims(&onnx.output[0]), ["batch", "2"]);
+        assert_eq!(onnx.node[0].input[0], "input");
+        assert_eq!(onnx.node.last().unwrap().output, ["output"]);
+    }
+
+    #[test]
+    fn names_never_clash_with_the_input_and_output() {
+        // A binding called `input` that is not the input, and `output = x`.
+        let (_, _, onnx) =
+            export("model m {\n x = input(4)\n input = x |> dense(3)\n output = x\n}\n");
+        // `input` is not read by the output: left out. The output is the input itself.
+        assert_eq!(ops(&onnx), ["Identity"]);
+        assert_eq!(onnx.node[0].input, ["input"]);
+        assert_eq!(onnx.node[0].output, ["output"]);
+        assert!(onnx.initializer.is_empty());
+        let (_, _, onnx) = export(
+            "model m {\n x = input(4)\n input = x |> dense(3)\n output = input |> tanh\n}\n",
+        );
+        assert_eq!(ops(&onnx), ["Gemm", "Tanh"]);
+        assert_eq!(onnx.node[0].output, ["input_1"]);
+        assert_eq!(onnx.node[1].input, ["input_1"]);
+    }
+
+    #[test]
+    fn number_arithmetic_reads_scalar_constants() {
+        let (_, _, onnx) = export("model m {\n x = input(3)\n output = 1 - 2 * x\n}\n");
+        assert_eq!(ops(&onnx), ["Mul", "Mul", "Add"]);
+        let constants: Vec<(Vec<i64>, Vec<f32>)> = onnx
+            .initializer
+            .iter()
+            .map(|t| (t.dims.clone(), t.float_data.clone()))
+            .collect();
+        assert_eq!(
+            constants,
+            [
+                (vec![], vec![2.0]),
+                (vec![], vec![-1.0]),
+                (vec![], vec![1.0])
+            ]
+        );
+    }
+
+    #[test]
+    fn every_builtin_exports() {
+        // Each row's example inside a small model: the export succeeds, every node the
+        // output reads becomes at least one ONNX node, and values are defined once.
+        for builtin in BUILTINS {
+            let line = if builtin.name == "input" {
+                format!(" x = {}\n y = x", builtin.example)
+            } else {
+                format!(
+                    " i = input(4)\n x = i |> dense(4)\n y = {}",
+                    builtin.example
+                )
+            };
+            let text = format!("model t {{\n{line}\n output = y |> dense(3) |> softmax\n}}\n");
+            let (g, _, onnx) = export(&text);
+            assert!(
+                onnx.node.len() + 1 >= g.nodes.len(),
+                "`{}`: {:?}",
+                builtin.name,
+                ops(&onnx)
+            );
+            let mut defined: Vec<&str> = onnx
+                .node
+                .iter()
+                .flat_map(|n| &n.output)
+                .map(String::as_str)
+                .collect();
+            defined.extend(onnx.initializer.iter().map(|t| t.name()));
+            defined.push(INPUT);
+            let count = defined.len();
+            defined.sort_unstable();
+            defined.dedup();
+            assert_eq!(
+                defined.len(),
+                count,
+                "`{}`: a value defined twice",
+                builtin.name
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::ExportArgs;
-use crate::cli::commands::check::{load_model, print_json};
+use crate::cli::commands::check::{group_digits, load_model, print_json};
 use crate::export::{OPSET, encode, to_onnx};
 use crate::training::{Model, weights};
 
@@ -63,7 +63,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
             report.model,
             report.opset,
             report.nodes,
-            bytes.len(),
+            group_digits(bytes.len() as u64),
         )?;
     }
     Ok(())
