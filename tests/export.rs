@@ -1,6 +1,6 @@
 //! `nnc export`: the ONNX model of a network trained on real MNIST runs in onnxruntime and
 //! gives nnc's own outputs, to 1e-5, on real test images, for every function of the
-//! language; bad input is a clean error.
+//! language (an MLP, a model of every vector function, a CNN); bad input is a clean error.
 //!
 //! nnc's outputs come from the library (the same graph, weights and test images as the
 //! binary's), onnxruntime's from `tests/onnx_check.py`, which also runs ONNX's full
@@ -58,6 +58,34 @@ train {
 }
 ";
 
+/// Every function for images: convolutions with `same` padding at strides 1 and 2 (the
+/// second padded unevenly, as TensorFlow does), with a padding the stride leaves partly
+/// unread and without bias; both poolings, global average pooling, flatten, and layer and
+/// number arithmetic and an activation on images. (Not `concat` of images: the tape
+/// joins them along their width, not their channels as the shape rule says.)
+const CNN: &str = "\
+model cnn {
+    x      = input(1, 28, 28)
+    a      = x |> conv2d(4, 3, pad = same) |> relu |> maxpool(2)
+    b      = a |> conv2d(6, 3, stride = 2, pad = same) |> tanh
+    p      = b |> avgpool(2, stride = 1)
+    c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
+    d      = c * (0.5 * c - 1)
+    g      = d |> global_avgpool
+    f      = d |> flatten |> dense(32) |> sigmoid
+    output = concat(g, f) |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = mnist
+    optimizer = adam(lr = 0.01)
+    epochs    = 1
+    batch     = 32
+    seed      = 8
+}
+";
+
 #[test]
 fn an_mlp_runs_in_onnxruntime_as_in_nnc() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,6 +99,17 @@ fn every_function_runs_in_onnxruntime_as_in_nnc() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_model(dir.path(), "every_function.nn", EVERY_FUNCTION);
     train_export_and_compare(dir.path(), &file, &[]);
+}
+
+#[test]
+fn a_cnn_runs_in_onnxruntime_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_model(dir.path(), "cnn.nn", CNN);
+    let report = train_export_and_compare(dir.path(), &file, &[]);
+    assert_eq!(
+        report["input_shape"],
+        serde_json::json!(["batch", "1", "28", "28"])
+    );
 }
 
 /// Trains `file` briefly on real MNIST with the binary, exports it, computes nnc's

@@ -96,9 +96,14 @@ impl Description {
     }
 
     /// The per-sample input shapes a model may declare for these samples: the values as a
-    /// vector.
+    /// vector, and images as one-channel images `[1, rows, cols]` (same values, same
+    /// order).
     pub fn input_shapes(&self) -> Vec<Vec<usize>> {
-        vec![vec![self.features()]]
+        let mut shapes = vec![vec![self.features()]];
+        if self.rows > 1 {
+            shapes.push(vec![1, self.rows, self.cols]);
+        }
+        shapes
     }
 }
 

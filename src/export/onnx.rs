@@ -23,6 +23,7 @@ use super::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto,
 };
+use crate::autodiff::ops::{Conv2dShape, Pooling, conv2d_geometry};
 use crate::autodiff::{ParamId, Params, Shape};
 use crate::graph::{Activation, Graph, Node, NodeId, Op};
 use crate::training::Model;
@@ -87,6 +88,7 @@ pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> 
                 .iter()
                 .map(|i| values[i.index()].clone())
                 .collect(),
+            input_shapes: graph.input_shapes(node),
             output: values[index].clone(),
             tensors: specs
                 .iter()
@@ -175,8 +177,67 @@ fn translate(op: &Op, at: &mut At<'_, '_>) -> Result<(), ExportError> {
             let c = at.scalar("add", *c);
             at.emit("Add", vec![at.input(0), c], vec![]);
         }
+        // The weight `[filters, c, k, k]` is ONNX's layout; padding as nnc resolved it.
+        Op::Conv2d {
+            filters,
+            kernel,
+            stride,
+            padding,
+            bias,
+            ..
+        } => {
+            let geometry =
+                conv2d_geometry(at.input_shapes[0], *filters, *kernel, *stride, *padding)
+                    .expect("validation checked the convolution's geometry");
+            let mut inputs = vec![at.input(0), at.tensor("weight")?];
+            if *bias {
+                inputs.push(at.tensor("bias")?);
+            }
+            let k = *kernel as i64;
+            let attributes = vec![
+                ints("kernel_shape", &[k, k]),
+                ints("strides", &[*stride as i64; 2]),
+                ints("pads", &conv_pads(&geometry)),
+            ];
+            at.emit("Conv", inputs, attributes);
+        }
+        // Whole windows only, no padding: ONNX's default floor rounding.
+        Op::Pool { kind, size, stride } => {
+            let op_type = match kind {
+                Pooling::Max => "MaxPool",
+                Pooling::Average => "AveragePool",
+            };
+            let attributes = vec![
+                ints("kernel_shape", &[*size as i64; 2]),
+                ints("strides", &[*stride as i64; 2]),
+            ];
+            at.emit(op_type, vec![at.input(0)], attributes);
+        }
+        // `[batch, c, h, w] → [batch, c, 1, 1]`, then the vector `[batch, c]` nnc gives.
+        Op::GlobalAvgPool => {
+            let pooled = at.emit_value("pooled", "GlobalAveragePool", vec![at.input(0)], vec![]);
+            at.emit("Flatten", vec![pooled], vec![int("axis", 1)]);
+        }
+        // Channel, row, column order: row-major `[c, h, w]`, as ONNX flattens.
+        Op::Flatten => at.emit("Flatten", vec![at.input(0)], vec![int("axis", 1)]),
     }
     Ok(())
+}
+
+/// ONNX's `pads` of a convolution, `[top, left, bottom, right]`: nnc's padding before,
+/// and after only as much as the last window reads (what `same` resolved to, or fewer
+/// than declared when the stride skips the last rows), so ONNX's output size, `(len +
+/// pads − k) / stride + 1` rounded down, is nnc's.
+fn conv_pads(g: &Conv2dShape) -> [i64; 4] {
+    let end = |out: usize, len: usize, begin: usize| {
+        ((out - 1) * g.stride + g.kernel).saturating_sub(len + begin) as i64
+    };
+    [
+        g.pad_top as i64,
+        g.pad_left as i64,
+        end(g.out_height, g.height, g.pad_top),
+        end(g.out_width, g.width, g.pad_left),
+    ]
 }
 
 /// For each graph node, whether the output reads it (directly or through other nodes):
@@ -224,6 +285,8 @@ struct At<'b, 'a> {
     builder: &'b mut Builder<'a>,
     node: &'a Node,
     inputs: Vec<String>,
+    /// The operands' per-sample shapes.
+    input_shapes: Vec<Shape>,
     output: String,
     tensors: Vec<(&'static str, ParamId)>,
     /// ONNX nodes emitted for this graph node so far.
@@ -266,8 +329,35 @@ impl At<'_, '_> {
         name
     }
 
-    /// Emits one ONNX node computing the graph node's value from `inputs`.
+    /// Emits the ONNX node that computes the graph node's value from `inputs`.
     fn emit(&mut self, op_type: &str, inputs: Vec<String>, attribute: Vec<AttributeProto>) {
+        let output = self.output.clone();
+        self.emit_to(output, op_type, inputs, attribute);
+    }
+
+    /// Emits an ONNX node computing a step on the way, `{node}.{what}`; returns its name.
+    fn emit_value(
+        &mut self,
+        what: &str,
+        op_type: &str,
+        inputs: Vec<String>,
+        attribute: Vec<AttributeProto>,
+    ) -> String {
+        let name = self
+            .builder
+            .values
+            .fresh(&format!("{}.{what}", self.node.name));
+        self.emit_to(name.clone(), op_type, inputs, attribute);
+        name
+    }
+
+    fn emit_to(
+        &mut self,
+        output: String,
+        op_type: &str,
+        inputs: Vec<String>,
+        attribute: Vec<AttributeProto>,
+    ) {
         let base = match self.emitted {
             0 => self.node.name.clone(),
             n => format!("{}.{n}", self.node.name),
@@ -275,7 +365,7 @@ impl At<'_, '_> {
         self.emitted += 1;
         self.builder.nodes.push(NodeProto {
             input: inputs,
-            output: vec![self.output.clone()],
+            output: vec![output],
             name: Some(self.builder.node_names.fresh(&base)),
             op_type: Some(op_type.to_owned()),
             attribute,
@@ -351,6 +441,15 @@ fn int(name: &str, value: i64) -> AttributeProto {
     }
 }
 
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_owned()),
+        r#type: Some(AttributeType::Ints as i32),
+        ints: values.to_vec(),
+        ..AttributeProto::default()
+    }
+}
+
 fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto {
         name: Some(name.to_owned()),
@@ -367,7 +466,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
-    use crate::graph::builtins::BUILTINS;
+    use crate::graph::builtins::{BUILTINS, Takes};
     use crate::graph::{BuildOptions, build_graph};
     use crate::language::Source;
 
@@ -493,43 +592,67 @@ mod tests {
     }
 
     #[test]
+    fn convolution_pads_give_onnx_the_output_size_nnc_computes() {
+        use crate::autodiff::ops::Padding;
+        let pads = |len: usize, kernel: usize, stride: usize, padding: Padding| {
+            let g = Conv2dShape::new([1, len, len], 1, kernel, stride, padding).unwrap();
+            let p = conv_pads(&g);
+            // ONNX's rule: (len + begin + end - kernel) / stride + 1, rounded down.
+            let onnx_out = (len as i64 + p[0] + p[2] - kernel as i64) / stride as i64 + 1;
+            assert_eq!(onnx_out, g.out_height as i64);
+            p
+        };
+        assert_eq!(pads(28, 3, 1, Padding::Same), [1, 1, 1, 1]);
+        // TensorFlow's `same` at stride 2: the odd pixel of padding goes after.
+        assert_eq!(pads(14, 3, 2, Padding::Same), [0, 0, 1, 1]);
+        assert_eq!(pads(28, 3, 1, Padding::Each(2)), [2, 2, 2, 2]);
+        // The stride never reaches the declared padding after: ONNX need not have it.
+        assert_eq!(pads(6, 3, 2, Padding::Each(1)), [1, 1, 0, 0]);
+        assert_eq!(pads(7, 2, 2, Padding::Each(0)), [0, 0, 0, 0]);
+    }
+
+    #[test]
     fn every_builtin_exports() {
-        // Each row's example inside a small model: the export succeeds, every node the
-        // output reads becomes at least one ONNX node, and values are defined once.
+        // Each row's example after a layer of each shape it takes, then scored: the export
+        // succeeds, every node the output reads becomes ONNX nodes, values are defined once.
+        let vector = " i = input(4)\n x = i |> dense(4)";
+        let image = " i = input(2, 6, 6)\n x = i |> conv2d(2, 3, pad = 1)";
         for builtin in BUILTINS {
-            let line = if builtin.name == "input" {
-                format!(" x = {}\n y = x", builtin.example)
-            } else {
-                format!(
-                    " i = input(4)\n x = i |> dense(4)\n y = {}",
-                    builtin.example
-                )
+            let contexts = match builtin.takes {
+                Takes::Nothing => vec![format!(" x = {}", builtin.example)],
+                Takes::Vector => vec![vector.to_owned()],
+                Takes::Image => vec![image.to_owned()],
+                Takes::Any => vec![vector.to_owned(), image.to_owned()],
             };
-            let text = format!("model t {{\n{line}\n output = y |> dense(3) |> softmax\n}}\n");
-            let (g, _, onnx) = export(&text);
-            assert!(
-                onnx.node.len() + 1 >= g.nodes.len(),
-                "`{}`: {:?}",
-                builtin.name,
-                ops(&onnx)
-            );
-            let mut defined: Vec<&str> = onnx
-                .node
-                .iter()
-                .flat_map(|n| &n.output)
-                .map(String::as_str)
-                .collect();
-            defined.extend(onnx.initializer.iter().map(|t| t.name()));
-            defined.push(INPUT);
-            let count = defined.len();
-            defined.sort_unstable();
-            defined.dedup();
-            assert_eq!(
-                defined.len(),
-                count,
-                "`{}`: a value defined twice",
-                builtin.name
-            );
+            let y = match builtin.takes {
+                Takes::Nothing => "x",
+                _ => builtin.example,
+            };
+            for context in contexts {
+                let text = format!(
+                    "model t {{\n{context}\n y = {y}\n output = y |> flatten |> dense(3) |> softmax\n}}\n"
+                );
+                let (g, _, onnx) = export(&text);
+                let kinds: Vec<&str> = g.nodes.iter().map(|n| n.op.kind()).collect();
+                assert!(kinds.contains(&builtin.name), "{text}");
+                assert!(
+                    onnx.node.len() + 1 >= g.nodes.len(),
+                    "{text}: {:?}",
+                    ops(&onnx)
+                );
+                let mut defined: Vec<&str> = onnx
+                    .node
+                    .iter()
+                    .flat_map(|n| &n.output)
+                    .map(String::as_str)
+                    .collect();
+                defined.extend(onnx.initializer.iter().map(|t| t.name()));
+                defined.push(INPUT);
+                let count = defined.len();
+                defined.sort_unstable();
+                defined.dedup();
+                assert_eq!(defined.len(), count, "{text}: a value defined twice");
+            }
         }
     }
 }

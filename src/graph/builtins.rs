@@ -11,6 +11,7 @@
 use super::build::Call;
 use super::op::{Activation, Op};
 use super::{Init, NodeId};
+use crate::autodiff::ops::{Padding, Pooling};
 
 /// One built-in function of the language.
 pub struct Builtin {
@@ -18,14 +19,25 @@ pub struct Builtin {
     pub params: &'static [ParamDef],
     /// One line, for help text and the README.
     pub help: &'static str,
-    /// Takes a layer and nothing else, so it can be written after `|>` or named by a
-    /// `let` (`let act = relu`).
+    /// An activation: element-wise on its layer, with no option that must be given, so
+    /// `let act = relu` and `x |> act` read naturally.
     pub activation: bool,
+    /// What its layer must be: a vector, an image, either (or none, for `input`).
+    pub takes: Takes,
     /// A use of it, the right-hand side of a model line given a layer `x` (for `input`,
     /// the input line itself), for the documentation and the table's own test.
     pub example: &'static str,
     /// Creates the node from arguments already bound and checked against `params`.
     pub build: fn(&mut Call<'_, '_>) -> Result<NodeId, ()>,
+}
+
+/// The per-sample shape a built-in's layer must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    Nothing,
+    Vector,
+    Image,
+    Any,
 }
 
 /// One parameter of a built-in.
@@ -54,6 +66,10 @@ pub enum ArgKind {
     Fraction,
     /// A number above 0.
     Positive,
+    /// A number in (0, 1).
+    OpenFraction,
+    /// A whole number of pixels from 0, or `same`.
+    Pad,
     Bool,
     /// `xavier`, `he`, `uniform` or `normal`.
     Init,
@@ -79,6 +95,7 @@ pub enum Arg {
     Number(f32),
     Bool(bool),
     Init(Init),
+    Pad(Padding),
     Auto,
 }
 
@@ -99,9 +116,14 @@ const X: ParamDef = param("x", ArgKind::Layer, Default::Required);
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "input",
-        params: &[param("n", ArgKind::Size, Default::Required)],
-        help: "the per-sample input: `input(784)` for 784 values",
+        params: &[
+            param("n", ArgKind::Size, Default::Required),
+            param("h", ArgKind::Size, Default::Auto),
+            param("w", ArgKind::Size, Default::Auto),
+        ],
+        help: "the per-sample input: `input(784)` for a vector of 784 values, `input(1, 28, 28)` for an image (channels, height, width)",
         activation: false,
+        takes: Takes::Nothing,
         example: "input(4)",
         build: |call| call.input(),
     },
@@ -115,6 +137,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "a fully connected layer `x·Wᵀ + b` of `units` outputs",
         activation: false,
+        takes: Takes::Vector,
         example: "x |> dense(3)",
         build: |call| {
             let (x, units) = (call.layer("x"), call.size("units"));
@@ -143,6 +166,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "zeroes a fraction `p` of the values in training (scaling the rest), identity at evaluation",
         activation: false,
+        takes: Takes::Any,
         example: "x |> dropout(0.5)",
         build: |call| {
             let (x, p) = (call.layer("x"), call.number("p"));
@@ -152,8 +176,9 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "concat",
         params: &[param("a", ArgKind::Layers, Default::Required)],
-        help: "joins two or more layers: vectors end to end",
+        help: "joins two or more layers: vectors end to end, images along their channels",
         activation: false,
+        takes: Takes::Any,
         example: "concat(x, x)",
         build: |call| call.concat("a"),
     },
@@ -183,6 +208,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         help: "`x` where positive, `slope·x` elsewhere",
         activation: true,
+        takes: Takes::Any,
         example: "x |> leaky_relu(slope = 0.1)",
         build: |call| {
             let (x, slope) = (call.layer("x"), call.number("slope"));
@@ -207,6 +233,93 @@ pub const BUILTINS: &[Builtin] = &[
         "x |> identity",
         Activation::Identity,
     ),
+    Builtin {
+        name: "conv2d",
+        params: &[
+            X,
+            param("filters", ArgKind::Size, Default::Required),
+            param("kernel", ArgKind::Size, Default::Required),
+            param("stride", ArgKind::Size, Default::Number(1.0, "1")),
+            ParamDef {
+                help: "`pad` is the zeros added on every side, or `same` for an output of `ceil(size / stride)` pixels",
+                ..param("pad", ArgKind::Pad, Default::Number(0.0, "0"))
+            },
+            param("bias", ArgKind::Bool, Default::Bool(true)),
+            param("init", ArgKind::Init, Default::Auto),
+        ],
+        help: "a 2-D convolution of `filters` square `kernel`s, `[c, h, w]` to `[filters, h', w']`",
+        activation: false,
+        takes: Takes::Image,
+        example: "x |> conv2d(3, 3, pad = same)",
+        build: |call| {
+            let (x, filters, kernel) = (call.layer("x"), call.size("filters"), call.size("kernel"));
+            let (stride, padding) = (call.size("stride"), call.pad("pad"));
+            let (bias, init) = (call.boolean("bias"), call.init("init"));
+            let op = Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                bias,
+                init: init.unwrap_or(Init::Xavier),
+            };
+            let node = call.push(op, vec![x])?;
+            if init.is_none() {
+                call.default_init(node);
+            }
+            Ok(node)
+        },
+    },
+    Builtin {
+        name: "maxpool",
+        params: &[
+            X,
+            param("size", ArgKind::Size, Default::Required),
+            param("stride", ArgKind::Size, Default::Auto),
+        ],
+        help: "the maximum of each `size × size` window, `stride` apart (default `size`); the gradient goes to the first maximum",
+        activation: false,
+        takes: Takes::Image,
+        example: "x |> maxpool(2)",
+        build: |call| call.pool(Pooling::Max),
+    },
+    Builtin {
+        name: "avgpool",
+        params: &[
+            X,
+            param("size", ArgKind::Size, Default::Required),
+            param("stride", ArgKind::Size, Default::Auto),
+        ],
+        help: "the mean of each `size × size` window, `stride` apart (default `size`)",
+        activation: false,
+        takes: Takes::Image,
+        example: "x |> avgpool(2, stride = 1)",
+        build: |call| call.pool(Pooling::Average),
+    },
+    Builtin {
+        name: "global_avgpool",
+        params: &[X],
+        help: "the mean of each channel, `[c, h, w]` to `[c]`",
+        activation: false,
+        takes: Takes::Image,
+        example: "x |> global_avgpool",
+        build: |call| {
+            let x = call.layer("x");
+            call.push(Op::GlobalAvgPool, vec![x])
+        },
+    },
+    Builtin {
+        name: "flatten",
+        params: &[X],
+        help: "an image as a vector, `[c, h, w]` to `[c·h·w]` in channel, row, column order",
+        activation: false,
+        takes: Takes::Any,
+        example: "x |> flatten",
+        build: |call| {
+            let x = call.layer("x");
+            call.push(Op::Flatten, vec![x])
+        },
+    },
 ];
 
 /// A row for an activation without options: `name(x)`.
@@ -221,6 +334,10 @@ const fn activation(
         params: &[X],
         help,
         activation: true,
+        takes: match which {
+            Activation::Softmax | Activation::LogSoftmax => Takes::Vector,
+            _ => Takes::Any,
+        },
         example,
         build: match which {
             Activation::Sigmoid => |call| call.activation(Activation::Sigmoid),
@@ -271,6 +388,7 @@ impl ParamDef {
                     .collect::<Vec<_>>()
                     .join("|"),
             ),
+            ArgKind::Pad => Some("N|same".to_owned()),
             _ => None,
         };
         match (self.default, choices) {
@@ -307,20 +425,31 @@ mod tests {
     use crate::graph::{BuildOptions, Graph, build_graph};
     use crate::language::Source;
 
-    /// A model around `builtin`'s example: a trainable layer before it (so its backward
-    /// rule carries a gradient) and a scored output after it.
-    fn model_around(builtin: &Builtin) -> String {
-        let line = if builtin.name == "input" {
-            format!("    x = {}\n    y = x", builtin.example)
-        } else {
-            format!(
-                "    i = input(4)\n    x = i |> dense(4) |> tanh\n    y = {}",
-                builtin.example
-            )
+    /// Models around `builtin`'s example, one per shape its layer may have: a trainable
+    /// layer before it (so its backward rule carries a gradient) and a scored output
+    /// after it.
+    fn models_around(builtin: &Builtin) -> Vec<String> {
+        let vector = "    i = input(4)\n    x = i |> dense(4) |> tanh";
+        let image = "    i = input(2, 6, 6)\n    x = i |> conv2d(2, 3, pad = 1) |> tanh";
+        let contexts = match builtin.takes {
+            Takes::Nothing => vec![format!("    x = {}", builtin.example)],
+            Takes::Vector => vec![vector.to_owned()],
+            Takes::Image => vec![image.to_owned()],
+            Takes::Any => vec![vector.to_owned(), image.to_owned()],
         };
-        format!(
-            "model t {{\n{line}\n    output = y |> dense(3) |> softmax\n    loss = cross_entropy\n}}\n"
-        )
+        let y = if builtin.takes == Takes::Nothing {
+            "x"
+        } else {
+            builtin.example
+        };
+        contexts
+            .into_iter()
+            .map(|context| {
+                format!(
+                    "model t {{\n{context}\n    y = {y}\n    output = y |> flatten |> dense(3) |> softmax\n    loss = cross_entropy\n}}\n"
+                )
+            })
+            .collect()
     }
 
     fn build(text: &str) -> Graph {
@@ -367,9 +496,11 @@ mod tests {
 
     #[test]
     fn every_row_checks_shows_lowers_and_passes_gradcheck() {
-        for builtin in BUILTINS {
+        for (builtin, text) in BUILTINS
+            .iter()
+            .flat_map(|b| models_around(b).into_iter().map(move |text| (b, text)))
+        {
             let name = builtin.name;
-            let text = model_around(builtin);
             let graph = build(&text);
             // Checks: the row's builder made the row's op.
             let made: Vec<_> = graph.nodes.iter().filter(|n| n.op.kind() == name).collect();
@@ -402,8 +533,7 @@ mod tests {
             let report = check_tape(&mut net.tape, &mut params, loss, 16);
             assert!(
                 report.ok(),
-                "`{name}`: gradient check failed, max relative error {}",
-                report.max_rel_error
+                "`{name}`: gradient check failed in\n{text}\n{report:?}"
             );
         }
     }

@@ -172,6 +172,22 @@ impl Network {
                 (Op::Mul, _) => tape.mul(arg(0), arg(1))?,
                 (Op::Scale(c), Some(x)) => tape.scale(x, *c),
                 (Op::AddScalar(c), Some(x)) => tape.add_scalar(x, *c),
+                (
+                    Op::Conv2d {
+                        stride, padding, ..
+                    },
+                    Some(x),
+                ) => {
+                    // `Op::params`: the weight, then the bias if the layer has one.
+                    let w = tape.param(params, owned[0]);
+                    let b = owned.get(1).map(|&bias| tape.param(params, bias));
+                    tape.conv2d(x, w, b, *stride, *padding)?
+                }
+                (Op::Pool { kind, size, stride }, Some(x)) => {
+                    tape.pool(*kind, x, *size, *stride)?
+                }
+                (Op::GlobalAvgPool, Some(x)) => tape.global_avgpool(x)?,
+                (Op::Flatten, Some(x)) => tape.reshape(x, node.shape.batched(batch)?)?,
                 (op, None) => {
                     return Err(TapeError::Invalid {
                         op: "lower",

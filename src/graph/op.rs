@@ -5,7 +5,10 @@
 //! place that must learn it. The functions of the language that create these ops are one
 //! table, `builtins.rs`; lowering onto the tape is `lower.rs`.
 
-use crate::autodiff::ops::{concat_shape, dense_shape, same_shape, softmax_shape};
+use crate::autodiff::ops::{
+    Padding, Pooling, concat_shape, conv2d_geometry, conv2d_shape, dense_shape, flatten_shape,
+    global_avgpool_shape, pool_shape, same_shape, softmax_shape,
+};
 use crate::autodiff::{Shape, ShapeError, TapeError};
 
 /// The closed set of graph operations.
@@ -35,6 +38,26 @@ pub enum Op {
     Scale(f32),
     /// `a + c` (and `a - c` as `a + (-c)`) with a number `c`.
     AddScalar(f32),
+    /// `conv2d(x, filters, kernel, stride, pad)`: `[c, h, w] → [filters, h', w']`, weights
+    /// `[filters, c, kernel, kernel]`.
+    Conv2d {
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+        bias: bool,
+        init: Init,
+    },
+    /// `maxpool(x, size, stride)` or `avgpool(...)`: `[c, h, w] → [c, h', w']`.
+    Pool {
+        kind: Pooling,
+        size: usize,
+        stride: usize,
+    },
+    /// `global_avgpool(x)`: the mean of each channel, `[c, h, w] → [c]`.
+    GlobalAvgPool,
+    /// `flatten(x)`: `[c, h, w] → [c·h·w]` in channel, row, column order.
+    Flatten,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,6 +172,10 @@ impl Op {
             Op::Mul => "mul",
             Op::Scale(_) => "scale",
             Op::AddScalar(_) => "add_scalar",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Pool { kind, .. } => kind.name(),
+            Op::GlobalAvgPool => "global_avgpool",
+            Op::Flatten => "flatten",
         }
     }
 
@@ -163,9 +190,41 @@ impl Op {
             Op::Activation(Activation::LeakyRelu { slope }) => format!("{kind}({slope})"),
             Op::Dropout { p } => format!("{kind}({p})"),
             Op::Scale(c) | Op::AddScalar(c) => format!("{kind}({c})"),
-            Op::Input | Op::Activation(_) | Op::Concat | Op::Add | Op::Sub | Op::Mul => {
-                kind.to_owned()
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                bias,
+                init,
+            } => {
+                let stride = if *stride == 1 {
+                    String::new()
+                } else {
+                    format!(", stride = {stride}")
+                };
+                let pad = match padding {
+                    Padding::Each(0) => String::new(),
+                    Padding::Each(pad) => format!(", pad = {pad}"),
+                    Padding::Split { begin, end } => format!(", pad = {begin}..{end}"),
+                    Padding::Same => ", pad = same".to_owned(),
+                };
+                let bias = if *bias { "" } else { ", bias = false" };
+                format!(
+                    "conv2d({filters}, {kernel}{stride}{pad}{bias}, init = {})",
+                    init.name()
+                )
             }
+            Op::Pool { size, stride, .. } if size == stride => format!("{kind}({size})"),
+            Op::Pool { size, stride, .. } => format!("{kind}({size}, stride = {stride})"),
+            Op::Input
+            | Op::Activation(_)
+            | Op::Concat
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::GlobalAvgPool
+            | Op::Flatten => kind.to_owned(),
         }
     }
 
@@ -184,6 +243,16 @@ impl Op {
             Op::Add => same_shape("+", inputs[0], inputs[1]),
             Op::Sub => same_shape("-", inputs[0], inputs[1]),
             Op::Mul => same_shape("*", inputs[0], inputs[1]),
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => conv2d_shape(x(), *filters, *kernel, *stride, *padding),
+            Op::Pool { kind, size, stride } => pool_shape(*kind, x(), *size, *stride),
+            Op::GlobalAvgPool => global_avgpool_shape(x()),
+            Op::Flatten => flatten_shape(x()),
         }
     }
 
@@ -210,6 +279,30 @@ impl Op {
                 }
                 Ok(specs)
             }
+            Op::Conv2d {
+                filters,
+                kernel,
+                bias,
+                init,
+                ..
+            } => {
+                let channels = inputs[0].dim(0);
+                let fill = Fill::Draw {
+                    init,
+                    fan_in: channels * kernel * kernel,
+                    fan_out: filters * kernel * kernel,
+                };
+                let weight = Shape::new(&[filters, channels, kernel, kernel])?;
+                let mut specs = vec![ParamSpec::trainable("weight", weight, fill)];
+                if bias {
+                    specs.push(ParamSpec::trainable(
+                        "bias",
+                        Shape::vector(filters)?,
+                        Fill::Zeros,
+                    ));
+                }
+                Ok(specs)
+            }
             Op::Input
             | Op::Activation(_)
             | Op::Dropout { .. }
@@ -218,7 +311,10 @@ impl Op {
             | Op::Sub
             | Op::Mul
             | Op::Scale(_)
-            | Op::AddScalar(_) => Ok(Vec::new()),
+            | Op::AddScalar(_)
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool
+            | Op::Flatten => Ok(Vec::new()),
         }
     }
 
@@ -228,7 +324,21 @@ impl Op {
     pub fn flops(&self, inputs: &[Shape], output: Shape) -> u64 {
         let elements = output.numel() as u64;
         match self {
-            Op::Input | Op::Concat | Op::Activation(Activation::Identity) => 0,
+            Op::Input | Op::Concat | Op::Flatten | Op::Activation(Activation::Identity) => 0,
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                bias,
+                ..
+            } => {
+                let macs = conv2d_geometry(inputs[0], *filters, *kernel, *stride, *padding)
+                    .map_or(0, |g| g.macs() as u64);
+                2 * macs + if *bias { elements } else { 0 }
+            }
+            Op::Pool { size, .. } => elements * (size * size) as u64,
+            Op::GlobalAvgPool => inputs[0].numel() as u64,
             Op::Dense { units, bias, .. } => {
                 let (n_in, units) = (inputs[0].numel() as u64, *units as u64);
                 2 * n_in * units + if *bias { units } else { 0 }

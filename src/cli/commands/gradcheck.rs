@@ -44,6 +44,8 @@ pub struct GradcheckReport {
     pub one_sided: usize,
     /// Elements left out because steps on both sides crossed a relu kink.
     pub skipped: usize,
+    /// Elements compared with a smaller step, because the standard one crossed a kink.
+    pub smaller_step: usize,
     pub batch: usize,
 }
 
@@ -55,7 +57,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     } else if !args.model.quiet {
         writeln!(
             std::io::stdout(),
-            "{}: {} — max relative error {:.2e} (tolerance {:.0e}) at `{}`[{}]: analytic {:.6e}, numeric {:.6e}; {} elements checked on {} samples ({} one-sided at a relu kink, {} skipped)",
+            "{}: {} — max relative error {:.2e} (tolerance {:.0e}) at `{}`[{}]: analytic {:.6e}, numeric {:.6e}; {} elements checked on {} samples ({} with a smaller step and {} one-sided at a relu kink, {} skipped)",
             report.model,
             if report.ok { "ok" } else { "FAILED" },
             report.max_rel_error,
@@ -66,6 +68,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             report.worst_numeric,
             report.checked,
             report.batch,
+            report.smaller_step,
             report.one_sided,
             report.skipped,
         )?;
@@ -135,6 +138,7 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
         checked: found.checked,
         one_sided: found.one_sided,
         skipped: found.skipped,
+        smaller_step: found.smaller_step,
         batch,
     })
 }

@@ -6,6 +6,7 @@
 
 use super::{Builder, Mode, Value};
 use crate::autodiff::Shape;
+use crate::autodiff::ops::{Padding, Pooling};
 use crate::graph::builtins::{self, Arg, ArgKind, Builtin, Default, ParamDef, signature};
 use crate::graph::shape::MAX_WIDTH;
 use crate::graph::{Activation, Init, NodeId, Op};
@@ -283,10 +284,12 @@ impl Builder<'_> {
                 let value = self.number(&given, function, param.name)?;
                 self.float32(value, span).map(Arg::Number)
             }
-            ArgKind::Fraction | ArgKind::Positive => {
+            ArgKind::Pad => self.pad(&given, function, param).map(Arg::Pad),
+            ArgKind::Fraction | ArgKind::Positive | ArgKind::OpenFraction => {
                 let value = self.number(&given, function, param.name)?;
                 let (fits, range) = match param.kind {
                     ArgKind::Fraction => ((0.0..1.0).contains(&value), "be in [0, 1)"),
+                    ArgKind::OpenFraction => (value > 0.0 && value < 1.0, "be in (0, 1)"),
                     _ => (value > 0.0 && value.is_finite(), "be positive"),
                 };
                 if !fits {
@@ -371,6 +374,40 @@ impl Builder<'_> {
         Ok(value as usize)
     }
 
+    /// A padding: a whole number of pixels (0 to [`MAX_WIDTH`]) or `same`.
+    fn pad(
+        &mut self,
+        (value, span): &Given,
+        function: &str,
+        param: &ParamDef,
+    ) -> Result<Padding, ()> {
+        let name = param.name;
+        let pixels = match value {
+            Value::Symbol(s) if s == "same" => return Ok(Padding::Same),
+            Value::Number { value, .. } => Some(*value),
+            _ => None,
+        };
+        match pixels {
+            Some(n) if n.fract() == 0.0 && (0.0..=MAX_WIDTH as f64).contains(&n) => {
+                Ok(Padding::Each(n as usize))
+            }
+            _ => {
+                let found = value.describe(&self.nodes);
+                self.error(
+                    Diagnostic::new(
+                        format!(
+                            "`{name}` of `{function}` must be a whole number of pixels or `same`, found {found}"
+                        ),
+                        *span,
+                        "not a padding",
+                    )
+                    .with_help(param.help),
+                );
+                Err(())
+            }
+        }
+    }
+
     fn boolean(&mut self, (value, span): &Given, function: &str, param: &str) -> Result<bool, ()> {
         if let Value::Bool(b) = value {
             return Ok(*b);
@@ -438,6 +475,22 @@ impl Call<'_, '_> {
         }
     }
 
+    /// A size, or `None` when the call left it to the function.
+    pub fn size_if_given(&self, name: &str) -> Option<usize> {
+        match self.arg(name) {
+            Arg::Size(n) => Some(*n),
+            Arg::Auto => None,
+            other => panic!("builtins: `{name}` is {other:?}, not a size"),
+        }
+    }
+
+    pub fn pad(&self, name: &str) -> Padding {
+        match self.arg(name) {
+            Arg::Pad(padding) => *padding,
+            other => panic!("builtins: `{name}` is {other:?}, not a padding"),
+        }
+    }
+
     pub fn number(&self, name: &str) -> f32 {
         match self.arg(name) {
             Arg::Number(x) => *x,
@@ -478,9 +531,31 @@ impl Call<'_, '_> {
         self.builder.default_init.insert(node);
     }
 
-    /// `input(n)`: the model's one input.
+    /// `maxpool(x, size, stride = size)` or `avgpool(...)`.
+    pub fn pool(&mut self, kind: Pooling) -> Result<NodeId, ()> {
+        let (x, size) = (self.layer("x"), self.size("size"));
+        let stride = self.size_if_given("stride").unwrap_or(size);
+        self.push(Op::Pool { kind, size, stride }, vec![x])
+    }
+
+    /// `input(n)` (a vector) or `input(c, h, w)` (an image): the model's one input.
     pub fn input(&mut self) -> Result<NodeId, ()> {
         let n = self.size("n");
+        let dims = match (self.size_if_given("h"), self.size_if_given("w")) {
+            (None, None) => vec![n],
+            (Some(h), Some(w)) => vec![n, h, w],
+            _ => {
+                self.builder.error(
+                    Diagnostic::new(
+                        "`input` takes one size (a vector) or three (channels, height, width)",
+                        self.span,
+                        "two sizes",
+                    )
+                    .with_help("e.g. `input(784)` or `input(1, 28, 28)`"),
+                );
+                return Err(());
+            }
+        };
         if let Some(first) = self.builder.input {
             let line = self
                 .builder
@@ -495,7 +570,20 @@ impl Call<'_, '_> {
             );
             return Err(());
         }
-        let shape = Shape::vector(n).expect("a size is at most 2^24");
+        let shape = match Shape::new(&dims) {
+            Ok(shape) if shape.numel() <= MAX_WIDTH => shape,
+            _ => {
+                self.builder.error(
+                    Diagnostic::new(
+                        "this input is too large to allocate",
+                        self.span,
+                        format!("more than {MAX_WIDTH} values per sample"),
+                    )
+                    .with_help("layers are limited to 2^24 values per sample"),
+                );
+                return Err(());
+            }
+        };
         let id = self
             .builder
             .push_node(Op::Input, Vec::new(), shape, self.span);

@@ -76,7 +76,8 @@ impl Builder<'_> {
             .filter(|input| self.default_init.contains(input))
             .collect();
         for id in he {
-            if let Op::Dense { init, .. } = &mut self.nodes[id.index()].op {
+            if let Op::Dense { init, .. } | Op::Conv2d { init, .. } = &mut self.nodes[id.index()].op
+            {
                 *init = Init::He;
             }
         }
