@@ -1,11 +1,14 @@
 //! Kernel benchmarks: `sgemm` at the seed network's shapes (throughput in FLOP/s), the
-//! element-wise kernels over a 64×256 activation, and the convolution layers of the
-//! `lenet` and `convnet` races at batch 64.
+//! element-wise kernels over a 64×256 activation, and the layers of the `lenet` and
+//! `convnet` races at batch 64: convolutions (against the alternatives in
+//! [`alternatives`]), pooling and batch norm.
 //!
 //! `cargo bench --bench kernels`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nnc::kernels::conv::{self, Conv2dShape, Padding};
+use nnc::kernels::batchnorm::{BatchNorm, BatchNormGrads, BatchStats};
+use nnc::kernels::conv::{self, Conv2dShape, Padding, WeightGradScratch};
+use nnc::kernels::pooling::{self as pool, PoolShape};
 use nnc::kernels::{MatRef, gemm, reduce, simd};
 
 fn data(n: usize) -> Vec<f32> {
@@ -77,8 +80,135 @@ fn elementwise(c: &mut Criterion) {
     group.finish();
 }
 
-/// The convolutions of `lenet` (conv 6@5x5 pad 2, conv 16@5x5) and `convnet` (conv
-/// 32@3x3, conv 64@3x3), at batch 64; throughput in FLOP/s (`2·macs·batch`).
+/// The ways of computing a convolution that the kernels were measured against; kept here
+/// so that the numbers in the commit history can be measured again.
+mod alternatives {
+    use nnc::kernels::conv::Conv2dShape;
+    use nnc::kernels::im2col::{col2im, im2col};
+    use nnc::kernels::{MatRef, gemm};
+    use rayon::prelude::*;
+
+    /// Direct loops, no patch matrix: the naive baseline (samples on the worker pool).
+    pub fn naive_forward(s: &Conv2dShape, x: &[f32], w: &[f32], y: &mut [f32]) {
+        let (k, plane) = (s.kernel, s.height * s.width);
+        y.par_chunks_mut(s.out_len())
+            .zip(x.par_chunks(s.in_len()))
+            .for_each(|(y, x)| {
+                for f in 0..s.filters {
+                    for oy in 0..s.out_height {
+                        for ox in 0..s.out_width {
+                            let mut sum = 0.0;
+                            for c in 0..s.channels {
+                                for ky in 0..k {
+                                    let Some(iy) = (oy * s.stride + ky).checked_sub(s.pad_top)
+                                    else {
+                                        continue;
+                                    };
+                                    if iy >= s.height {
+                                        continue;
+                                    }
+                                    for kx in 0..k {
+                                        let Some(ix) = (ox * s.stride + kx).checked_sub(s.pad_left)
+                                        else {
+                                            continue;
+                                        };
+                                        if ix < s.width {
+                                            sum += w[((f * s.channels + c) * k + ky) * k + kx]
+                                                * x[c * plane + iy * s.width + ix];
+                                        }
+                                    }
+                                }
+                            }
+                            y[(f * s.out_height + oy) * s.out_width + ox] = sum;
+                        }
+                    }
+                }
+            });
+    }
+
+    /// One patch matrix for the batch (`[c·k·k, batch·h'·w']`), one product into `rows`
+    /// (`[filters, batch·h'·w']`), then a copy into `[batch, filters, h'·w']`.
+    pub fn batched_forward(
+        s: &Conv2dShape,
+        batch: usize,
+        x: &[f32],
+        w: &[f32],
+        col: &mut [f32],
+        rows: &mut [f32],
+        y: &mut [f32],
+    ) {
+        im2col(s, batch, x, col);
+        let (n, out_pixels) = (batch * s.out_pixels(), s.out_pixels());
+        gemm(
+            MatRef::new(w, s.filters, s.patch_len()),
+            MatRef::new(col, s.patch_len(), n),
+            0.0,
+            rows,
+        );
+        y.par_chunks_mut(out_pixels).enumerate().for_each(|(i, y)| {
+            let (b, f) = (i / s.filters, i % s.filters);
+            y.copy_from_slice(&rows[f * n + b * out_pixels..][..out_pixels]);
+        });
+    }
+
+    /// One patch matrix for the batch, then a product per sample from its band of columns.
+    pub fn banded_forward(
+        s: &Conv2dShape,
+        batch: usize,
+        x: &[f32],
+        w: &[f32],
+        col: &mut [f32],
+        y: &mut [f32],
+    ) {
+        im2col(s, batch, x, col);
+        let out_pixels = s.out_pixels();
+        let (w, col) = (
+            MatRef::new(w, s.filters, s.patch_len()),
+            MatRef::new(col, s.patch_len(), batch * out_pixels),
+        );
+        y.par_chunks_mut(s.out_len())
+            .enumerate()
+            .for_each(|(b, y)| {
+                gemm(
+                    w,
+                    col.col_band(b * out_pixels..(b + 1) * out_pixels),
+                    0.0,
+                    y,
+                );
+            });
+    }
+
+    /// The output gradient gathered by filter, one product `Wᵀ·rows` for the batch, then
+    /// col2im of the batch.
+    pub fn batched_input_grad(
+        s: &Conv2dShape,
+        batch: usize,
+        w: &[f32],
+        grad_y: &[f32],
+        rows: &mut [f32],
+        col: &mut [f32],
+        grad_x: &mut [f32],
+    ) {
+        let (n, out_pixels) = (batch * s.out_pixels(), s.out_pixels());
+        rows.par_chunks_mut(out_pixels)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let (f, b) = (i / batch, i % batch);
+                dst.copy_from_slice(&grad_y[(b * s.filters + f) * out_pixels..][..out_pixels]);
+            });
+        gemm(
+            MatRef::new(w, s.filters, s.patch_len()).t(),
+            MatRef::new(rows, s.filters, n),
+            0.0,
+            col,
+        );
+        col2im(s, batch, col, grad_x);
+    }
+}
+
+/// The convolutions of `lenet` (conv 6@5x5 pad 2 on 1x28x28, conv 16@5x5 on 6x14x14) and
+/// `convnet` (conv 32@3x3 on 1x28x28, conv 64@3x3 on 32x26x26), at batch 64; throughput
+/// in FLOP/s (`2·filters·c·k·k·h'·w'` per sample).
 fn convolution(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv_b64");
     group.sample_size(20);
@@ -90,62 +220,52 @@ fn convolution(c: &mut Criterion) {
         ("convnet2", [32, 26, 26], 64, 3, 0),
     ];
     for (name, input, filters, kernel, pad) in layers {
-        let shape =
+        let s =
             Conv2dShape::new(input, filters, kernel, 1, Padding::Each(pad)).expect("a valid layer");
-        let x = data(batch * shape.in_len());
-        let w = data(shape.weight_len());
-        let bias = data(filters);
-        let mut col = vec![0.0; shape.col_len(batch)];
-        let mut rows = vec![0.0; shape.rows_len(batch)];
-        let mut y = vec![0.0; batch * shape.out_len()];
-        let grad_y = data(batch * shape.out_len());
-        let mut grad_x = vec![0.0; batch * shape.in_len()];
-        let mut grad_w = vec![0.0; shape.weight_len()];
-        group.throughput(Throughput::Elements((2 * shape.macs() * batch) as u64));
-        group.bench_function(BenchmarkId::new("forward_per_sample", name), |b| {
-            b.iter(|| conv::conv2d_forward(&shape, batch, &x, &w, Some(&bias), &mut col, &mut y))
+        let (x, w, bias) = (
+            data(batch * s.in_len()),
+            data(s.weight_len()),
+            data(filters),
+        );
+        let grad_y = data(batch * s.out_len());
+        let mut scratch = vec![0.0; s.scratch_len(batch)];
+        let (mut col, mut rows) = (vec![0.0; s.col_len(batch)], vec![0.0; s.rows_len(batch)]);
+        let mut y = vec![0.0; batch * s.out_len()];
+        let (mut grad_x, mut grad_w) = (vec![0.0; batch * s.in_len()], vec![0.0; s.weight_len()]);
+        group.throughput(Throughput::Elements((2 * s.macs() * batch) as u64));
+        group.bench_function(BenchmarkId::new("forward", name), |b| {
+            b.iter(|| conv::conv2d_forward(&s, batch, &x, &w, Some(&bias), &mut scratch, &mut y))
         });
-        group.bench_function(BenchmarkId::new("im2col", name), |b| {
-            b.iter(|| nnc::kernels::im2col::im2col(&shape, batch, &x, &mut col))
-        });
-        group.bench_function(BenchmarkId::new("col2im", name), |b| {
-            b.iter(|| nnc::kernels::im2col::col2im(&shape, batch, &col, &mut grad_x))
+        group.bench_function(BenchmarkId::new("forward_banded", name), |b| {
+            b.iter(|| alternatives::banded_forward(&s, batch, &x, &w, &mut col, &mut y))
         });
         group.bench_function(BenchmarkId::new("forward_batched", name), |b| {
-            b.iter(|| {
-                conv::conv2d_forward_batched(
-                    &shape,
-                    batch,
-                    &x,
-                    &w,
-                    Some(&bias),
-                    &mut col,
-                    &mut rows,
-                    &mut y,
-                )
-            })
+            b.iter(|| alternatives::batched_forward(&s, batch, &x, &w, &mut col, &mut rows, &mut y))
+        });
+        group.bench_function(BenchmarkId::new("forward_naive", name), |b| {
+            b.iter(|| alternatives::naive_forward(&s, &x, &w, &mut y))
         });
         group.bench_function(BenchmarkId::new("weight_grad", name), |b| {
             b.iter(|| {
-                conv::conv2d_gather_grad(&shape, batch, &grad_y, &mut rows);
-                conv::conv2d_weight_grad(&shape, batch, &rows, &col, &mut grad_w)
+                let scratch = WeightGradScratch {
+                    col: &mut col,
+                    rows: &mut rows,
+                };
+                conv::conv2d_weight_grad(&s, batch, &x, &grad_y, scratch, &mut grad_w)
             })
         });
-        let mut grad_col = vec![0.0; shape.col_len(batch)];
+        group.bench_function(BenchmarkId::new("input_grad", name), |b| {
+            b.iter(|| conv::conv2d_input_grad(&s, batch, &w, &grad_y, &mut scratch, &mut grad_x))
+        });
         group.bench_function(BenchmarkId::new("input_grad_batched", name), |b| {
             b.iter(|| {
-                conv::conv2d_gather_grad(&shape, batch, &grad_y, &mut rows);
-                conv::conv2d_input_grad(&shape, batch, &w, &rows, &mut grad_col, &mut grad_x)
-            })
-        });
-        group.bench_function(BenchmarkId::new("input_grad_per_sample", name), |b| {
-            b.iter(|| {
-                conv::conv2d_input_grad_per_sample(
-                    &shape,
+                alternatives::batched_input_grad(
+                    &s,
                     batch,
                     &w,
                     &grad_y,
-                    &mut grad_col,
+                    &mut rows,
+                    &mut col,
                     &mut grad_x,
                 )
             })
@@ -154,5 +274,66 @@ fn convolution(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sgemm, elementwise, convolution);
+/// Max pooling 2x2 of `lenet`'s first and `convnet`'s only pool, and batch norm over a
+/// `convnet`-sized activation, at batch 64; throughput in input elements per second.
+fn pooling_and_norm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool_norm_b64");
+    let batch = 64;
+    for (name, input) in [("lenet1", [6, 28, 28]), ("convnet", [64, 24, 24])] {
+        let s = PoolShape::new(input, 2, 2).expect("a valid pool");
+        let x = data(batch * s.in_len());
+        let (mut y, mut argmax) = (
+            vec![0.0; batch * s.out_len()],
+            vec![0u32; batch * s.out_len()],
+        );
+        let mut grad_x = vec![0.0; x.len()];
+        group.throughput(Throughput::Elements(x.len() as u64));
+        group.bench_function(BenchmarkId::new("maxpool_forward", name), |b| {
+            b.iter(|| pool::maxpool_forward(&s, batch, &x, &mut y, &mut argmax))
+        });
+        let grad_y = data(y.len());
+        group.bench_function(BenchmarkId::new("maxpool_backward", name), |b| {
+            b.iter(|| pool::maxpool_backward(&s, batch, &grad_y, &argmax, &mut grad_x))
+        });
+    }
+    let bn = BatchNorm {
+        batch,
+        channels: 32,
+        pixels: 26 * 26,
+        eps: 1e-5,
+    };
+    let len = batch * 32 * 26 * 26;
+    let (x, grad_y, gamma, beta) = (data(len), data(len), data(32), data(32));
+    let (mut mean, mut var, mut y, mut grad_x) =
+        (vec![0.0; 32], vec![0.0; 32], vec![0.0; len], vec![0.0; len]);
+    let (mut grad_gamma, mut grad_beta, mut sums) = (vec![0.0; 32], vec![0.0; 32], vec![0.0; 64]);
+    group.throughput(Throughput::Elements(len as u64));
+    group.bench_function(
+        BenchmarkId::new("batchnorm_forward_train", "32x26x26"),
+        |b| b.iter(|| bn.forward_train(&x, &gamma, &beta, &mut mean, &mut var, &mut y)),
+    );
+    group.bench_function(BenchmarkId::new("batchnorm_backward", "32x26x26"), |b| {
+        b.iter(|| {
+            let grads = BatchNormGrads {
+                x: &mut grad_x,
+                gamma: &mut grad_gamma,
+                beta: &mut grad_beta,
+            };
+            bn.backward(
+                &x,
+                &gamma,
+                BatchStats {
+                    mean: &mean,
+                    var: &var,
+                },
+                &grad_y,
+                grads,
+                &mut sums,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, elementwise, convolution, pooling_and_norm);
 criterion_main!(benches);

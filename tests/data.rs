@@ -305,18 +305,11 @@ fn test_images_of_another_size_are_reported() {
 fn missing_data_lists_every_place_looked_in() {
     let root = tempfile::tempdir().unwrap();
     let mut search = isolated(root.path());
-    search.data_dir = Some(root.path().join("given"));
     search.nnc_data = Some(root.path().join("env"));
     let err = open_in(&DataSource::Mnist, &search).unwrap_err();
     assert!(matches!(err, DataError::NotFound(_)));
     let err = err.to_string();
-    for place in [
-        "given",
-        "given/mnist",
-        "env/mnist",
-        "data/mnist",
-        "cache/mnist",
-    ] {
+    for place in ["env/mnist", "data/mnist", "cache/mnist"] {
         let shown = root.path().join(place).display().to_string();
         assert!(
             err.contains(&format!("{shown}: no such folder")),
@@ -595,6 +588,42 @@ fn nnc_run_on_corrupt_data_exits_1_naming_the_file() {
             .assert()
             .code(1)
             .stderr(predicates::str::contains(FILES[which]))
+            .stderr(predicates::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn issue_11_run_with_a_data_folder_that_lacks_the_files_fails_naming_it() {
+    let root = tempfile::tempdir().unwrap();
+    let partial = root.path().join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join(FILES[0]), b"").unwrap();
+    let missing = root.path().join("no/such/folder");
+    for (dir, why) in [
+        (&missing, "no/such/folder: no such folder".to_string()),
+        (&partial, format!("partial: missing {}", FILES[1])),
+    ] {
+        // `$NNC_DATA` holds real MNIST: the named folder must win over it anyway.
+        cargo_bin_cmd!("nnc")
+            .env(
+                "NNC_DATA",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"),
+            )
+            .env("NNC_CACHE", root.path().join("cache"))
+            .arg("run")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/mnist_sigmoid.nn"
+            ))
+            .args(["--samples", "100", "--epochs", "1", "--download", "--data"])
+            .arg(dir)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicates::str::contains("cannot find the mnist dataset"))
+            .stderr(predicates::str::contains(why))
+            .stderr(predicates::str::contains("leave out `--data`"))
+            .stderr(predicates::str::contains("epoch").not())
             .stderr(predicates::str::contains("panicked").not());
     }
 }

@@ -67,8 +67,8 @@ fn the_same_seed_gives_bit_identical_weights_whatever_the_threads() {
 #[test]
 fn a_diverging_run_fails_cleanly_at_its_node() {
     let dir = tempfile::tempdir().unwrap();
-    // A linear regression onto one-hot targets with a huge step overshoots further at
-    // every step until the loss overflows.
+    // A linear regression onto one-hot targets with an absurd step overflows at the
+    // second step, before the loss could count as exploding while finite.
     let file = write_model(
         dir.path(),
         "diverges.nn",
@@ -81,7 +81,7 @@ fn a_diverging_run_fails_cleanly_at_its_node() {
 
 train {
     data      = mnist
-    optimizer = sgd(lr = 1e6)
+    optimizer = sgd(lr = 1e30)
     epochs    = 1
     batch     = 32
     seed      = 1
@@ -95,9 +95,54 @@ train {
         .assert()
         .code(1)
         .stderr(contains("diverged at epoch 1, step"))
+        .stderr(contains("the loss is"))
+        .stderr(contains("(first non-finite value: node `output`)"))
         .stderr(contains("smaller learning rate"))
         .stderr(contains("diverges.nn:4:19"))
+        .stderr(contains("went non-finite here first"))
         .stderr(contains("panicked").not());
+}
+
+#[test]
+fn issue_11_a_loss_that_explodes_while_finite_is_a_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    // The issue's run: a relu MLP at lr 1e6 reached a train loss of 2e30, never NaN, and
+    // exited 0 with 10 % accuracy.
+    let file = write_model(
+        dir.path(),
+        "explodes.nn",
+        "model explodes {
+    x      = input(784)
+    h      = x |> dense(128) |> relu
+    output = h |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = mnist
+    optimizer = sgd(lr = 1000000)
+    epochs    = 1
+    batch     = 16
+    seed      = 1
+}
+",
+    );
+    nnc()
+        .arg("run")
+        .arg(&file)
+        .args(["--samples", "2000"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("error: training diverged at epoch 1, step "))
+        .stderr(contains("the running loss is "))
+        .stderr(contains("over 1000 × its reference "))
+        .stderr(contains("(largest value: node `output.dense`, magnitude "))
+        .stderr(contains("; try a smaller learning rate (lr = 1000000 now)"))
+        .stderr(contains("explodes.nn:4:19"))
+        .stderr(contains("the value of `output.dense` is the largest here"))
+        .stderr(contains("help: try a smaller learning rate"))
+        .stderr(contains("test accuracy").not());
 }
 
 #[test]

@@ -61,10 +61,7 @@ fuzz_target!(|data: &[u8]| {
     let mut settings = graph.train.clone();
     settings.epochs = settings.epochs.min(2);
     settings.batch = settings.batch.min(8);
-    let config = TrainConfig {
-        settings,
-        samples: None,
-    };
+    let config = TrainConfig::new(settings, None);
     let mut rng = StdRng::seed_from_u64(config.settings.seed);
     let mut model = Model::init(&graph, &mut rng).expect("a validated small model lowers");
     let _ = train(&graph, &mut model, &dataset, &config, &mut rng, &mut |_| {});

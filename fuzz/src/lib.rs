@@ -6,10 +6,10 @@ use nnc::graph::BuildOptions;
 use nnc::language::Source;
 
 /// The model file's bytes, optionally followed by a NUL byte and `--set` flags, one
-/// `NAME=VALUE` per line. `None` when a flag is malformed: `nnc` stops with a usage
-/// error before it reads the file. `nnc check` reads a file as UTF-8 text; until it
-/// takes raw bytes (issue 11, item 5), invalid UTF-8 is replaced by U+FFFD here, so the
-/// parser still sees every other byte as given.
+/// `NAME=VALUE` per line. `None` when a flag is malformed (`nnc` stops with a usage
+/// error before it reads the file) or when the file is not UTF-8, which `nnc` reads
+/// through the same `Source::from_bytes` and reports as a diagnostic at the first
+/// invalid byte (checked here).
 pub fn model_input(data: &[u8]) -> Option<(Source, BuildOptions)> {
     let (model, sets) = match data.iter().position(|&b| b == 0) {
         Some(at) => (&data[..at], &data[at + 1..]),
@@ -20,9 +20,12 @@ pub fn model_input(data: &[u8]) -> Option<(Source, BuildOptions)> {
         .map(str::to_owned)
         .collect();
     let overrides = parse_overrides(&sets).ok()?;
-    let source = Source {
-        path: "fuzz.nn".into(),
-        text: String::from_utf8_lossy(model).into_owned(),
+    let source = match Source::from_bytes("fuzz.nn".into(), model.to_vec(), false) {
+        Ok(source) => source,
+        Err(diagnostics) => {
+            assert!(diagnostics.rendered.starts_with("error: "));
+            return None;
+        }
     };
     let options = BuildOptions {
         overrides,

@@ -382,6 +382,24 @@ impl Tape {
         }
     }
 
+    /// The computed node (not an input, label or parameter) among the first `upto` that
+    /// holds the value of largest magnitude, with that magnitude. For a loss that grew
+    /// huge while staying finite there is no first non-finite node to blame; the largest
+    /// value shows where the magnitudes went. `None` when no computed node has a value.
+    pub fn largest_value(&self, upto: usize) -> Option<(Var, f32)> {
+        let mut largest: Option<(Var, f32)> = None;
+        for (i, node) in self.nodes.iter().enumerate().take(upto) {
+            if matches!(node.op, Op::Input | Op::Labels { .. } | Op::Param(_)) {
+                continue;
+            }
+            let magnitude = self.values[i].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if largest.is_none_or(|(_, m)| magnitude > m) {
+                largest = Some((Var(i as u32), magnitude));
+            }
+        }
+        largest
+    }
+
     /// The first node, in evaluation order, whose value holds a NaN or infinity.
     pub fn first_non_finite_value(&self, params: &Params) -> Option<Var> {
         (0..self.nodes.len()).find_map(|i| {

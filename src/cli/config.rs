@@ -51,10 +51,7 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
     let data = open_data(&graph, args)?;
     validate::check_dataset(&source, &graph, &data.description(), color)
         .map_err(crate::Error::Model)?;
-    let config = TrainConfig {
-        settings: graph.train.clone(),
-        samples: args.samples,
-    };
+    let config = TrainConfig::new(graph.train.clone(), args.samples);
     Ok(Session {
         source,
         graph,
@@ -64,12 +61,13 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
 }
 
 /// Opens the model's dataset; when a built-in one is found nowhere, downloads it if
-/// `--download` says so, or if the user agrees at a terminal.
+/// `--download` says so, or if the user agrees at a terminal. Not when `--data` names a
+/// folder: a download goes into the cache, which that folder overrides.
 fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     let source = &graph.train.data;
     match crate::data::open(source, args.data.as_deref()) {
         Err(DataError::NotFound(places)) => {
-            let Some(builtin) = Builtin::from_source(source) else {
+            let Some(builtin) = Builtin::from_source(source).filter(|_| args.data.is_none()) else {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());
             };
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -96,18 +94,17 @@ fn ask_to_download(name: &str) -> anyhow::Result<bool> {
 pub fn located(err: TrainError, source: &Source) -> crate::Error {
     match &err {
         TrainError::Diverged {
-            node: Some((name, span, what)),
+            blame: Some(blame),
             lr,
             ..
         } => {
-            let label = format!("the {what} of `{name}` went non-finite here first");
             let help =
                 format!("try a smaller learning rate (lr = {lr} now), e.g. `--set` a smaller `lr`");
             crate::Error::Located(render_at(
                 source,
-                *span,
+                blame.span,
                 &err.to_string(),
-                &label,
+                &blame.label(),
                 Some(&help),
             ))
         }

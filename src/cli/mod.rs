@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod machine;
 pub mod plot;
 pub mod record;
 

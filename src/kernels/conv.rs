@@ -2,16 +2,23 @@
 //! matrix products.
 //!
 //! Layouts are PyTorch's: images `[batch, c, h, w]`, weights `[filters, c, k, k]`, bias
-//! `[filters]`, outputs `[batch, filters, h', w']`, all row-major. The batch's windows are
-//! gathered once into a patch matrix `col` (`[c·k·k, batch·h'·w']`, see
-//! [`super::im2col`]), which the forward pass leaves behind for the weight gradient. Every
-//! product goes through [`gemm`]/[`gemm_scaled`], so the bits are the same for any
-//! thread count; the copies around them are cut by output element.
+//! `[filters]`, outputs `[batch, filters, h', w']`, all row-major. A sample's windows are
+//! gathered into a patch matrix `[c·k·k, h'·w']` (see [`super::im2col`]), so that the
+//! forward pass is `weight [filters, c·k·k] · patches` and the input gradient
+//! `weightᵀ · grad_y_b` followed by the adjoint copy. Those two work one sample at a time,
+//! a group of samples at once in a caller's scratch small enough to stay in cache
+//! ([`Conv2dShape::scratch_len`]). The weight gradient sums over the whole batch, so it is
+//! one product whose inner dimension is `batch·h'·w'`, over the patch matrix of the
+//! whole batch ([`Conv2dShape::col_len`]), which it builds from the input.
+//!
+//! Every product goes through [`gemm`]/[`gemm_scaled`], whose bits do not depend on the
+//! thread count; the samples of a group, and the copies, are shared among the worker
+//! threads by output element.
 
 use rayon::prelude::*;
 
 use super::gemm::{MatRef, gemm, gemm_scaled};
-use super::im2col::{col2im, im2col, im2col_samples};
+use super::im2col::{col2im_one, im2col, im2col_one};
 use super::reduce;
 
 /// How an input is padded with zeros, the same on both axes (as PyTorch's `padding=`).
@@ -114,13 +121,26 @@ impl Conv2dShape {
         self.filters * self.patch_len()
     }
 
-    /// The patch matrix of `batch` samples, `[c·k·k, batch·h'·w']` (the `col` scratch).
+    /// Samples whose patch matrices [`conv2d_forward`] and [`conv2d_input_grad`] hold at
+    /// once: about [`GROUP_FLOATS`] floats, at least one sample, at most the batch.
+    pub fn group(&self, batch: usize) -> usize {
+        (GROUP_FLOATS / self.col_len(1).max(1)).clamp(1, batch.max(1))
+    }
+
+    /// The scratch of [`conv2d_forward`] and [`conv2d_input_grad`]: the patch matrices of
+    /// one group of samples, `group·c·k·k·h'·w'` floats.
+    pub fn scratch_len(&self, batch: usize) -> usize {
+        self.group(batch) * self.col_len(1)
+    }
+
+    /// The patch matrix of `batch` samples, `[c·k·k, batch·h'·w']`: the `col` scratch of
+    /// [`conv2d_weight_grad`].
     pub fn col_len(&self, batch: usize) -> usize {
         self.patch_len() * batch * self.out_pixels()
     }
 
-    /// The output gradient gathered by filter, `[filters, batch·h'·w']` (the `grad_rows`
-    /// scratch).
+    /// The output gradient gathered by filter, `[filters, batch·h'·w']`: the `rows`
+    /// scratch of [`conv2d_weight_grad`].
     pub fn rows_len(&self, batch: usize) -> usize {
         self.filters * batch * self.out_pixels()
     }
@@ -138,138 +158,148 @@ impl Conv2dShape {
     }
 }
 
+/// Patch-matrix floats per group of samples (2 MiB): a group's patches are multiplied
+/// while they are still in cache. Measured at batch 64 (see `benches/kernels.rs`), a
+/// sample's own contiguous patch matrix made the forward products 25 to 35 % faster
+/// than bands of one matrix for the whole batch, whose rows are far apart. The tests use
+/// small groups, so that their small images still come in several groups.
+const GROUP_FLOATS: usize = if cfg!(test) { 1 << 9 } else { 1 << 19 };
+
 /// `y[b, f, oy, ox] = bias[f] + Σ_{c,ky,kx} weight[f, c, ky, kx]·x[b, c, oy·s + ky − pad_top,
 /// ox·s + kx − pad_left]` (0 outside the input), for `x` `[batch, c, h, w]`, `weight`
 /// `[filters, c, k, k]`, `bias` `[filters]` and `y` `[batch, filters, h', w']`
-/// (overwritten). `col` (`shape.col_len(batch)`) is left holding the patch matrix of `x`,
-/// which [`conv2d_weight_grad`] reads.
+/// (overwritten). `scratch` is `shape.scratch_len(batch)` floats (contents ignored).
 ///
-/// Each sample is one product `weight [filters, c·k·k] · col_b [c·k·k, h'·w']` written
-/// straight into its `[filters, h'·w']` block of `y`; the samples are shared among the
-/// worker threads.
+/// Per sample: its patch matrix into the scratch, then one product `weight · patches`
+/// straight into its `[filters, h'·w']` block of `y`, then the bias.
 pub fn conv2d_forward(
     shape: &Conv2dShape,
     batch: usize,
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
-    col: &mut [f32],
+    scratch: &mut [f32],
     y: &mut [f32],
 ) {
     shape.check();
+    assert_eq!(x.len(), batch * shape.in_len(), "conv2d: input size");
     assert_eq!(weight.len(), shape.weight_len(), "conv2d: weight size");
     assert_eq!(y.len(), batch * shape.out_len(), "conv2d: output size");
     if let Some(bias) = bias {
         assert_eq!(bias.len(), shape.filters, "conv2d: bias size");
     }
-    let out_pixels = shape.out_pixels();
-    if y.is_empty() {
-        im2col(shape, batch, x, col);
-        return;
-    }
-    let group = (GROUP_FLOATS / shape.col_len(1).max(1)).clamp(1, batch);
     let w = MatRef::new(weight, shape.filters, shape.patch_len());
-    for first in (0..batch).step_by(group) {
-        let samples = first..(first + group).min(batch);
-        im2col_samples(shape, batch, samples.clone(), x, col);
-        let col = MatRef::new(col, shape.patch_len(), batch * out_pixels);
-        y[samples.start * shape.out_len()..samples.end * shape.out_len()]
-            .par_chunks_mut(shape.out_len())
-            .zip(samples)
-            .for_each(|(y_b, b)| {
-                gemm(
-                    w,
-                    col.col_band(b * out_pixels..(b + 1) * out_pixels),
-                    0.0,
-                    y_b,
-                );
-                if let Some(bias) = bias {
-                    for (row, &bias) in y_b.chunks_exact_mut(out_pixels).zip(bias) {
-                        row.iter_mut().for_each(|v| *v += bias);
-                    }
-                }
-            });
-    }
-}
-
-/// Patch-matrix floats gathered per group of samples in [`conv2d_forward`]: the group's
-/// columns are multiplied while they are still in cache.
-const GROUP_FLOATS: usize = 1 << 19;
-
-/// The batched alternative of [`conv2d_forward`]: one product `weight · col` into
-/// `rows` (`[filters, batch·h'·w']`), then a copy into `y`'s layout.
-#[allow(clippy::too_many_arguments)] // bench-only alternative, for comparison
-pub fn conv2d_forward_batched(
-    shape: &Conv2dShape,
-    batch: usize,
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    col: &mut [f32],
-    rows: &mut [f32],
-    y: &mut [f32],
-) {
-    im2col(shape, batch, x, col);
-    let out_pixels = shape.out_pixels();
-    let n = batch * out_pixels;
-    let w = MatRef::new(weight, shape.filters, shape.patch_len());
-    gemm(w, MatRef::new(col, shape.patch_len(), n), 0.0, rows);
-    y.par_chunks_mut(out_pixels)
-        .enumerate()
-        .for_each(|(i, y_row)| {
-            let (b, f) = (i / shape.filters, i % shape.filters);
-            let bias = bias.map_or(0.0, |bias| bias[f]);
-            for (y, &v) in y_row.iter_mut().zip(&rows[f * n + b * out_pixels..]) {
-                *y = v + bias;
+    per_sample(shape, batch, scratch, x, y, |patches, x_b, y_b| {
+        im2col_one(shape, x_b, patches);
+        gemm(
+            w,
+            MatRef::new(patches, shape.patch_len(), shape.out_pixels()),
+            0.0,
+            y_b,
+        );
+        if let Some(bias) = bias {
+            for (row, &bias) in y_b.chunks_exact_mut(shape.out_pixels()).zip(bias) {
+                row.iter_mut().for_each(|v| *v += bias);
             }
-        });
+        }
+    });
 }
 
-/// `grad_rows[f, b·h'·w' + p] = grad_y[b, f, p]`: the output gradient (`[batch,
-/// filters, h', w']`) laid out by filter, as both gradient products read it.
-pub fn conv2d_gather_grad(
+/// `grad_x[b, c, iy, ix] += Σ_{f, ky, kx} weight[f, c, ky, kx]·grad_y[b, f, oy, ox]` over
+/// the output pixels whose window puts tap `(ky, kx)` on `(iy, ix)`. Per sample: the patch
+/// gradient `weightᵀ [c·k·k, filters] · grad_y_b [filters, h'·w']` into the scratch
+/// (`shape.scratch_len(batch)`), then [`col2im_one`] adds it onto the pixels.
+pub fn conv2d_input_grad(
     shape: &Conv2dShape,
     batch: usize,
+    weight: &[f32],
     grad_y: &[f32],
-    grad_rows: &mut [f32],
+    scratch: &mut [f32],
+    grad_x: &mut [f32],
 ) {
-    let out_pixels = shape.out_pixels();
+    shape.check();
+    assert_eq!(weight.len(), shape.weight_len(), "conv2d: weight size");
     assert_eq!(
         grad_y.len(),
         batch * shape.out_len(),
         "conv2d: output gradient size"
     );
     assert_eq!(
-        grad_rows.len(),
-        shape.rows_len(batch),
-        "conv2d: gathered gradient size"
+        grad_x.len(),
+        batch * shape.in_len(),
+        "conv2d: input gradient size"
     );
-    if grad_rows.is_empty() {
-        return;
-    }
-    grad_rows
-        .par_chunks_mut(out_pixels)
-        .with_min_len(8)
-        .enumerate()
-        .for_each(|(i, dst)| {
-            let (f, b) = (i / batch, i % batch);
-            dst.copy_from_slice(&grad_y[(b * shape.filters + f) * out_pixels..][..out_pixels]);
-        });
+    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    per_sample(
+        shape,
+        batch,
+        scratch,
+        grad_y,
+        grad_x,
+        |patches, grad_y_b, grad_x_b| {
+            let grad_y_b = MatRef::new(grad_y_b, shape.filters, shape.out_pixels());
+            gemm(w.t(), grad_y_b, 0.0, patches);
+            col2im_one(shape, patches, grad_x_b);
+        },
+    );
 }
 
-/// `grad_weight[f, (c, ky, kx)] += Σ_{b, p} grad_y[b, f, p]·col[(c, ky, kx), b·h'·w' + p]`:
-/// one product `grad_rows [filters, batch·h'·w'] · colᵀ`, so every weight's sum over the
-/// batch and the pixels is one sgemm dot product (in `KC` blocks, in order), whatever
-/// the thread count. `col` is the patch matrix [`conv2d_forward`] left, `grad_rows` the
-/// output gradient from [`conv2d_gather_grad`].
+/// Runs `work(patches, input_b, output_b)` for every sample, a group at a time (each
+/// sample of a group on the worker pool, with its own `[c·k·k, h'·w']` of `scratch`).
+/// `input` and `output` are cut into samples of whichever of `in_len`/`out_len` fits.
+fn per_sample(
+    shape: &Conv2dShape,
+    batch: usize,
+    scratch: &mut [f32],
+    input: &[f32],
+    output: &mut [f32],
+    work: impl Fn(&mut [f32], &[f32], &mut [f32]) + Sync,
+) {
+    assert_eq!(
+        scratch.len(),
+        shape.scratch_len(batch),
+        "conv2d: scratch size"
+    );
+    if batch == 0 || input.is_empty() || output.is_empty() {
+        return;
+    }
+    let (input_len, output_len) = (input.len() / batch, output.len() / batch);
+    let group = shape.group(batch);
+    for (input, output) in input
+        .chunks(group * input_len)
+        .zip(output.chunks_mut(group * output_len))
+    {
+        let patches = scratch.par_chunks_mut(shape.col_len(1).max(1));
+        patches
+            .zip(input.par_chunks(input_len))
+            .zip(output.par_chunks_mut(output_len))
+            .for_each(|((patches, input), output)| work(patches, input, output));
+    }
+}
+
+/// The two scratch buffers of [`conv2d_weight_grad`].
+#[derive(Debug)]
+pub struct WeightGradScratch<'a> {
+    /// `shape.col_len(batch)`: the patch matrix of the whole batch.
+    pub col: &'a mut [f32],
+    /// `shape.rows_len(batch)`: the output gradient gathered by filter.
+    pub rows: &'a mut [f32],
+}
+
+/// `grad_weight[f, (c, ky, kx)] += Σ_{b, p} grad_y[b, f, p]·x[b, c, p·s + (ky, kx) − pad]`:
+/// the batch's patch matrix `col` (`[c·k·k, batch·h'·w']`) and the output gradient by
+/// filter `rows` (`[filters, batch·h'·w']`) are built in the scratch, then one product
+/// `rows · colᵀ` adds every weight's sum over the batch and the pixels, an sgemm dot
+/// product (in `KC` blocks, in order) whatever the thread count.
 pub fn conv2d_weight_grad(
     shape: &Conv2dShape,
     batch: usize,
-    grad_rows: &[f32],
-    col: &[f32],
+    x: &[f32],
+    grad_y: &[f32],
+    scratch: WeightGradScratch<'_>,
     grad_weight: &mut [f32],
 ) {
-    weight_product(shape, batch, 1.0, grad_rows, col, grad_weight);
+    weight_product(shape, batch, 1.0, x, grad_y, scratch, grad_weight);
 }
 
 /// [`conv2d_weight_grad`] as a fused SGD step, `weight ← weight − lr·∂L/∂weight`, with no
@@ -278,38 +308,64 @@ pub fn conv2d_weight_sgd(
     shape: &Conv2dShape,
     batch: usize,
     lr: f32,
-    grad_rows: &[f32],
-    col: &[f32],
+    x: &[f32],
+    grad_y: &[f32],
+    scratch: WeightGradScratch<'_>,
     weight: &mut [f32],
 ) {
-    weight_product(shape, batch, -lr, grad_rows, col, weight);
+    weight_product(shape, batch, -lr, x, grad_y, scratch, weight);
 }
 
-/// `out ← out + alpha·grad_rows·colᵀ`.
+/// `out ← out + alpha·rows·colᵀ`.
 fn weight_product(
     shape: &Conv2dShape,
     batch: usize,
     alpha: f32,
-    grad_rows: &[f32],
-    col: &[f32],
+    x: &[f32],
+    grad_y: &[f32],
+    scratch: WeightGradScratch<'_>,
     out: &mut [f32],
 ) {
+    shape.check();
     assert_eq!(out.len(), shape.weight_len(), "conv2d: weight size");
+    let WeightGradScratch { col, rows } = scratch;
+    im2col(shape, batch, x, col);
+    gather_by_filter(shape, batch, grad_y, rows);
     let n = batch * shape.out_pixels();
-    let grad = MatRef::new(grad_rows, shape.filters, n);
+    let rows = MatRef::new(rows, shape.filters, n);
     let col = MatRef::new(col, shape.patch_len(), n);
-    gemm_scaled(alpha, grad, col.t(), 1.0, out);
+    gemm_scaled(alpha, rows, col.t(), 1.0, out);
 }
 
-/// `grad_bias[f] += Σ_{b, p} grad_y[b, f, p]`, from the gathered gradient: each filter's
-/// row summed in eight lanes (a fixed order), one filter per task.
-pub fn conv2d_bias_grad(
-    shape: &Conv2dShape,
-    batch: usize,
-    grad_rows: &[f32],
-    grad_bias: &mut [f32],
-) {
-    bias_sums(shape, batch, 1.0, grad_rows, grad_bias);
+/// `rows[f, b·h'·w' + p] = grad_y[b, f, p]`: the output gradient laid out by filter.
+fn gather_by_filter(shape: &Conv2dShape, batch: usize, grad_y: &[f32], rows: &mut [f32]) {
+    let out_pixels = shape.out_pixels();
+    assert_eq!(
+        grad_y.len(),
+        batch * shape.out_len(),
+        "conv2d: output gradient size"
+    );
+    assert_eq!(
+        rows.len(),
+        shape.rows_len(batch),
+        "conv2d: gathered gradient size"
+    );
+    if rows.is_empty() {
+        return;
+    }
+    rows.par_chunks_mut(out_pixels)
+        .with_min_len(8)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            let (f, b) = (i / batch, i % batch);
+            dst.copy_from_slice(&grad_y[(b * shape.filters + f) * out_pixels..][..out_pixels]);
+        });
+}
+
+/// `grad_bias[f] += Σ_{b, p} grad_y[b, f, p]`: each `(sample, filter)` plane summed in
+/// eight lanes ([`reduce::sum`]), the planes added in `f64` in sample order.
+pub fn conv2d_bias_grad(shape: &Conv2dShape, batch: usize, grad_y: &[f32], grad_bias: &mut [f32]) {
+    bias_sums(shape, batch, 1.0, grad_y, grad_bias);
 }
 
 /// [`conv2d_bias_grad`] as a fused SGD step: `bias[f] −= lr·Σ_{b, p} grad_y[b, f, p]`.
@@ -317,79 +373,31 @@ pub fn conv2d_bias_sgd(
     shape: &Conv2dShape,
     batch: usize,
     lr: f32,
-    grad_rows: &[f32],
+    grad_y: &[f32],
     bias: &mut [f32],
 ) {
-    bias_sums(shape, batch, -lr, grad_rows, bias);
+    bias_sums(shape, batch, -lr, grad_y, bias);
 }
 
-fn bias_sums(shape: &Conv2dShape, batch: usize, alpha: f32, grad_rows: &[f32], out: &mut [f32]) {
+fn bias_sums(shape: &Conv2dShape, batch: usize, alpha: f32, grad_y: &[f32], out: &mut [f32]) {
+    let out_pixels = shape.out_pixels();
     assert_eq!(out.len(), shape.filters, "conv2d: bias size");
     assert_eq!(
-        grad_rows.len(),
-        shape.rows_len(batch),
-        "conv2d: gathered gradient size"
+        grad_y.len(),
+        batch * shape.out_len(),
+        "conv2d: output gradient size"
     );
-    let n = batch * shape.out_pixels();
-    if n == 0 {
+    if out_pixels == 0 {
         return;
     }
-    for (out, row) in out.iter_mut().zip(grad_rows.chunks_exact(n)) {
-        *out += alpha * reduce::sum(row);
+    for (f, out) in out.iter_mut().enumerate() {
+        let sum: f64 = (0..batch)
+            .map(|b| {
+                reduce::sum(&grad_y[(b * shape.filters + f) * out_pixels..][..out_pixels]) as f64
+            })
+            .sum();
+        *out += alpha * sum as f32;
     }
-}
-
-/// `grad_x[b, c, iy, ix] += Σ_{f, ky, kx} weight[f, c, ky, kx]·grad_y[b, f, oy, ox]` over
-/// the output pixels whose window puts tap `(ky, kx)` on `(iy, ix)`: the patch gradient
-/// `weightᵀ [c·k·k, filters] · grad_rows [filters, batch·h'·w']` (one product into
-/// `grad_col`, a `shape.col_len(batch)` scratch that may be the forward's `col` once the
-/// weight gradient has read it), then [`col2im`] adds it onto the pixels.
-pub fn conv2d_input_grad(
-    shape: &Conv2dShape,
-    batch: usize,
-    weight: &[f32],
-    grad_rows: &[f32],
-    grad_col: &mut [f32],
-    grad_x: &mut [f32],
-) {
-    assert_eq!(weight.len(), shape.weight_len(), "conv2d: weight size");
-    let n = batch * shape.out_pixels();
-    let w = MatRef::new(weight, shape.filters, shape.patch_len());
-    gemm(
-        w.t(),
-        MatRef::new(grad_rows, shape.filters, n),
-        0.0,
-        grad_col,
-    );
-    col2im(shape, batch, grad_col, grad_x);
-}
-
-/// The per-sample alternative of [`conv2d_input_grad`] (bench only): `weightᵀ ·
-/// grad_y_b` into sample `b`'s `[c·k·k, h'·w']` block of `grad_col`, then col2im.
-pub fn conv2d_input_grad_per_sample(
-    shape: &Conv2dShape,
-    batch: usize,
-    weight: &[f32],
-    grad_y: &[f32],
-    grad_col: &mut [f32],
-    grad_x: &mut [f32],
-) {
-    let _ = batch;
-    let w = MatRef::new(weight, shape.filters, shape.patch_len());
-    let per = shape.col_len(1);
-    grad_col
-        .par_chunks_mut(per)
-        .zip(grad_x.par_chunks_mut(shape.in_len()))
-        .zip(grad_y.par_chunks(shape.out_len()))
-        .for_each(|((dcol, gx), gy)| {
-            gemm(
-                w.t(),
-                MatRef::new(gy, shape.filters, shape.out_pixels()),
-                0.0,
-                dcol,
-            );
-            col2im(shape, 1, dcol, gx);
-        });
 }
 
 #[cfg(test)]
@@ -490,6 +498,7 @@ mod tests {
         grad_y: &[f32],
         times: usize,
     ) -> Pass {
+        let mut scratch = vec![f32::NAN; s.scratch_len(batch)];
         let mut col = vec![f32::NAN; s.col_len(batch)];
         let mut rows = vec![f32::NAN; s.rows_len(batch)];
         let mut pass = Pass {
@@ -498,17 +507,29 @@ mod tests {
             grad_w: filled(w.len(), 12),
             grad_bias: filled(bias.len(), 13),
         };
-        conv2d_forward(s, batch, x, w, Some(bias), &mut col, &mut pass.y);
+        conv2d_forward(s, batch, x, w, Some(bias), &mut scratch, &mut pass.y);
         for _ in 0..times {
-            conv2d_gather_grad(s, batch, grad_y, &mut rows);
-            conv2d_weight_grad(s, batch, &rows, &col, &mut pass.grad_w);
-            conv2d_bias_grad(s, batch, &rows, &mut pass.grad_bias);
-        }
-        // The weight gradient has read `col`: the input gradient may overwrite it.
-        for _ in 0..times {
-            conv2d_input_grad(s, batch, w, &rows, &mut col, &mut pass.grad_x);
+            let scratch = WeightGradScratch {
+                col: &mut col,
+                rows: &mut rows,
+            };
+            conv2d_weight_grad(s, batch, x, grad_y, scratch, &mut pass.grad_w);
+            conv2d_bias_grad(s, batch, grad_y, &mut pass.grad_bias);
+            conv2d_input_grad(
+                s,
+                batch,
+                w,
+                grad_y,
+                &mut scratch_for(s, batch),
+                &mut pass.grad_x,
+            );
         }
         pass
+    }
+
+    /// A fresh scratch full of NaN: a kernel that read it before writing would show.
+    fn scratch_for(s: &Conv2dShape, batch: usize) -> Vec<f32> {
+        vec![f32::NAN; s.scratch_len(batch)]
     }
 
     fn assert_close(what: &str, got: &[f32], start: &[f32], want: &[f64], times: f64, scale: f64) {
@@ -577,12 +598,10 @@ mod tests {
             let bias = filled(s.filters, seed ^ 2);
             let grad_y = filled(batch * s.out_len(), seed ^ 3);
             let want = reference(&s, batch, &x, &w, &bias, &grad_y);
-            let (mut col, mut rows, mut y) = (vec![0.0; s.col_len(batch)], vec![0.0; s.rows_len(batch)], vec![0.0; batch * s.out_len()]);
-            conv2d_forward(&s, batch, &x, &w, Some(&bias), &mut col, &mut y);
-            conv2d_gather_grad(&s, batch, &grad_y, &mut rows);
+            let (mut col, mut rows) = (vec![0.0; s.col_len(batch)], vec![0.0; s.rows_len(batch)]);
             let (mut new_w, mut new_bias) = (w.clone(), bias.clone());
-            conv2d_weight_sgd(&s, batch, 0.1, &rows, &col, &mut new_w);
-            conv2d_bias_sgd(&s, batch, 0.1, &rows, &mut new_bias);
+            conv2d_weight_sgd(&s, batch, 0.1, &x, &grad_y, WeightGradScratch { col: &mut col, rows: &mut rows }, &mut new_w);
+            conv2d_bias_sgd(&s, batch, 0.1, &grad_y, &mut new_bias);
             let scale = ((s.patch_len() * batch * s.out_pixels()) as f64).sqrt();
             assert_close("w", &new_w, &w, &want.grad_w, -0.1, scale);
             assert_close("bias", &new_bias, &bias, &want.grad_bias, -0.1, scale);
@@ -592,17 +611,17 @@ mod tests {
         fn no_bias_means_zero_bias((s, batch) in shapes(), seed: u64) {
             let x = filled(batch * s.in_len(), seed);
             let w = filled(s.weight_len(), seed ^ 1);
-            let (mut col, mut y, mut y0) = (vec![0.0; s.col_len(batch)], vec![0.0; batch * s.out_len()], vec![0.0; batch * s.out_len()]);
-            conv2d_forward(&s, batch, &x, &w, None, &mut col, &mut y);
-            conv2d_forward(&s, batch, &x, &w, Some(&vec![0.0; s.filters]), &mut col, &mut y0);
+            let (mut y, mut y0) = (vec![0.0; batch * s.out_len()], vec![0.0; batch * s.out_len()]);
+            conv2d_forward(&s, batch, &x, &w, None, &mut scratch_for(&s, batch), &mut y);
+            conv2d_forward(&s, batch, &x, &w, Some(&vec![0.0; s.filters]), &mut scratch_for(&s, batch), &mut y0);
             prop_assert_eq!(y, y0);
         }
     }
 
     /// `L(x, w) = Σ grad_y·conv(x, w)` in f64, from the f32 forward kernel.
     fn loss(s: &Conv2dShape, batch: usize, x: &[f32], w: &[f32], grad_y: &[f32]) -> f64 {
-        let (mut col, mut y) = (vec![0.0; s.col_len(batch)], vec![0.0; batch * s.out_len()]);
-        conv2d_forward(s, batch, x, w, None, &mut col, &mut y);
+        let mut y = vec![0.0; batch * s.out_len()];
+        conv2d_forward(s, batch, x, w, None, &mut scratch_for(s, batch), &mut y);
         y.iter()
             .zip(grad_y)
             .map(|(&y, &g)| y as f64 * g as f64)

@@ -76,22 +76,9 @@ impl TapWindow {
 /// written. The patch rows are shared among the worker threads; it is a copy, so the
 /// thread count changes nothing.
 pub fn im2col(shape: &Conv2dShape, batch: usize, x: &[f32], col: &mut [f32]) {
-    im2col_samples(shape, batch, 0..batch, x, col);
-}
-
-/// [`im2col`] for the samples `samples` only: their columns of `col` are written, the
-/// others left as they are.
-pub fn im2col_samples(
-    shape: &Conv2dShape,
-    batch: usize,
-    samples: Range<usize>,
-    x: &[f32],
-    col: &mut [f32],
-) {
     let (plane, out_pixels) = (shape.height * shape.width, shape.out_pixels());
     assert_eq!(x.len(), batch * shape.in_len(), "im2col: input size");
     assert_eq!(col.len(), shape.col_len(batch), "im2col: patch matrix size");
-    assert!(samples.end <= batch, "im2col: samples outside the batch");
     if col.is_empty() {
         return;
     }
@@ -102,11 +89,27 @@ pub fn im2col_samples(
         .for_each(|(r, row)| {
             let (c, ky, kx) = (r / (k * k), r / k % k, r % k);
             let tap = TapWindow::new(shape, ky, kx);
-            for b in samples.clone() {
+            for (b, dst) in row.chunks_exact_mut(out_pixels).enumerate() {
                 let src = &x[(b * shape.channels + c) * plane..][..plane];
-                gather_tap(shape, &tap, src, &mut row[b * out_pixels..][..out_pixels]);
+                gather_tap(shape, &tap, src, dst);
             }
         });
+}
+
+/// [`im2col`] for one sample (`x` `[c, h, w]`, `col` `[c·k·k, h'·w']`), on this thread:
+/// the convolution shares the samples among the threads instead.
+pub fn im2col_one(shape: &Conv2dShape, x: &[f32], col: &mut [f32]) {
+    let (plane, out_pixels, k) = (shape.height * shape.width, shape.out_pixels(), shape.kernel);
+    assert_eq!(x.len(), shape.in_len(), "im2col: input size");
+    assert_eq!(col.len(), shape.col_len(1), "im2col: patch matrix size");
+    if out_pixels == 0 {
+        return;
+    }
+    for (r, dst) in col.chunks_exact_mut(out_pixels).enumerate() {
+        let (c, ky, kx) = (r / (k * k), r / k % k, r % k);
+        let tap = TapWindow::new(shape, ky, kx);
+        gather_tap(shape, &tap, &x[c * plane..][..plane], dst);
+    }
 }
 
 /// One tap of one sample's channel plane `src` (`[h, w]`) into `dst` (`[h', w']`).
@@ -166,6 +169,30 @@ pub fn col2im(shape: &Conv2dShape, batch: usize, grad_col: &[f32], grad_x: &mut 
         });
 }
 
+/// [`col2im`] for one sample (`grad_col` `[c·k·k, h'·w']`, `grad_x` `[c, h, w]`), on this
+/// thread, in the same order.
+pub fn col2im_one(shape: &Conv2dShape, grad_col: &[f32], grad_x: &mut [f32]) {
+    let (plane, out_pixels, k) = (shape.height * shape.width, shape.out_pixels(), shape.kernel);
+    assert_eq!(grad_x.len(), shape.in_len(), "col2im: input size");
+    assert_eq!(
+        grad_col.len(),
+        shape.col_len(1),
+        "col2im: patch matrix size"
+    );
+    if out_pixels == 0 || plane == 0 {
+        return;
+    }
+    for (c, dst) in grad_x.chunks_exact_mut(plane).enumerate() {
+        for ky in 0..k {
+            for kx in 0..k {
+                let r = (c * k + ky) * k + kx;
+                let src = &grad_col[r * out_pixels..][..out_pixels];
+                scatter_tap(shape, &TapWindow::new(shape, ky, kx), src, dst);
+            }
+        }
+    }
+}
+
 /// Adds one tap's `[h', w']` gradient `src` onto the channel plane `dst` (`[h, w]`).
 fn scatter_tap(shape: &Conv2dShape, tap: &TapWindow, src: &[f32], dst: &mut [f32]) {
     let (w, ow, s) = (shape.width, shape.out_width, shape.stride);
@@ -193,7 +220,70 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    use crate::kernels::conv::Padding;
+
+    /// Values in [-1, 1) from a seed (xorshift).
+    fn filled(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 20_000) as f32 / 10_000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn shapes() -> impl Strategy<Value = (Conv2dShape, usize)> {
+        let padding = prop_oneof![
+            (0usize..3).prop_map(Padding::Each),
+            (0usize..3, 0usize..4).prop_map(|(begin, end)| Padding::Split { begin, end }),
+            Just(Padding::Same),
+        ];
+        (
+            1usize..4,
+            1usize..10,
+            1usize..10,
+            1usize..6,
+            1usize..5,
+            padding,
+            1usize..=4,
+        )
+            .prop_filter_map("a window fits", |(c, h, w, k, stride, pad, batch)| {
+                Some((Conv2dShape::new([c, h, w], 1, k, stride, pad)?, batch))
+            })
+    }
+
     proptest! {
+        /// `col2im` is the adjoint of `im2col`: ⟨g, im2col(x)⟩ = ⟨col2im(g), x⟩. And the
+        /// one-sample versions give the batch versions' bits, sample by sample.
+        #[test]
+        fn col2im_is_the_adjoint_of_im2col((s, batch) in shapes(), seed: u64) {
+            let x = filled(batch * s.in_len(), seed);
+            let g = filled(s.col_len(batch), seed ^ 1);
+            let mut col = vec![f32::NAN; s.col_len(batch)];
+            im2col(&s, batch, &x, &mut col);
+            let mut back = vec![0.0; x.len()];
+            col2im(&s, batch, &g, &mut back);
+            let lhs: f64 = g.iter().zip(&col).map(|(&g, &c)| g as f64 * c as f64).sum();
+            let rhs: f64 = back.iter().zip(&x).map(|(&b, &x)| b as f64 * x as f64).sum();
+            prop_assert!((lhs - rhs).abs() <= 1e-4 * (1.0 + lhs.abs()), "{} vs {}", lhs, rhs);
+            let n = s.out_pixels();
+            for b in 0..batch {
+                let mut one = vec![f32::NAN; s.col_len(1)];
+                im2col_one(&s, &x[b * s.in_len()..][..s.in_len()], &mut one);
+                let mut g_one = vec![0.0; s.col_len(1)];
+                for r in 0..s.patch_len() {
+                    prop_assert_eq!(&one[r * n..][..n], &col[r * batch * n + b * n..][..n]);
+                    g_one[r * n..][..n].copy_from_slice(&g[r * batch * n + b * n..][..n]);
+                }
+                let mut back_one = vec![0.0; s.in_len()];
+                col2im_one(&s, &g_one, &mut back_one);
+                prop_assert_eq!(&back_one[..], &back[b * s.in_len()..][..s.in_len()]);
+            }
+        }
+
         /// The closed form against counting.
         #[test]
         fn valid_outputs_are_exactly_those_inside_the_input(

@@ -7,6 +7,7 @@
 //! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 
+pub mod batchnorm;
 pub mod conv;
 pub mod gemm;
 pub mod im2col;
@@ -17,3 +18,102 @@ pub mod simd;
 
 pub use gemm::{MatRef, gemm, gemm_scaled};
 pub use pool::on_worker_pool;
+
+/// The SIMD instructions the kernels run on, for reports that give a speed: a number means
+/// little without them (`nnc bench`, `benches/race.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstructionSets {
+    /// Element-wise kernels and nnc's own products ([`simd`], `wide::f32x8`): chosen when
+    /// nnc is compiled (`.cargo/config.toml` builds with `target-cpu=native`).
+    pub wide: &'static str,
+    /// `matrixmultiply::sgemm`: chosen at run time from the CPU's features.
+    pub matrixmultiply: &'static str,
+}
+
+/// What this build and this CPU use; see [`InstructionSets`].
+pub fn instruction_sets() -> InstructionSets {
+    InstructionSets {
+        wide: wide_instructions(),
+        matrixmultiply: matrixmultiply_instructions(),
+    }
+}
+
+/// `wide::f32x8` is 256 bits wide at most: on AVX it is one `ymm` register (FMA fuses
+/// `mul_add`); below AVX, two SSE halves. An AVX-512 build still runs it on AVX2.
+fn wide_instructions() -> &'static str {
+    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        "AVX2+FMA"
+    } else if cfg!(all(target_feature = "avx", target_feature = "fma")) {
+        "AVX+FMA"
+    } else if cfg!(target_feature = "avx") {
+        "AVX"
+    } else if cfg!(target_feature = "sse2") {
+        "SSE2"
+    } else if cfg!(target_feature = "neon") {
+        "NEON"
+    } else {
+        "scalar"
+    }
+}
+
+/// The kernel `matrixmultiply` 0.3 picks for `f32` (its `sgemm_kernel::detect`): AVX-512F
+/// first (its default `avx512` feature, which nnc keeps, on Rust 1.89 or later), then
+/// AVX2 with FMA, then AVX; otherwise its portable kernel, which the compiler vectorises
+/// for the baseline (SSE2 on x86-64).
+#[cfg(target_arch = "x86_64")]
+fn matrixmultiply_instructions() -> &'static str {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else if std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("avx2")
+    {
+        "AVX2+FMA"
+    } else if std::arch::is_x86_feature_detected!("avx") {
+        "AVX"
+    } else {
+        "SSE2"
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn matrixmultiply_instructions() -> &'static str {
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        "NEON"
+    } else {
+        "scalar"
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn matrixmultiply_instructions() -> &'static str {
+    "scalar"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instruction_sets_follow_the_build_and_the_cpu() {
+        let sets = instruction_sets();
+        #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+        assert_eq!(sets.wide, "AVX2+FMA");
+        #[cfg(not(target_feature = "avx"))]
+        assert!(matches!(sets.wide, "SSE2" | "NEON" | "scalar"), "{sets:?}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            // A build for this CPU cannot use more than the CPU has: AVX2 compiled in
+            // means the run-time check finds it too.
+            if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+                assert!(
+                    matches!(sets.matrixmultiply, "AVX2+FMA" | "AVX-512"),
+                    "{sets:?}"
+                );
+            }
+            assert_eq!(
+                sets.matrixmultiply == "AVX-512",
+                std::arch::is_x86_feature_detected!("avx512f")
+            );
+        }
+    }
+}

@@ -1,19 +1,21 @@
 //! The training loop: shuffled mini-batches, an optimizer step per batch, evaluation
-//! after every epoch, an optional validation hold-out with early stopping, and divergence
-//! detection that names the node where a NaN or infinity first appeared.
+//! after every epoch, an optional validation hold-out with early stopping, and a check of
+//! every step's loss for divergence (the rule and the blame are `divergence.rs`'s).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
+use super::divergence::{self, Cause, LossGuard};
 use super::optimizer::Optimizer;
+use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{Network, NodeParams, init_params};
-use crate::graph::{Graph, NodeId, TrainSettings};
+use crate::graph::{Graph, TrainSettings};
 
 /// Evaluation batch: large enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
@@ -24,6 +26,20 @@ pub struct TrainConfig {
     pub settings: TrainSettings,
     /// Train on only the first N training samples (`--samples`).
     pub samples: Option<usize>,
+    /// How often an epoch reports [`Progress::Steps`]: [`PROGRESS_INTERVAL`] by
+    /// default (tests pass zero, to get a report at every read of the clock).
+    pub progress_interval: Duration,
+}
+
+impl TrainConfig {
+    /// The run `settings` say, on the first `samples`, reporting progress as usual.
+    pub fn new(settings: TrainSettings, samples: Option<usize>) -> TrainConfig {
+        TrainConfig {
+            settings,
+            samples,
+            progress_interval: PROGRESS_INTERVAL,
+        }
+    }
 }
 
 /// One epoch's numbers (read back from run records, too).
@@ -57,20 +73,9 @@ pub struct TrainReport {
     /// The epoch whose weights were kept.
     pub best_epoch: usize,
     pub stopped_early: bool,
-}
-
-/// Progress events, for a progress bar or plain lines.
-#[derive(Debug, Clone)]
-pub enum Progress<'a> {
-    EpochStarted {
-        epoch: usize,
-        epochs: usize,
-        steps: usize,
-    },
-    Steps {
-        done: usize,
-    },
-    EpochFinished(&'a EpochReport),
+    /// The largest running loss over the divergence reference (see [`divergence`]): the
+    /// run would have stopped as diverged above [`divergence::DIVERGENCE_FACTOR`].
+    pub peak_loss_ratio: f64,
 }
 
 /// A model's state: its tensors and which graph node owns which.
@@ -228,6 +233,8 @@ pub fn train(
     let mut stopped_early = false;
     let mut infer_seconds = 0.0;
     let base_lr = optimizer.lr();
+    let loss_kind = graph.loss.ok_or(TrainError::NoLoss)?;
+    let mut guard = LossGuard::new(loss_kind, graph.node(graph.output).shape.numel());
     for epoch in 1..=s.epochs {
         if s.lr_decay != 1.0 {
             optimizer.set_lr(
@@ -245,6 +252,7 @@ pub fn train(
             steps,
         });
         let started = Instant::now();
+        let mut timer = ProgressTimer::start(config.progress_interval, started);
         let mut loss_sum = 0.0f64;
         for (step, chunk) in order.chunks(batch).enumerate() {
             let net = nets.for_batch(chunk.len());
@@ -260,21 +268,32 @@ pub fn train(
             net.tape.forward(&model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
-            if !loss.is_finite() {
-                return Err(diverged(
+            let diverged = if loss.is_finite() {
+                guard.observe(loss).err().map(Cause::Exploded)
+            } else {
+                Some(Cause::NonFinite { loss })
+            };
+            if let Some(cause) = diverged {
+                let at = divergence::Step {
                     graph,
                     net,
-                    &model.params,
+                    params: &model.params,
                     epoch,
-                    step + 1,
-                    loss,
-                    optimizer.lr(),
-                ));
+                    step: step + 1,
+                    lr: optimizer.lr(),
+                };
+                return Err(at.diverged(cause));
             }
             loss_sum += loss as f64;
             optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
-            if step % 1024 == 1023 {
-                progress(Progress::Steps { done: step + 1 });
+            if timer.tick(Instant::now) {
+                let done = step + 1;
+                let samples = (done * batch).min(train_count);
+                progress(Progress::Steps {
+                    done,
+                    train_loss: (loss_sum / done as f64) as f32,
+                    samples_per_second: samples as f64 / started.elapsed().as_secs_f64(),
+                });
             }
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -343,43 +362,6 @@ pub fn train(
         },
         best_epoch,
         stopped_early,
+        peak_loss_ratio: guard.peak_ratio(),
     })
-}
-
-/// Finds the first graph node whose value (or, failing that, gradient) is not finite,
-/// by checking every node of the step that just produced a non-finite loss: the tape
-/// still holds all of its values, so the normal path pays nothing for this.
-fn diverged(
-    graph: &Graph,
-    net: &mut Network,
-    params: &Params,
-    epoch: usize,
-    step: usize,
-    loss: f32,
-    lr: f32,
-) -> TrainError {
-    let mut found = net
-        .tape
-        .first_non_finite_value(params)
-        .map(|v| (v, "value"));
-    if found.is_none()
-        && let Some(loss_var) = net.loss
-    {
-        let mut scratch = params.clone();
-        scratch.zero_grads();
-        net.tape.backward(loss_var, &mut scratch);
-        found = net
-            .tape
-            .first_non_finite_grad(&scratch)
-            .map(|v| (v, "gradient"));
-    }
-    let node =
-        found.and_then(|(var, what)| net.origin_of(var).map(|id: NodeId| (graph.node(id), what)));
-    TrainError::Diverged {
-        epoch,
-        step,
-        loss,
-        lr,
-        node: node.map(|(n, what)| (n.name.clone(), n.span, what)),
-    }
 }

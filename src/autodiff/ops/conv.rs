@@ -5,7 +5,7 @@
 use super::super::{Shape, ShapeError, Tape, TapeError, Var, describe_shape};
 use super::{Grads, Op, Values};
 use crate::kernels::conv::{
-    Conv2dShape, Padding, conv2d_bias_grad, conv2d_forward, conv2d_gather_grad, conv2d_input_grad,
+    Conv2dShape, Padding, WeightGradScratch, conv2d_bias_grad, conv2d_forward, conv2d_input_grad,
     conv2d_weight_grad,
 };
 
@@ -118,16 +118,17 @@ impl Tape {
     }
 }
 
-/// Scratch a convolution keeps: the patch matrix from forward (read by the weight
-/// gradient), the output gradient gathered by filter, and the patch matrix's gradient.
+/// Scratch a convolution uses: the patch matrices of one group of samples (forward and
+/// the input gradient), and the whole batch's patch matrix and output gradient gathered
+/// by filter (the weight gradient).
 pub(super) fn conv2d_aux_len(geometry: &Conv2dShape, batch: usize) -> usize {
-    2 * geometry.col_len(batch) + geometry.rows_len(batch)
+    geometry.scratch_len(batch) + geometry.col_len(batch) + geometry.rows_len(batch)
 }
 
 fn split_aux<'a>(aux: &'a mut [f32], geometry: &Conv2dShape, batch: usize) -> [&'a mut [f32]; 3] {
-    let (col, rest) = aux.split_at_mut(geometry.col_len(batch));
-    let (rows, grad_col) = rest.split_at_mut(geometry.rows_len(batch));
-    [col, rows, grad_col]
+    let (group, rest) = aux.split_at_mut(geometry.scratch_len(batch));
+    let (col, rows) = rest.split_at_mut(geometry.col_len(batch));
+    [group, col, rows]
 }
 
 pub(super) fn conv2d_forward_rule(
@@ -138,9 +139,9 @@ pub(super) fn conv2d_forward_rule(
     aux: &mut [f32],
 ) {
     let batch = cx.shape(x).dim(0);
-    let [col, _, _] = split_aux(aux, geometry, batch);
+    let [group, _, _] = split_aux(aux, geometry, batch);
     let bias = bias.map(|b| cx.get(b));
-    conv2d_forward(geometry, batch, cx.get(x), cx.get(weight), bias, col, out);
+    conv2d_forward(geometry, batch, cx.get(x), cx.get(weight), bias, group, out);
 }
 
 /// `∂L/∂W = ∂L/∂Y · colᵀ` (one product over the whole batch), `∂L/∂b = Σ ∂L/∂Y` per
@@ -154,18 +155,18 @@ pub(super) fn conv2d_backward(
     grads: &mut Grads<'_>,
 ) {
     let batch = cx.shape(x).dim(0);
-    let [col, rows, grad_col] = split_aux(aux, geometry, batch);
-    conv2d_gather_grad(geometry, batch, grad_out, rows);
+    let [group, col, rows] = split_aux(aux, geometry, batch);
     if let Some(grad_w) = grads.get_mut(weight) {
-        conv2d_weight_grad(geometry, batch, rows, col, grad_w);
+        let scratch = WeightGradScratch { col, rows };
+        conv2d_weight_grad(geometry, batch, cx.get(x), grad_out, scratch, grad_w);
     }
     if let Some(b) = bias
         && let Some(grad_b) = grads.get_mut(b)
     {
-        conv2d_bias_grad(geometry, batch, rows, grad_b);
+        conv2d_bias_grad(geometry, batch, grad_out, grad_b);
     }
     if let Some(grad_x) = grads.get_mut(x) {
-        conv2d_input_grad(geometry, batch, cx.get(weight), rows, grad_col, grad_x);
+        conv2d_input_grad(geometry, batch, cx.get(weight), grad_out, group, grad_x);
     }
 }
 

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::{RunArgs, RunCommandArgs};
-use crate::cli::commands::check::{parse_overrides, print_json};
+use crate::cli::commands::check::{group_digits, parse_overrides, print_json};
 use crate::cli::config::{Session, located, prepare};
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::curves::Curves;
@@ -150,34 +150,43 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
         weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
     }
     let show = !args.model.quiet;
-    let bar = (show && std::io::stderr().is_terminal()).then(ProgressBar::hidden);
+    let terminal = show && std::io::stderr().is_terminal();
+    // The bar fills the terminal's width; the counts, running loss and speed follow it.
+    let style = ProgressStyle::with_template(
+        "epoch {prefix} [{wide_bar}] {pos}/{len} steps{msg}, eta {eta}",
+    )
+    .expect("a valid progress template")
+    .progress_chars("=> ");
+    let mut bar: Option<ProgressBar> = None;
     let mut on_progress = |event: Progress<'_>| match event {
         Progress::EpochStarted {
             epoch,
             epochs,
             steps,
         } => {
-            if let Some(bar) = &bar {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                bar.set_length(steps as u64);
-                bar.set_position(0);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "epoch {msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}",
-                    )
-                    .expect("a valid progress template")
-                    .progress_chars("=> "),
+            if terminal {
+                bar = Some(
+                    ProgressBar::new(steps as u64)
+                        .with_style(style.clone())
+                        .with_prefix(format!("{epoch}/{epochs}")),
                 );
-                bar.set_message(format!("{epoch}/{epochs}"));
             }
         }
-        Progress::Steps { done } => {
+        Progress::Steps {
+            done,
+            train_loss,
+            samples_per_second,
+        } => {
             if let Some(bar) = &bar {
+                bar.set_message(format!(
+                    ", loss {train_loss:.4}, {} samples/s",
+                    group_digits(samples_per_second as u64)
+                ));
                 bar.set_position(done as u64);
             }
         }
         Progress::EpochFinished(report) => {
-            if let Some(bar) = &bar {
+            if let Some(bar) = bar.take() {
                 bar.finish_and_clear();
             }
             if show {
@@ -186,7 +195,7 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
         }
     };
     let outcome = train(graph, &mut model, data, config, &mut rng, &mut on_progress);
-    if let Some(bar) = &bar {
+    if let Some(bar) = bar.take() {
         bar.finish_and_clear();
     }
     let report: TrainReport = outcome.map_err(|e| located(e, source))?;
