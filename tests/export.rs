@@ -60,9 +60,8 @@ train {
 
 /// Every function for images: convolutions with `same` padding at strides 1 and 2 (the
 /// second padded unevenly, as TensorFlow does), with a padding the stride leaves partly
-/// unread and without bias; both poolings, global average pooling, flatten, and layer and
-/// number arithmetic and an activation on images. (Not `concat` of images: the tape
-/// joins them along their width, not their channels as the shape rule says.)
+/// unread and without bias; both poolings, global average pooling, flatten, and concat
+/// (along channels), layer and number arithmetic and an activation on images.
 const CNN: &str = "\
 model cnn {
     x      = input(1, 28, 28)
@@ -70,7 +69,7 @@ model cnn {
     b      = a |> conv2d(6, 3, stride = 2, pad = same) |> tanh
     p      = b |> avgpool(2, stride = 1)
     c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
-    d      = c * (0.5 * c - 1)
+    d      = concat(c, c * (0.5 * c - 1))
     g      = d |> global_avgpool
     f      = d |> flatten |> dense(32) |> sigmoid
     output = concat(g, f) |> dense(10) |> softmax
