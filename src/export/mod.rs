@@ -1,9 +1,11 @@
 //! Export of a trained network for other runtimes: ONNX. `onnx.rs` translates a
-//! validated graph and its trained tensors, one arm per graph op; `proto.rs` holds the
-//! protobuf messages generated from ONNX's official schema. Reads the graph, the autodiff
+//! validated graph and its trained tensors, one arm per graph op, into the graph that
+//! `builder.rs` assembles; `proto.rs` holds the protobuf messages generated from ONNX's
+//! official schema. Reads the graph, the autodiff
 //! layer's parameters and the training layer's [`Model`](crate::training::Model); writing
 //! the file is the caller's (the `nnc export` command writes it atomically).
 
+mod builder;
 pub mod onnx;
 pub mod proto;
 

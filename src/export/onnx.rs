@@ -12,20 +12,11 @@
 //! saved (PyTorch) layout, the graph's input and output, and leaving out nodes the
 //! output does not read.
 
-use std::collections::HashSet;
-
 use super::ExportError;
-use super::proto::attribute_proto::AttributeType;
-use super::proto::tensor_proto::DataType;
-use super::proto::tensor_shape_proto::{Dimension, dimension};
-use super::proto::type_proto;
-use super::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
-};
+use super::builder::{At, Builder, float, int, ints, tensor_value};
+use super::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 use crate::autodiff::ops::{Conv2dShape, Pooling, conv2d_geometry};
-use crate::autodiff::{ParamId, Params, Shape};
-use crate::graph::{Activation, Graph, Node, NodeId, Op};
+use crate::graph::{Activation, Graph, NodeId, Op};
 use crate::training::Model;
 
 /// The operator set the file imports: every op below has had its current meaning since
@@ -49,7 +40,7 @@ const BATCH: &str = "batch";
 /// `graph` with the tensors of `model` (which must have been made for this graph, by
 /// [`Model::init`] and then trained or loaded) as an ONNX model.
 pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> {
-    let mut builder = Builder::new(&model.params);
+    let mut builder = Builder::new(&model.params, &[INPUT, OUTPUT]);
     // Values are named after their nodes; the graph's input and output get the names of
     // the contract, which no other value may take.
     let mut values: Vec<String> = Vec::with_capacity(graph.nodes.len());
@@ -114,8 +105,8 @@ pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> 
     let onnx_graph = GraphProto {
         name: Some(graph.name.clone()),
         doc_string: Some(format!("the model `{}` of a .nn file", graph.name)),
-        input: vec![tensor_value(INPUT, input_node.shape)],
-        output: vec![tensor_value(OUTPUT, output_node.shape)],
+        input: vec![tensor_value(INPUT, BATCH, input_node.shape)],
+        output: vec![tensor_value(OUTPUT, BATCH, output_node.shape)],
         node: builder.nodes,
         initializer: builder.initializers,
         ..GraphProto::default()
@@ -256,209 +247,6 @@ fn read_by_output(graph: &Graph) -> Vec<bool> {
     needed
 }
 
-/// The ONNX graph under construction: its nodes and initializers, and the names taken.
-struct Builder<'a> {
-    params: &'a Params,
-    nodes: Vec<NodeProto>,
-    initializers: Vec<TensorProto>,
-    /// Names of values (node results, initializers, the input and output).
-    values: Names,
-    /// Names of nodes, a namespace of their own in ONNX.
-    node_names: Names,
-}
-
-impl<'a> Builder<'a> {
-    fn new(params: &'a Params) -> Self {
-        Builder {
-            params,
-            nodes: Vec::new(),
-            initializers: Vec::new(),
-            values: Names::reserving(&[INPUT, OUTPUT]),
-            node_names: Names::reserving(&[]),
-        }
-    }
-}
-
-/// The graph node being translated: its operands' value names, the name its result must
-/// take, and the tensors it owns by suffix (`weight`, `bias`, `running_mean`).
-struct At<'b, 'a> {
-    builder: &'b mut Builder<'a>,
-    node: &'a Node,
-    inputs: Vec<String>,
-    /// The operands' per-sample shapes.
-    input_shapes: Vec<Shape>,
-    output: String,
-    tensors: Vec<(&'static str, ParamId)>,
-    /// ONNX nodes emitted for this graph node so far.
-    emitted: usize,
-}
-
-impl At<'_, '_> {
-    /// The value name of operand `k`; the graph was validated, so the op has it.
-    fn input(&self, k: usize) -> String {
-        self.inputs[k].clone()
-    }
-
-    /// Adds the node's tensor `suffix` as an initializer, in its saved layout (a dense
-    /// weight `[units, n_in]` even when memory holds it transposed), and names it.
-    fn tensor(&mut self, suffix: &str) -> Result<String, ExportError> {
-        let Some(&(_, id)) = self.tensors.iter().find(|(s, _)| *s == suffix) else {
-            return Err(ExportError::Mismatch(format!(
-                "node `{}` has no tensor `{suffix}`",
-                self.node.name
-            )));
-        };
-        let params = self.builder.params;
-        let name = self.builder.values.fresh(params.name(id));
-        let dims = params.saved_shape(id).dims();
-        self.builder
-            .initializers
-            .push(float_tensor(&name, &dims, params.saved_values(id)));
-        Ok(name)
-    }
-
-    /// Adds a scalar constant (`{node}.{what}`) as an initializer and names it.
-    fn scalar(&mut self, what: &str, value: f32) -> String {
-        let name = self
-            .builder
-            .values
-            .fresh(&format!("{}.{what}", self.node.name));
-        self.builder
-            .initializers
-            .push(float_tensor(&name, &[], vec![value]));
-        name
-    }
-
-    /// Emits the ONNX node that computes the graph node's value from `inputs`.
-    fn emit(&mut self, op_type: &str, inputs: Vec<String>, attribute: Vec<AttributeProto>) {
-        let output = self.output.clone();
-        self.emit_to(output, op_type, inputs, attribute);
-    }
-
-    /// Emits an ONNX node computing a step on the way, `{node}.{what}`; returns its name.
-    fn emit_value(
-        &mut self,
-        what: &str,
-        op_type: &str,
-        inputs: Vec<String>,
-        attribute: Vec<AttributeProto>,
-    ) -> String {
-        let name = self
-            .builder
-            .values
-            .fresh(&format!("{}.{what}", self.node.name));
-        self.emit_to(name.clone(), op_type, inputs, attribute);
-        name
-    }
-
-    fn emit_to(
-        &mut self,
-        output: String,
-        op_type: &str,
-        inputs: Vec<String>,
-        attribute: Vec<AttributeProto>,
-    ) {
-        let base = match self.emitted {
-            0 => self.node.name.clone(),
-            n => format!("{}.{n}", self.node.name),
-        };
-        self.emitted += 1;
-        self.builder.nodes.push(NodeProto {
-            input: inputs,
-            output: vec![output],
-            name: Some(self.builder.node_names.fresh(&base)),
-            op_type: Some(op_type.to_owned()),
-            attribute,
-            doc_string: Some(self.node.op.describe()),
-            ..NodeProto::default()
-        });
-    }
-}
-
-/// Names handed out so far: each name once, a clash getting `_1`, `_2`, ...
-struct Names(HashSet<String>);
-
-impl Names {
-    fn reserving(names: &[&str]) -> Self {
-        Names(names.iter().map(|&n| n.to_owned()).collect())
-    }
-
-    /// `base` if it is free, else the first free `{base}_{k}`.
-    fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_owned();
-        let mut k = 0;
-        while self.0.contains(&name) {
-            k += 1;
-            name = format!("{base}_{k}");
-        }
-        self.0.insert(name.clone());
-        name
-    }
-}
-
-/// A `float` tensor of `dims` (row-major `values`).
-fn float_tensor(name: &str, dims: &[usize], values: Vec<f32>) -> TensorProto {
-    TensorProto {
-        name: Some(name.to_owned()),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: Some(DataType::Float as i32),
-        float_data: values,
-        ..TensorProto::default()
-    }
-}
-
-/// A graph input or output: `float`, `[batch, ...per_sample]` with `batch` symbolic.
-fn tensor_value(name: &str, per_sample: Shape) -> ValueInfoProto {
-    let batch = Dimension {
-        value: Some(dimension::Value::DimParam(BATCH.to_owned())),
-        ..Dimension::default()
-    };
-    let dims = per_sample.dims().into_iter().map(|d| Dimension {
-        value: Some(dimension::Value::DimValue(d as i64)),
-        ..Dimension::default()
-    });
-    ValueInfoProto {
-        name: Some(name.to_owned()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
-                shape: Some(TensorShapeProto {
-                    dim: std::iter::once(batch).chain(dims).collect(),
-                }),
-            })),
-            ..TypeProto::default()
-        }),
-        ..ValueInfoProto::default()
-    }
-}
-
-fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.to_owned()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(value),
-        ..AttributeProto::default()
-    }
-}
-
-fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.to_owned()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..AttributeProto::default()
-    }
-}
-
-fn float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.to_owned()),
-        r#type: Some(AttributeType::Float as i32),
-        f: Some(value),
-        ..AttributeProto::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use prost::Message;
@@ -466,6 +254,9 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+    use crate::autodiff::ops::Padding;
+    use crate::export::proto::tensor_shape_proto::dimension;
+    use crate::export::proto::{ValueInfoProto, type_proto};
     use crate::graph::builtins::{BUILTINS, Takes};
     use crate::graph::{BuildOptions, build_graph};
     use crate::language::Source;
@@ -593,7 +384,6 @@ mod tests {
 
     #[test]
     fn convolution_pads_give_onnx_the_output_size_nnc_computes() {
-        use crate::autodiff::ops::Padding;
         let pads = |len: usize, kernel: usize, stride: usize, padding: Padding| {
             let g = Conv2dShape::new([1, len, len], 1, kernel, stride, padding).unwrap();
             let p = conv_pads(&g);
