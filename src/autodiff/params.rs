@@ -24,6 +24,8 @@ pub struct Params {
     transposed: Vec<bool>,
     /// Trained by the optimizer (else a buffer, see [`Params::add_buffer`]).
     trainable: Vec<bool>,
+    /// A count of whole batches, saved as a 64-bit integer (see [`Params::add_count`]).
+    counts: Vec<bool>,
     pub(crate) values: Vec<Vec<f32>>,
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -52,6 +54,7 @@ impl Params {
         self.shapes.push(shape);
         self.transposed.push(false);
         self.trainable.push(true);
+        self.counts.push(false);
         self.grads.push(vec![0.0; values.len()]);
         self.values.push(values);
         Ok(id)
@@ -69,6 +72,24 @@ impl Params {
         self.trainable[id.index()] = false;
         self.grads[id.index()] = Vec::new();
         Ok(id)
+    }
+
+    /// A buffer holding a count (a batch norm's `num_batches_tracked`): kept as an `f32`
+    /// (exact below 2²⁴ batches), saved as a 64-bit integer, as PyTorch keeps it.
+    pub fn add_count(
+        &mut self,
+        name: impl Into<String>,
+        shape: Shape,
+        values: Vec<f32>,
+    ) -> Result<ParamId, TapeError> {
+        let id = self.add_buffer(name, shape, values)?;
+        self.counts[id.index()] = true;
+        Ok(id)
+    }
+
+    /// Whether this buffer is a count, saved as a 64-bit integer.
+    pub fn is_count(&self, id: ParamId) -> bool {
+        self.counts[id.index()]
     }
 
     /// Whether the optimizer trains this tensor (else it is a buffer).
@@ -177,6 +198,23 @@ impl Params {
 
     pub fn value_mut(&mut self, id: ParamId) -> &mut [f32] {
         &mut self.values[id.index()]
+    }
+
+    /// The values of two different parameters at once (a batch norm's running mean and
+    /// variance).
+    ///
+    /// # Panics
+    /// If `a == b`.
+    pub fn two_values_mut(&mut self, a: ParamId, b: ParamId) -> (&mut [f32], &mut [f32]) {
+        assert_ne!(a, b, "two_values_mut: the same parameter twice");
+        let (low, high) = (a.index().min(b.index()), a.index().max(b.index()));
+        let (head, tail) = self.values.split_at_mut(high);
+        let (first, second) = (&mut head[low], &mut tail[0]);
+        if a.index() < b.index() {
+            (first, second)
+        } else {
+            (second, first)
+        }
     }
 
     pub fn grad(&self, id: ParamId) -> &[f32] {

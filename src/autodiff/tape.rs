@@ -129,6 +129,11 @@ impl Tape {
         &self.nodes[var.index()].op
     }
 
+    /// The scratch node `index` kept from its last forward pass.
+    pub(crate) fn aux(&self, index: usize) -> &[f32] {
+        &self.aux[index]
+    }
+
     /// Records a node, sizing its reused buffers.
     pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
         self.fusable.set(None);

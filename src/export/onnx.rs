@@ -211,6 +211,19 @@ fn translate(op: &Op, at: &mut At<'_, '_>) -> Result<(), ExportError> {
         }
         // Channel, row, column order: row-major `[c, h, w]`, as ONNX flattens.
         Op::Flatten => at.emit("Flatten", vec![at.input(0)], vec![int("axis", 1)]),
+        // At inference, `(x − running_mean) / √(running_var + eps) · weight + bias` along
+        // axis 1 (an image's channels, a vector's features): ONNX's formula outside
+        // training. `num_batches_tracked` only matters to training: not exported.
+        Op::BatchNorm { eps, .. } => {
+            let inputs = vec![
+                at.input(0),
+                at.tensor("weight")?,
+                at.tensor("bias")?,
+                at.tensor("running_mean")?,
+                at.tensor("running_var")?,
+            ];
+            at.emit("BatchNormalization", inputs, vec![float("epsilon", *eps)]);
+        }
     }
     Ok(())
 }

@@ -309,6 +309,34 @@ pub const BUILTINS: &[Builtin] = &[
         },
     },
     Builtin {
+        name: "batchnorm",
+        params: &[
+            X,
+            ParamDef {
+                what: "`momentum`",
+                help: "`momentum` is the weight of each batch in the running statistics, PyTorch's default 0.1",
+                ..param(
+                    "momentum",
+                    ArgKind::OpenFraction,
+                    Default::Number(0.1, "0.1"),
+                )
+            },
+            ParamDef {
+                what: "`eps`",
+                help: "`eps` is added to the variance before its square root, PyTorch's default 1e-5",
+                ..param("eps", ArgKind::Positive, Default::Number(1e-5, "1e-5"))
+            },
+        ],
+        help: "normalises each channel (image) or feature (vector) by the batch's statistics in training and running statistics at evaluation, then scales and shifts it",
+        activation: false,
+        takes: Takes::Any,
+        example: "x |> batchnorm",
+        build: |call| {
+            let (x, momentum, eps) = (call.layer("x"), call.number("momentum"), call.number("eps"));
+            call.push(Op::BatchNorm { momentum, eps }, vec![x])
+        },
+    },
+    Builtin {
         name: "flatten",
         params: &[X],
         help: "an image as a vector, `[c, h, w]` to `[c·h·w]` in channel, row, column order",

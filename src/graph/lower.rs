@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::{Activation, Fill, Graph, Init, Loss, NodeId, Op, Role};
+use crate::autodiff::ops::BatchNormParams;
 use crate::autodiff::{ParamId, Params, Shape, Tape, TapeError, Var};
 
 /// Per graph node, the tensors it owns, in the order of its [`Op::params`].
@@ -48,6 +49,7 @@ pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParam
             let name = format!("{}.{}", node.param_prefix, spec.suffix);
             let values = fill(spec.fill, spec.shape.numel(), rng);
             let id = match (spec.role, spec.stored_transposed) {
+                (Role::Buffer, _) if spec.count => params.add_count(name, spec.shape, values)?,
                 (Role::Buffer, _) => params.add_buffer(name, spec.shape, values)?,
                 (Role::Trainable, true) => params.add_transposed(name, spec.shape, values)?,
                 (Role::Trainable, false) => params.add(name, spec.shape, values)?,
@@ -188,6 +190,19 @@ impl Network {
                 }
                 (Op::GlobalAvgPool, Some(x)) => tape.global_avgpool(x)?,
                 (Op::Flatten, Some(x)) => tape.reshape(x, node.shape.batched(batch)?)?,
+                (Op::BatchNorm { momentum, eps }, Some(x)) => {
+                    // `Op::params`: scale, shift, running mean and variance, count.
+                    let [gamma, beta, running_mean, running_var, tracked] =
+                        [0, 1, 2, 3, 4].map(|i| tape.param(params, owned[i]));
+                    let tensors = BatchNormParams {
+                        gamma,
+                        beta,
+                        running_mean,
+                        running_var,
+                        tracked,
+                    };
+                    tape.batchnorm(x, tensors, *momentum, *eps)?
+                }
                 (op, None) => {
                     return Err(TapeError::Invalid {
                         op: "lower",

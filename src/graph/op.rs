@@ -6,8 +6,9 @@
 //! table, `builtins.rs`; lowering onto the tape is `lower.rs`.
 
 use crate::autodiff::ops::{
-    Padding, Pooling, concat_shape, conv2d_geometry, conv2d_shape, dense_shape, flatten_shape,
-    global_avgpool_shape, pool_shape, same_shape, softmax_shape,
+    Padding, Pooling, batchnorm_channels, batchnorm_shape, concat_shape, conv2d_geometry,
+    conv2d_shape, dense_shape, flatten_shape, global_avgpool_shape, pool_shape, same_shape,
+    softmax_shape,
 };
 use crate::autodiff::{Shape, ShapeError, TapeError};
 
@@ -58,6 +59,11 @@ pub enum Op {
     GlobalAvgPool,
     /// `flatten(x)`: `[c, h, w] → [c·h·w]` in channel, row, column order.
     Flatten,
+    /// `batchnorm(x, momentum, eps)`: per channel of an image, per feature of a vector.
+    BatchNorm {
+        momentum: f32,
+        eps: f32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,6 +121,8 @@ pub struct ParamSpec {
     pub role: Role,
     /// Kept in memory as the transpose of `shape` (a matrix), for the kernels' sake.
     pub stored_transposed: bool,
+    /// A count (a whole number of batches), saved as a 64-bit integer as PyTorch does.
+    pub count: bool,
 }
 
 /// A tensor's initial values.
@@ -147,6 +155,14 @@ impl ParamSpec {
             fill,
             role: Role::Trainable,
             stored_transposed: false,
+            count: false,
+        }
+    }
+
+    fn buffer(suffix: &'static str, shape: Shape, fill: Fill) -> Self {
+        ParamSpec {
+            role: Role::Buffer,
+            ..ParamSpec::trainable(suffix, shape, fill)
         }
     }
 }
@@ -176,6 +192,7 @@ impl Op {
             Op::Pool { kind, .. } => kind.name(),
             Op::GlobalAvgPool => "global_avgpool",
             Op::Flatten => "flatten",
+            Op::BatchNorm { .. } => "batchnorm",
         }
     }
 
@@ -217,6 +234,9 @@ impl Op {
             }
             Op::Pool { size, stride, .. } if size == stride => format!("{kind}({size})"),
             Op::Pool { size, stride, .. } => format!("{kind}({size}, stride = {stride})"),
+            Op::BatchNorm { momentum, eps } => {
+                format!("{kind}(momentum = {momentum}, eps = {eps})")
+            }
             Op::Input
             | Op::Activation(_)
             | Op::Concat
@@ -253,6 +273,7 @@ impl Op {
             Op::Pool { kind, size, stride } => pool_shape(*kind, x(), *size, *stride),
             Op::GlobalAvgPool => global_avgpool_shape(x()),
             Op::Flatten => flatten_shape(x()),
+            Op::BatchNorm { .. } => batchnorm_shape(x()),
         }
     }
 
@@ -303,6 +324,21 @@ impl Op {
                 }
                 Ok(specs)
             }
+            Op::BatchNorm { .. } => {
+                // PyTorch's names and order: scale, shift, running mean and variance, and
+                // the count of batches seen.
+                let c = Shape::vector(batchnorm_channels(inputs[0]))?;
+                Ok(vec![
+                    ParamSpec::trainable("weight", c, Fill::Ones),
+                    ParamSpec::trainable("bias", c, Fill::Zeros),
+                    ParamSpec::buffer("running_mean", c, Fill::Zeros),
+                    ParamSpec::buffer("running_var", c, Fill::Ones),
+                    ParamSpec {
+                        count: true,
+                        ..ParamSpec::buffer("num_batches_tracked", Shape::scalar(), Fill::Zeros)
+                    },
+                ])
+            }
             Op::Input
             | Op::Activation(_)
             | Op::Dropout { .. }
@@ -339,6 +375,8 @@ impl Op {
             }
             Op::Pool { size, .. } => elements * (size * size) as u64,
             Op::GlobalAvgPool => inputs[0].numel() as u64,
+            // subtract, scale, shift; the statistics are two more passes in training
+            Op::BatchNorm { .. } => 2 * elements,
             Op::Dense { units, bias, .. } => {
                 let (n_in, units) = (inputs[0].numel() as u64, *units as u64);
                 2 * n_in * units + if *bias { units } else { 0 }

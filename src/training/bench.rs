@@ -90,6 +90,7 @@ impl<'a> Stepper<'a> {
         self.load_batch()?;
         let loss = self.net.loss.ok_or(TrainError::NoLoss)?;
         self.net.tape.forward(&self.model.params);
+        self.net.tape.update_running_stats(&mut self.model.params);
         let value = self.net.tape.value(loss)[0];
         self.optimizer
             .backward_and_step(&mut self.net.tape, loss, &mut self.model.params);

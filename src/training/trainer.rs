@@ -266,6 +266,7 @@ pub fn train(
             }
             net.set_targets(labels)?;
             net.tape.forward(&model.params);
+            net.tape.update_running_stats(&mut model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
             let diverged = if loss.is_finite() {

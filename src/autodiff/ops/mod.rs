@@ -4,6 +4,7 @@
 //! compiler list every place it must be taught.
 
 mod activation;
+mod batchnorm;
 mod concat;
 mod conv;
 mod dense;
@@ -14,6 +15,7 @@ mod reshape;
 mod softmax_xent;
 
 // The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
+pub use batchnorm::{BatchNormParams, batchnorm_channels, batchnorm_shape};
 pub use concat::concat_shape;
 pub use conv::{conv2d_geometry, conv2d_shape};
 pub use dense::dense_shape;
@@ -22,6 +24,7 @@ pub use pool::{Pooling, global_avgpool_shape, pool_shape};
 pub use reshape::flatten_shape;
 pub use softmax_xent::softmax_shape;
 
+pub use crate::kernels::batchnorm::BatchNorm;
 pub use crate::kernels::conv::{Conv2dShape, Padding};
 pub use crate::kernels::pooling::PoolShape;
 
@@ -141,18 +144,26 @@ pub enum Op {
     Reshape {
         x: Var,
     },
+    /// Batch normalisation: operands `x`, scale and shift; the running statistics are
+    /// state it reads at evaluation (see `Tape::update_running_stats`).
+    BatchNorm {
+        x: Var,
+        params: BatchNormParams,
+        momentum: f32,
+        norm: BatchNorm,
+    },
 }
 
 impl Op {
     /// The operands, in order (a variadic op's come from the tape's edge list).
     pub fn inputs<'a>(&'a self, edges: &'a [Var]) -> impl Iterator<Item = Var> + 'a {
-        let (pair, list): ([Option<Var>; 2], &[Var]) = match *self {
-            Op::Input | Op::Labels { .. } | Op::Param(_) => ([None, None], &[]),
+        let (fixed, list): ([Option<Var>; 3], &[Var]) = match *self {
+            Op::Input | Op::Labels { .. } | Op::Param(_) => ([None; 3], &[]),
             Op::MatMul { a, b, .. } | Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => {
-                ([Some(a), Some(b)], &[])
+                ([Some(a), Some(b), None], &[])
             }
-            Op::BiasAdd { x, bias } => ([Some(x), Some(bias)], &[]),
-            Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target)], &[]),
+            Op::BiasAdd { x, bias } => ([Some(x), Some(bias), None], &[]),
+            Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target), None], &[]),
             Op::Scale { x, .. }
             | Op::AddScalar { x, .. }
             | Op::Sum { x }
@@ -168,22 +179,18 @@ impl Op {
             | Op::Dropout { x, .. }
             | Op::Pool { x, .. }
             | Op::GlobalAvgPool { x }
-            | Op::Reshape { x } => ([Some(x), None], &[]),
-            // The bias, when there is one, is chained after these below.
-            Op::Conv2d { x, weight, .. } => ([Some(x), Some(weight)], &[]),
-            Op::Concat { first, count } => (
-                [None, None],
-                &edges[first as usize..(first + count) as usize],
-            ),
+            | Op::Reshape { x } => ([Some(x), None, None], &[]),
+            Op::Conv2d {
+                x, weight, bias, ..
+            } => ([Some(x), Some(weight), bias], &[]),
+            Op::BatchNorm { x, params, .. } => {
+                ([Some(x), Some(params.gamma), Some(params.beta)], &[])
+            }
+            Op::Concat { first, count } => {
+                ([None; 3], &edges[first as usize..(first + count) as usize])
+            }
         };
-        let bias = match *self {
-            Op::Conv2d { bias, .. } => bias,
-            _ => None,
-        };
-        pair.into_iter()
-            .flatten()
-            .chain(list.iter().copied())
-            .chain(bias)
+        fixed.into_iter().flatten().chain(list.iter().copied())
     }
 
     /// A short lowercase name, for errors and per-op timing tables.
@@ -216,6 +223,7 @@ impl Op {
             Op::Pool { kind, .. } => kind.name(),
             Op::GlobalAvgPool { .. } => "global_avgpool",
             Op::Reshape { .. } => "reshape",
+            Op::BatchNorm { .. } => "batchnorm",
         }
     }
 
@@ -228,6 +236,10 @@ impl Op {
             Op::Dropout { .. } => shape.numel(),
             // the patch matrix, the gathered output gradient, the patches' gradient
             Op::Conv2d { geometry, .. } => conv::conv2d_aux_len(&geometry, shape.dim(0)),
+            // batch statistics, sums, the scale's and shift's gradients
+            Op::BatchNorm { x, norm, .. } => {
+                batchnorm::batchnorm_aux_len(&norm, nodes[x.index()].needs_grad)
+            }
             Op::Input
             | Op::Labels { .. }
             | Op::Param(_)
@@ -287,7 +299,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => 0,
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. } => 0,
         }
     }
 
@@ -320,7 +333,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => None,
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. } => None,
         }
     }
 
@@ -376,6 +390,12 @@ impl Op {
             } => pool::pool_forward(cx, (x, kind, geometry), out, indices),
             Op::GlobalAvgPool { x } => pool::global_avgpool_forward_rule(cx, x, out),
             Op::Reshape { x } => reshape::reshape_forward(cx.get(x), out),
+            Op::BatchNorm {
+                x,
+                ref params,
+                ref norm,
+                ..
+            } => batchnorm::batchnorm_forward(cx, (x, params, norm), training, out, aux),
         }
     }
 
@@ -439,6 +459,12 @@ impl Op {
             } => pool::pool_backward(cx, (x, kind, geometry), grad_out, indices, grads),
             Op::GlobalAvgPool { x } => pool::global_avgpool_backward_rule(cx, x, grad_out, grads),
             Op::Reshape { x } => reshape::reshape_backward(x, grad_out, grads),
+            Op::BatchNorm {
+                x,
+                ref params,
+                ref norm,
+                ..
+            } => batchnorm::batchnorm_backward(cx, (x, params, norm), grad_out, aux, grads),
         }
     }
 }
@@ -475,7 +501,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => None,
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. } => None,
         }
     }
 
