@@ -289,6 +289,66 @@ fn lr_decay_scales_the_learning_rate_per_epoch() {
 }
 
 #[test]
+fn weight_decay_and_schedules_change_training_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = weights_with(dir.path(), "plain", "");
+    let no_decay = weights_with(
+        dir.path(),
+        "nodecay",
+        "    weight_decay = 0
+",
+    );
+    let constant = weights_with(
+        dir.path(),
+        "constant",
+        "    schedule = constant
+",
+    );
+    let decay = weights_with(
+        dir.path(),
+        "decay",
+        "    weight_decay = 0.01
+",
+    );
+    let adamw = weights_with(
+        dir.path(),
+        "adamw",
+        "    optimizer = adam
+    weight_decay = 0.01
+",
+    );
+    let adam = weights_with(
+        dir.path(),
+        "adam",
+        "    optimizer = adam
+",
+    );
+    let cosine = weights_with(
+        dir.path(),
+        "cosine",
+        "    schedule = cosine
+",
+    );
+    let onecycle = weights_with(
+        dir.path(),
+        "onecycle",
+        "    schedule = onecycle(0.5)
+",
+    );
+    assert!(
+        plain == no_decay,
+        "weight_decay = 0 must leave training unchanged"
+    );
+    assert!(
+        plain == constant,
+        "schedule = constant must leave training unchanged"
+    );
+    assert!(plain != decay, "weight_decay changed nothing with sgd");
+    assert!(adam != adamw, "weight_decay changed nothing with adam");
+    assert!(plain != cosine && plain != onecycle && cosine != onecycle);
+}
+
+#[test]
 fn augmentation_changes_training_only_when_asked_and_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let plain = weights_with(dir.path(), "plain", "");
@@ -348,6 +408,23 @@ fn train_settings_out_of_range_are_model_errors() {
             "7:12",
         ),
         ("shift = 1.5", "`shift` must be a whole number", "7:13"),
+        (
+            "weight_decay = -1",
+            "`weight_decay` must be in [0, 1)",
+            "7:20",
+        ),
+        ("schedule = cosin", "unknown schedule `cosin`", "7:16"),
+        ("schedule = onecycle", "`onecycle` needs `max_lr`", "7:16"),
+        (
+            "schedule = onecycle(0)",
+            "the peak learning rate must be positive",
+            "7:25",
+        ),
+        (
+            "lr_decay = 0.9\n    schedule = cosine",
+            "`lr_decay` and `schedule` both change the learning rate",
+            "8:5",
+        ),
         (
             "shift = 100000",
             "`shift` of 100000 pixels is too large",

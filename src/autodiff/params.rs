@@ -26,6 +26,8 @@ pub struct Params {
     trainable: Vec<bool>,
     /// A count of whole batches, saved as a 64-bit integer (see [`Params::add_count`]).
     counts: Vec<bool>,
+    /// Penalised by weight decay (a layer's weight; see [`Params::set_decays`]).
+    decays: Vec<bool>,
     pub(crate) values: Vec<Vec<f32>>,
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -55,6 +57,7 @@ impl Params {
         self.transposed.push(false);
         self.trainable.push(true);
         self.counts.push(false);
+        self.decays.push(false);
         self.grads.push(vec![0.0; values.len()]);
         self.values.push(values);
         Ok(id)
@@ -85,6 +88,17 @@ impl Params {
         let id = self.add_buffer(name, shape, values)?;
         self.counts[id.index()] = true;
         Ok(id)
+    }
+
+    /// Marks a layer's weight, which weight decay penalises (biases and batch-norm
+    /// parameters are not).
+    pub fn set_decays(&mut self, id: ParamId) {
+        self.decays[id.index()] = true;
+    }
+
+    /// Whether weight decay penalises this tensor.
+    pub fn decays(&self, id: ParamId) -> bool {
+        self.decays[id.index()]
     }
 
     /// Whether this buffer is a count, saved as a 64-bit integer.

@@ -54,6 +54,9 @@ pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParam
                 (Role::Trainable, true) => params.add_transposed(name, spec.shape, values)?,
                 (Role::Trainable, false) => params.add(name, spec.shape, values)?,
             };
+            if spec.decays {
+                params.set_decays(id);
+            }
             ids.push(id);
         }
         per_node.push(ids);

@@ -84,6 +84,11 @@ pub struct TrainSettings {
     pub validation: f32,
     /// Stop after this many epochs without a better validation loss.
     pub early_stopping: Option<usize>,
+    /// L2 penalty on every weight (not biases or batch-norm parameters), in `[0, 1)`;
+    /// decoupled from the gradient with Adam (AdamW).
+    pub weight_decay: f32,
+    /// How the learning rate moves step by step (exclusive with `lr_decay`).
+    pub schedule: Schedule,
     /// The learning rate of epoch `e` (from 1) is `lr · lr_decay^(e − 1)`; in `(0, 1]`.
     /// An extension of the v1 language (see the README).
     pub lr_decay: f32,
@@ -113,9 +118,48 @@ impl Default for TrainSettings {
             validation: 0.0,
             early_stopping: None,
             lr_decay: 1.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
             flip: 0.0,
             shift: 0,
             data_span: None,
+        }
+    }
+}
+
+/// A learning-rate schedule over the whole run's steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// The optimizer's `lr` throughout (with `lr_decay`, if any, per epoch).
+    Constant,
+    /// From `lr` down to 0 along a half cosine over all steps.
+    Cosine,
+    /// PyTorch's `OneCycleLR` (its defaults): from `max_lr / 25` up to `max_lr` over the
+    /// first 30 % of the steps, then down to `max_lr / 25 / 10⁴`, both halves cosines. The
+    /// optimizer's `lr` is not used.
+    OneCycle { max_lr: f32 },
+}
+
+impl Schedule {
+    /// The learning rate of step `step` (from 0) of `total`, for an optimizer `lr`.
+    pub fn lr_at(self, lr: f32, step: usize, total: usize) -> f32 {
+        let cosine = |from: f64, to: f64, fraction: f64| {
+            to + (from - to) * 0.5 * (1.0 + (std::f64::consts::PI * fraction.clamp(0.0, 1.0)).cos())
+        };
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => cosine(lr as f64, 0.0, step as f64 / total.max(1) as f64) as f32,
+            Schedule::OneCycle { max_lr } => {
+                let (peak, initial) = (max_lr as f64, max_lr as f64 / 25.0);
+                let last = total.saturating_sub(1).max(1) as f64;
+                let rise = (0.3 * total as f64 - 1.0).max(1.0);
+                let step = step as f64;
+                if step <= rise {
+                    cosine(initial, peak, step / rise) as f32
+                } else {
+                    cosine(peak, initial / 1e4, (step - rise) / (last - rise).max(1.0)) as f32
+                }
+            }
         }
     }
 }
@@ -172,5 +216,28 @@ impl Graph {
             .iter()
             .map(|node| node.op.flops(&self.input_shapes(node), node.shape))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn schedules_follow_pytorch() {
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * b.abs().max(1e-3);
+        // Cosine annealing from 0.1 to 0 over 100 steps (`CosineAnnealingLR`, eta_min 0).
+        let cosine = |step| Schedule::Cosine.lr_at(0.1, step, 100);
+        assert!(close(cosine(0), 0.1) && close(cosine(50), 0.05) && cosine(100) == 0.0);
+        // `OneCycleLR(max_lr = 1, total_steps = 100)`: 0.04 at step 0, 1 at step 29
+        // (`pct_start·total − 1`), 4e-6 at step 99, the halves cosines.
+        let one = |step| Schedule::OneCycle { max_lr: 1.0 }.lr_at(0.5, step, 100);
+        assert!(close(one(0), 0.04), "{}", one(0));
+        assert!(close(one(29), 1.0), "{}", one(29));
+        assert!(close(one(99), 4e-6), "{}", one(99));
+        let mid_rise =
+            0.04 + (1.0 - 0.04) * 0.5 * (1.0 - (std::f64::consts::PI * 14.0 / 29.0).cos());
+        assert!(close(one(14), mid_rise as f32), "{}", one(14));
+        assert_eq!(Schedule::Constant.lr_at(0.3, 7, 10), 0.3);
     }
 }

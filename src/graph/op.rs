@@ -123,6 +123,8 @@ pub struct ParamSpec {
     pub stored_transposed: bool,
     /// A count (a whole number of batches), saved as a 64-bit integer as PyTorch does.
     pub count: bool,
+    /// A weight that `weight_decay` penalises (not a bias or a batch-norm parameter).
+    pub decays: bool,
 }
 
 /// A tensor's initial values.
@@ -156,6 +158,15 @@ impl ParamSpec {
             role: Role::Trainable,
             stored_transposed: false,
             count: false,
+            decays: false,
+        }
+    }
+
+    /// A layer's weight: trained, and penalised by `weight_decay`.
+    fn weight(shape: Shape, fill: Fill) -> Self {
+        ParamSpec {
+            decays: true,
+            ..ParamSpec::trainable("weight", shape, fill)
         }
     }
 
@@ -288,7 +299,7 @@ impl Op {
                     fan_in: n_in,
                     fan_out: units,
                 };
-                let mut weight = ParamSpec::trainable("weight", Shape::matrix(units, n_in)?, fill);
+                let mut weight = ParamSpec::weight(Shape::matrix(units, n_in)?, fill);
                 weight.stored_transposed = units >= TRANSPOSE_FROM_UNITS;
                 let mut specs = vec![weight];
                 if bias {
@@ -314,7 +325,7 @@ impl Op {
                     fan_out: filters * kernel * kernel,
                 };
                 let weight = Shape::new(&[filters, channels, kernel, kernel])?;
-                let mut specs = vec![ParamSpec::trainable("weight", weight, fill)];
+                let mut specs = vec![ParamSpec::weight(weight, fill)];
                 if bias {
                     specs.push(ParamSpec::trainable(
                         "bias",

@@ -15,7 +15,7 @@ use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{Network, NodeParams, init_params};
-use crate::graph::{Graph, TrainSettings};
+use crate::graph::{Graph, Schedule, TrainSettings};
 
 /// Evaluation batch: large enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
@@ -209,7 +209,8 @@ pub fn train(
         });
     }
     let batch = s.batch.max(1);
-    let mut optimizer = Optimizer::new(s.optimizer, &model.params);
+    let mut optimizer =
+        Optimizer::new(s.optimizer, &model.params).with_weight_decay(s.weight_decay);
     let mut nets = Networks::new(graph, model, batch, train_count, true)?;
     // Dropout draws from its own stream, derived from the seed, so that adding dropout
     // does not change the shuffle.
@@ -255,6 +256,10 @@ pub fn train(
         let mut timer = ProgressTimer::start(config.progress_interval, started);
         let mut loss_sum = 0.0f64;
         for (step, chunk) in order.chunks(batch).enumerate() {
+            if s.schedule != Schedule::Constant {
+                let done = (epoch - 1) * steps + step;
+                optimizer.set_lr(s.schedule.lr_at(base_lr, done, s.epochs * steps));
+            }
             let net = nets.for_batch(chunk.len());
             let labels = &mut labels[..chunk.len()];
             let images = net.tape.value_mut(net.input)?;

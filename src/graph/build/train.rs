@@ -3,13 +3,13 @@
 
 use super::{Builder, Value};
 use crate::graph::builtins::{Arg, ArgKind, Default, ParamDef};
-use crate::graph::{DataSource, Optimizer, TrainSettings};
+use crate::graph::{DataSource, Optimizer, Schedule, TrainSettings};
 use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
 
 /// Every setting the `train` block knows.
-pub const SETTINGS: [&str; 11] = [
+pub const SETTINGS: [&str; 13] = [
     "data",
     "optimizer",
     "epochs",
@@ -21,6 +21,8 @@ pub const SETTINGS: [&str; 11] = [
     "lr_decay",
     "flip",
     "shift",
+    "weight_decay",
+    "schedule",
 ];
 
 /// Largest `shift`, in pixels (an image's own side bounds it further at run time).
@@ -66,6 +68,24 @@ fn train_settings(builder: &mut Builder<'_>, train: Option<&Train>) -> TrainSett
             builder.error(diagnostic);
         }
     }
+    // Two ways of changing the learning rate would fight: one of them must go.
+    let decay = seen.iter().find(|(n, _)| *n == "lr_decay");
+    let schedule = seen.iter().find(|(n, _)| *n == "schedule");
+    if let (Some((_, decay)), Some((_, schedule))) = (decay, schedule)
+        && settings.schedule != Schedule::Constant
+    {
+        let line = builder.line_of(decay.start);
+        builder.error(
+            Diagnostic::new(
+                "`lr_decay` and `schedule` both change the learning rate",
+                *schedule,
+                "a second learning-rate rule",
+            )
+            .with_help(format!(
+                "keep one of them: `lr_decay` is on line {line}; a schedule replaces it"
+            )),
+        );
+    }
     settings
 }
 
@@ -81,6 +101,12 @@ fn setting(
     if name == "optimizer" {
         return optimizer(builder, expr).map(|o| {
             settings.optimizer = o;
+            Ok(())
+        });
+    }
+    if name == "schedule" {
+        return schedule(builder, expr).map(|s| {
+            settings.schedule = s;
             Ok(())
         });
     }
@@ -129,6 +155,12 @@ fn setting(
             settings.lr_decay = value as f32;
             Ok(())
         }
+        ("weight_decay", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
+            settings.weight_decay = value as f32;
+            Ok(())
+        }
+        ("weight_decay", _) => Err(Diagnostic::new(format!("`weight_decay` must be in [0, 1), found {found}"), span, "out of range")
+            .with_help("the L2 penalty on every weight (not biases or batch-norm parameters), e.g. `weight_decay = 5e-4`")),
         ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
             .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
         ("flip", Value::Number { value, .. }) if (0.0..=1.0).contains(&value) => {
@@ -332,4 +364,53 @@ fn optimizer(builder: &mut Builder<'_>, expr: &Expr) -> Result<Optimizer, ()> {
         })
         .collect();
     Ok((def.build)(&values))
+}
+
+/// The parameter of `onecycle(max_lr)`.
+const ONECYCLE: [ParamDef; 1] = [setting_param(
+    "max_lr",
+    ArgKind::Positive,
+    Default::Required,
+    "the peak learning rate",
+    "e.g. `schedule = onecycle(0.1)`: the rate rises to it, then anneals to almost 0",
+)];
+
+/// `schedule = cosine`, `onecycle(max_lr)` or `constant`.
+fn schedule(builder: &mut Builder<'_>, expr: &Expr) -> Result<Schedule, ()> {
+    const NAMES: [&str; 3] = ["constant", "cosine", "onecycle"];
+    let unknown = |builder: &mut Builder<'_>, name: &str, span: Span| -> Result<Schedule, ()> {
+        let label = did_you_mean(name, NAMES, "not a schedule");
+        builder.fail(
+            Diagnostic::new(format!("unknown schedule `{name}`"), span, label)
+                .with_help("use `cosine` or `onecycle(max_lr)`"),
+        )
+    };
+    match &expr.kind {
+        ExprKind::Call { func, args, .. } if func.name == "onecycle" => {
+            let given = builder.bind_arguments("onecycle", func, args, &ONECYCLE, false)?;
+            let checked = builder.check_arguments("onecycle", &ONECYCLE, given, func.span)?;
+            match checked.as_slice() {
+                [Arg::Number(max_lr)] => Ok(Schedule::OneCycle { max_lr: *max_lr }),
+                other => unreachable!("onecycle's one parameter is a number, found {other:?}"),
+            }
+        }
+        ExprKind::Call { func, .. } => unknown(builder, &func.name, func.span),
+        _ => match builder.constant(expr)? {
+            Value::Symbol(s) if s == "cosine" => Ok(Schedule::Cosine),
+            Value::Symbol(s) if s == "constant" => Ok(Schedule::Constant),
+            Value::Symbol(s) if s == "onecycle" => builder.fail(
+                Diagnostic::new("`onecycle` needs `max_lr`", expr.span, "`max_lr` missing")
+                    .with_help("e.g. `schedule = onecycle(0.1)`"),
+            ),
+            Value::Symbol(s) => unknown(builder, &s, expr.span),
+            other => builder.fail(Diagnostic::new(
+                format!(
+                    "`schedule` must be `cosine` or `onecycle(max_lr)`, found {}",
+                    other.describe(&[])
+                ),
+                expr.span,
+                "not a schedule",
+            )),
+        },
+    }
 }
