@@ -30,12 +30,13 @@ const TEST_IMAGES: usize = 1000;
 /// Largest difference allowed between onnxruntime's outputs and nnc's.
 const TOLERANCE: f64 = 1e-5;
 
-/// Every function of the language for vectors: both dense layouts (stored transposed from 32 units, as saved below), a dense
-/// without bias, batch norm (its running statistics as training left them), concat,
-/// dropout, `+ - *` of layers, and number arithmetic (`0.25 * m - 0.5` is scale and
-/// add_scalar, `1 - k` scale by -1 and add_scalar). The output is probabilities, as a
-/// model's is meant to be: log-probabilities of magnitude 20 are only good to a few 1e-6
-/// in `f32`, too close to the tolerance for a test that must hold on every CPU.
+/// Every function of the language for vectors: both dense layouts (stored transposed from
+/// 32 units, as saved below), a dense without bias, batch norm (its running statistics as
+/// training left them), every activation, concat, dropout, `+ - *` of layers, and number
+/// arithmetic (`0.25 * m - 0.5` is scale and add_scalar, `1 - k` scale by -1 and
+/// add_scalar). The output is probabilities, `log_softmax` is inside: log-probabilities of
+/// magnitude 20 are only good to a few 1e-6 in `f32`, too close to the tolerance for a
+/// test that must hold on every CPU.
 const EVERY_FUNCTION: &str = "\
 model every_function {
     x      = input(784)
