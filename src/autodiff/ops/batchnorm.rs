@@ -224,13 +224,14 @@ mod tests {
         let channels = batchnorm_channels(shape.per_sample());
         let mut params = Params::new();
         let n = shape.numel();
-        // Samples a whole unit apart, so that no channel's variance is near `eps`: there
-        // the function bends on a scale far below the difference step.
+        // Samples at least one unit apart (values in [-2, 2], each sample shifted by 5), so
+        // that no channel's variance is near `eps`: there the function bends on a scale
+        // far below the difference step.
         let per_sample = n / dims[0];
         let x_values = values[..n]
             .iter()
             .enumerate()
-            .map(|(i, v)| v + (i / per_sample) as f32)
+            .map(|(i, v)| v + 5.0 * (i / per_sample) as f32)
             .collect();
         let x = params.add("x", shape, x_values).unwrap();
         let c = Shape::vector(channels).unwrap();
