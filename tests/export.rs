@@ -1,6 +1,7 @@
 //! `nnc export`: the ONNX model of a network trained on real MNIST runs in onnxruntime and
 //! gives nnc's own outputs, to 1e-5, on real test images, for every function of the
-//! language (an MLP, a model of every vector function, a CNN); bad input is a clean error.
+//! language (an MLP, a model of every vector function, a CNN, and every shipped model with
+//! its initial weights); bad input is a clean error.
 //!
 //! nnc's outputs come from the library (the same graph, weights and test images as the
 //! binary's), onnxruntime's from `tests/onnx_check.py`, which also runs ONNX's full
@@ -115,12 +116,23 @@ fn a_cnn_runs_in_onnxruntime_as_in_nnc() {
     );
 }
 
-/// Trains `file` briefly on real MNIST with the binary, exports it, computes nnc's
-/// outputs on the first test images through the library and has onnxruntime compare.
-/// Returns `onnx_check.py`'s report.
+#[test]
+fn every_shipped_model_runs_in_onnxruntime_as_in_nnc() {
+    // Initial weights, drawn as `nnc run` draws them: no training needed to compare.
+    for name in util::model_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = model(&name);
+        let graph = build(&file, &[]);
+        let fresh = Model::init(&graph, &mut StdRng::seed_from_u64(graph.train.seed)).unwrap();
+        let weights = dir.path().join("w.safetensors");
+        weights::save(&fresh.params, &weights).unwrap();
+        export_and_compare(dir.path(), &file, &[], &weights);
+    }
+}
+
+/// Trains `file` briefly on real MNIST with the binary, then [`export_and_compare`].
 fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_json::Value {
     let weights = dir.join("w.safetensors");
-    let onnx = dir.join("model.onnx");
     let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
     nnc()
         .arg("run")
@@ -139,13 +151,22 @@ fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_jso
         .arg(&weights)
         .assert()
         .success();
+    export_and_compare(dir, file, sets, &weights)
+}
+
+/// Exports `file` with `weights` by the binary, computes nnc's outputs on the first test
+/// images through the library and has onnxruntime compare. Returns `onnx_check.py`'s
+/// report.
+fn export_and_compare(dir: &Path, file: &Path, sets: &[&str], weights: &Path) -> serde_json::Value {
+    let onnx = dir.join("model.onnx");
+    let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
     let exported = json(
         nnc()
             .arg("export")
             .arg(file)
             .args(&set_args)
             .arg("--weights")
-            .arg(&weights)
+            .arg(weights)
             .arg("--out")
             .arg(&onnx)
             .arg("--json"),
@@ -154,7 +175,7 @@ fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_jso
     assert!(exported["opset"].as_i64().unwrap() >= 17);
     assert!(exported["nodes"].as_u64().unwrap() > 0);
 
-    let (inputs, outputs) = nnc_forward(file, sets, &weights);
+    let (inputs, outputs) = nnc_forward(file, sets, weights);
     let inputs_path = dir.join("inputs.f32");
     let outputs_path = dir.join("expected.f32");
     std::fs::write(&inputs_path, to_bytes(&inputs)).unwrap();
@@ -174,22 +195,7 @@ fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_jso
 /// nnc's own forward pass at evaluation (dropout off) on the first [`TEST_IMAGES`] test
 /// images: the inputs it fed, `[images, features]`, and its output node's values.
 fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Vec<f32>) {
-    let source = Source {
-        path: file.display().to_string(),
-        text: std::fs::read_to_string(file).unwrap(),
-    };
-    let overrides = sets
-        .iter()
-        .map(|s| {
-            let (name, value) = s.split_once('=').unwrap();
-            (name.to_owned(), value.to_owned())
-        })
-        .collect();
-    let options = BuildOptions {
-        overrides,
-        color: false,
-    };
-    let graph = build_graph(&source, &options).unwrap_or_else(|e| panic!("{}", e.rendered));
+    let graph = build(file, sets);
     let mut model = Model::init(&graph, &mut StdRng::seed_from_u64(0)).unwrap();
     weights::load(&mut model.params, weights_path).unwrap();
     let data = open_in(&graph.train.data, &shared_data()).unwrap();
@@ -216,6 +222,26 @@ fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Ve
         net.tape.value(net.input).to_vec(),
         net.tape.value(net.output).to_vec(),
     )
+}
+
+/// The graph of `file` with the `--set` overrides `sets`, as the binary builds it.
+fn build(file: &Path, sets: &[&str]) -> nnc::graph::Graph {
+    let source = Source {
+        path: file.display().to_string(),
+        text: std::fs::read_to_string(file).unwrap(),
+    };
+    let overrides = sets
+        .iter()
+        .map(|s| {
+            let (name, value) = s.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    let options = BuildOptions {
+        overrides,
+        color: false,
+    };
+    build_graph(&source, &options).unwrap_or_else(|e| panic!("{}", e.rendered))
 }
 
 /// The shared datasets, decompressed into the tests' shared cache (as `util::nnc` sets up
