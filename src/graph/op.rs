@@ -58,6 +58,10 @@ pub enum Op {
     GlobalAvgPool,
     /// `flatten(x)`: `[c, h, w] → [c·h·w]` in channel, row, column order.
     Flatten,
+    /// `(x − mean) / std` per value, with the training rows' statistics (buffers `mean`
+    /// and `std`, shaped like `x`). Not written in a model: the builder puts it after the
+    /// input when the `train` block reads a table with `normalize = true`.
+    Standardize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,6 +180,7 @@ impl Op {
             Op::Pool { kind, .. } => kind.name(),
             Op::GlobalAvgPool => "global_avgpool",
             Op::Flatten => "flatten",
+            Op::Standardize => "standardize",
         }
     }
 
@@ -225,6 +230,7 @@ impl Op {
             | Op::Mul
             | Op::GlobalAvgPool
             | Op::Flatten => kind.to_owned(),
+            Op::Standardize => format!("{kind}(training mean, std)"),
         }
     }
 
@@ -238,7 +244,11 @@ impl Op {
             Op::Activation(a @ (Activation::Softmax | Activation::LogSoftmax)) => {
                 softmax_shape(a.name(), x())
             }
-            Op::Activation(_) | Op::Dropout { .. } | Op::Scale(_) | Op::AddScalar(_) => Ok(x()),
+            Op::Activation(_)
+            | Op::Dropout { .. }
+            | Op::Scale(_)
+            | Op::AddScalar(_)
+            | Op::Standardize => Ok(x()),
             Op::Concat => concat_shape(inputs),
             Op::Add => same_shape("+", inputs[0], inputs[1]),
             Op::Sub => same_shape("-", inputs[0], inputs[1]),
@@ -303,6 +313,17 @@ impl Op {
                 }
                 Ok(specs)
             }
+            Op::Standardize => {
+                // Identity until the training rows' statistics are written in.
+                let buffer = |suffix, fill| ParamSpec {
+                    suffix,
+                    shape: inputs[0],
+                    fill,
+                    role: Role::Buffer,
+                    stored_transposed: false,
+                };
+                Ok(vec![buffer("mean", Fill::Zeros), buffer("std", Fill::Ones)])
+            }
             Op::Input
             | Op::Activation(_)
             | Op::Dropout { .. }
@@ -348,6 +369,7 @@ impl Op {
             Op::Activation(Activation::Relu | Activation::LeakyRelu { .. }) => elements,
             Op::Dropout { .. } => elements,
             Op::Add | Op::Sub | Op::Mul | Op::Scale(_) | Op::AddScalar(_) => elements,
+            Op::Standardize => 2 * elements,
         }
     }
 }

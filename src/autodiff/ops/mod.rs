@@ -12,6 +12,7 @@ mod elementwise;
 mod pool;
 mod reshape;
 mod softmax_xent;
+mod standardize;
 
 // The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
 pub use concat::concat_shape;
@@ -141,6 +142,12 @@ pub enum Op {
     Reshape {
         x: Var,
     },
+    /// `(x − mean) / std` per feature, the statistics broadcast over rows.
+    Standardize {
+        x: Var,
+        mean: Var,
+        std: Var,
+    },
 }
 
 impl Op {
@@ -152,6 +159,8 @@ impl Op {
                 ([Some(a), Some(b)], &[])
             }
             Op::BiasAdd { x, bias } => ([Some(x), Some(bias)], &[]),
+            // `std` is chained after these below.
+            Op::Standardize { x, mean, .. } => ([Some(x), Some(mean)], &[]),
             Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target)], &[]),
             Op::Scale { x, .. }
             | Op::AddScalar { x, .. }
@@ -176,14 +185,15 @@ impl Op {
                 &edges[first as usize..(first + count) as usize],
             ),
         };
-        let bias = match *self {
+        let third = match *self {
             Op::Conv2d { bias, .. } => bias,
+            Op::Standardize { std, .. } => Some(std),
             _ => None,
         };
         pair.into_iter()
             .flatten()
             .chain(list.iter().copied())
-            .chain(bias)
+            .chain(third)
     }
 
     /// A short lowercase name, for errors and per-op timing tables.
@@ -216,6 +226,7 @@ impl Op {
             Op::Pool { kind, .. } => kind.name(),
             Op::GlobalAvgPool { .. } => "global_avgpool",
             Op::Reshape { .. } => "reshape",
+            Op::Standardize { .. } => "standardize",
         }
     }
 
@@ -251,7 +262,8 @@ impl Op {
             | Op::Concat { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => 0,
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => 0,
         }
     }
 
@@ -287,7 +299,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => 0,
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => 0,
         }
     }
 
@@ -320,7 +333,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => None,
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => None,
         }
     }
 
@@ -376,6 +390,9 @@ impl Op {
             } => pool::pool_forward(cx, (x, kind, geometry), out, indices),
             Op::GlobalAvgPool { x } => pool::global_avgpool_forward_rule(cx, x, out),
             Op::Reshape { x } => reshape::reshape_forward(cx.get(x), out),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_forward(cx.get(x), cx.get(mean), cx.get(std), out)
+            }
         }
     }
 
@@ -439,6 +456,9 @@ impl Op {
             } => pool::pool_backward(cx, (x, kind, geometry), grad_out, indices, grads),
             Op::GlobalAvgPool { x } => pool::global_avgpool_backward_rule(cx, x, grad_out, grads),
             Op::Reshape { x } => reshape::reshape_backward(x, grad_out, grads),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_backward(cx, (x, mean, std), out, grad_out, grads)
+            }
         }
     }
 }
@@ -475,7 +495,8 @@ impl Op {
             | Op::Conv2d { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => None,
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => None,
         }
     }
 
