@@ -266,6 +266,7 @@ impl Evaluator {
         }
         let n = total as f64;
         let loss = (loss_sum / n) as f32;
+        let net_has_loss = nets.full.loss.is_some();
         if !regression {
             return Ok(Scores {
                 loss,
@@ -277,10 +278,13 @@ impl Evaluator {
         let targets = self.split.values().expect("a regression split has values");
         let mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
         let spread: f64 = targets.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum();
+        let mse = (squares / n) as f32;
         Ok(Scores {
-            loss,
+            // The loss is the mse: reported as the one figure, summed in f64 here rather
+            // than from the batches' f32 means.
+            loss: if net_has_loss { mse } else { loss },
             accuracy: None,
-            mse: Some((squares / n) as f32),
+            mse: Some(mse),
             r2: (spread > 0.0).then(|| (1.0 - squares / spread) as f32),
         })
     }
