@@ -158,7 +158,10 @@ fn train_like_the_peers(
         }
         last_epoch_loss = sum / batches.len() as f64;
     }
-    let (accuracy, _) = evaluate(&graph, &model, &data.test, 0..data.test.len()).unwrap();
+    let accuracy = evaluate(&graph, &model, &data.test, 0..data.test.len())
+        .unwrap()
+        .accuracy
+        .unwrap();
     (last_epoch_loss, accuracy)
 }
 

@@ -44,9 +44,10 @@ fn write_batches(split: &Split) {
     split.write_batch(&indices, &mut images, &mut labels);
     assert!(images.iter().all(|x| (0.0..=1.0).contains(x)));
     let mut rng = StdRng::seed_from_u64(7);
+    let mut targets = split.target_buffer(batch);
     for shift in [1, u32::MAX] {
         let augment = Augment { flip: 0.5, shift };
-        split.write_batch_augmented(&indices, &mut images, &mut labels, &augment, &mut rng);
+        split.write_batch_augmented(&indices, &mut images, &mut targets, &augment, &mut rng);
         assert!(images.iter().all(|x| (0.0..=1.0).contains(x)));
     }
 }
@@ -65,14 +66,10 @@ fuzz_target!(|data: &[u8]| {
             classes,
         );
         let Ok(dataset) = opened else { continue };
-        assert!(dataset.classes > 0 && dataset.features > 0);
+        let classes = dataset.target.classes().expect("IDX labels are classes");
+        assert!(classes > 0 && dataset.features() > 0);
         for split in [&dataset.train, &dataset.test] {
-            assert!(
-                split
-                    .labels()
-                    .iter()
-                    .all(|&l| usize::from(l) < dataset.classes)
-            );
+            assert!(split.labels().iter().all(|&l| (l as usize) < classes));
             write_batches(split);
         }
     }

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use nnc::data::{Dataset, Split};
+use nnc::data::{Dataset, Split, Target};
 use nnc::graph::build_graph;
 use nnc::training::{Model, TrainConfig, train, weights};
 use rand::SeedableRng;
@@ -55,8 +55,8 @@ fuzz_target!(|data: &[u8]| {
         name: "fuzz".into(),
         train: split(TRAIN_SAMPLES, features, classes, 0),
         test: split(TEST_SAMPLES, features, classes, 1),
-        features,
-        classes,
+        target: Target::Classes(classes),
+        class_names: Vec::new(),
     };
     let mut settings = graph.train.clone();
     settings.epochs = settings.epochs.min(2);

@@ -182,9 +182,16 @@ impl Tape {
         Ok(self.push(Op::Labels { classes }, Shape::vector(rows)?))
     }
 
-    /// A trainable parameter; its value is read from `params` at each forward pass.
+    /// A parameter (trainable, or a buffer); its value is read from `params` at each
+    /// forward pass.
     pub fn param(&mut self, params: &Params, id: ParamId) -> Var {
-        self.push(Op::Param(id), params.shape(id))
+        let var = self.push(Op::Param(id), params.shape(id));
+        if !params.is_trainable(id) {
+            // A buffer (a statistic the op keeps) has no gradient, so a node that reads
+            // only buffers and inputs needs none either: backward skips it.
+            self.nodes[var.index()].needs_grad = false;
+        }
+        var
     }
 
     /// The buffer of an [`Tape::input`] node, to fill before [`Tape::forward`].

@@ -132,6 +132,12 @@ pub struct SweepArgs {
     /// (`.svg` or `.png`), atomically.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
+    /// Run only shard K of N: cells K, K+N, K+2N, ... in the order the sweep lists them.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Write each cell's run record into this existing folder, for `nnc report DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
 }
 
 /// `nnc export FILE --weights W --out MODEL.onnx`.
@@ -150,7 +156,8 @@ pub struct ExportArgs {
 /// `nnc report RECORD...`.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct ReportArgs {
-    /// Run records (`.run.json`) written by `nnc run`.
+    /// Run records (`.run.json`) written by `nnc run` or `nnc sweep --record`, or folders
+    /// of them.
     #[arg(required = true, value_name = "RECORD")]
     pub records: Vec<PathBuf>,
     /// Draw their curves overlaid into PATH (`.svg` or `.png`), atomically.

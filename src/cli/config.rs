@@ -3,10 +3,11 @@
 //! the model.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use crate::cli::args::RunArgs;
 use crate::cli::commands::check::load_model;
-use crate::data::{Builtin, DataError, Dataset};
+use crate::data::{Builtin, DataError, Dataset, FileOptions, Search};
 use crate::graph::{Graph, validate};
 use crate::language::{Source, render_at};
 use crate::training::{TrainConfig, TrainError};
@@ -65,7 +66,20 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
 /// folder: a download goes into the cache, which that folder overrides.
 fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     let source = &graph.train.data;
-    match crate::data::open(source, args.data.as_deref()) {
+    let search = Search::from_env(args.data.as_deref());
+    // A file the model names (`csv(...)`, `npz(...)`) is relative to the model file's
+    // folder, or to `--data DIR` when given.
+    let files = FileOptions {
+        base: args.data.clone().unwrap_or_else(|| {
+            args.model
+                .file
+                .parent()
+                .map(Path::to_owned)
+                .unwrap_or_default()
+        }),
+        seed: graph.train.seed,
+    };
+    match crate::data::open_with(source, &search, &files) {
         Err(DataError::NotFound(places)) => {
             let Some(builtin) = Builtin::from_source(source).filter(|_| args.data.is_none()) else {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());

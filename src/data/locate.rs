@@ -65,6 +65,8 @@ impl Search {
             }
             DataSource::Mnist => Builtin::Mnist,
             DataSource::FashionMnist => Builtin::FashionMnist,
+            // A file is opened where its path says, never searched for.
+            DataSource::Csv(_) | DataSource::Npz(_) => return places,
         };
         let folder = builtin.folder();
         if let Some(data) = &self.data_dir {
@@ -184,7 +186,7 @@ pub fn locate(source: &DataSource, search: &Search) -> Result<Located, DataError
         }
     }
     let (what, how) = match (source, &search.data_dir) {
-        (DataSource::Path(_), _) => (
+        (DataSource::Path(_) | DataSource::Csv(_) | DataSource::Npz(_), _) => (
             "the dataset".to_string(),
             "put the four IDX files there, or point `--data DIR` at a folder that holds them"
                 .to_string(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::DataSource;
 use super::idx::{self, Images, Labels};
 use super::locate::Located;
-use super::{DataError, Dataset, Split, cache};
+use super::{DataError, Dataset, Split, Target, cache};
 
 /// The four standard file names (without `.gz`), in the order [`Located::files`] keeps.
 pub const FILES: [&str; 4] = [
@@ -96,7 +96,7 @@ impl Builtin {
         match source {
             DataSource::Mnist => Some(Builtin::Mnist),
             DataSource::FashionMnist => Some(Builtin::FashionMnist),
-            DataSource::Path(_) => None,
+            DataSource::Path(_) | DataSource::Csv(_) | DataSource::Npz(_) => None,
         }
     }
 
@@ -221,13 +221,12 @@ pub fn open_bytes(
     within(&train_labels, classes)?;
     within(&test_labels, classes)?;
 
-    let features = train_images.features();
     Ok(Dataset {
         name: name.to_string(),
-        train: Split::whole(Arc::new(train_images), Arc::new(train_labels)),
-        test: Split::whole(Arc::new(test_images), Arc::new(test_labels)),
-        features,
-        classes,
+        train: Split::idx(Arc::new(train_images), Arc::new(train_labels)),
+        test: Split::idx(Arc::new(test_images), Arc::new(test_labels)),
+        target: Target::Classes(classes),
+        class_names: Vec::new(),
     })
 }
 

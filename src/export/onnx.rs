@@ -224,6 +224,14 @@ fn translate(op: &Op, at: &mut At<'_, '_>) -> Result<(), ExportError> {
             ];
             at.emit("BatchNormalization", inputs, vec![float("epsilon", *eps)]);
         }
+        // `(x − mean) / std` with the training rows' statistics, broadcast over the batch:
+        // the exported model reads raw features, as `nnc run` does.
+        Op::Standardize => {
+            let mean = at.tensor("mean")?;
+            let centred = at.emit_value("centred", "Sub", vec![at.input(0), mean], vec![]);
+            let std = at.tensor("std")?;
+            at.emit("Div", vec![centred, std], vec![]);
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use super::build::Call;
 use super::op::{Activation, Op};
 use super::{Init, NodeId};
 use crate::autodiff::ops::{Padding, Pooling};
+use crate::data::Holdout;
 
 /// One built-in function of the language.
 pub struct Builtin {
@@ -73,6 +74,13 @@ pub enum ArgKind {
     Bool,
     /// `xavier`, `he`, `uniform` or `normal`.
     Init,
+    /// A string: a file's path, in double quotes (`data = csv("iris.csv", ...)`).
+    Path,
+    /// A string, or a bare name read as one: a column's name (`label = "species"`).
+    Text,
+    /// A fraction in (0, 1), or a string naming a file: which rows a table tests on
+    /// (`test = 0.2`, `test = "test.csv"`).
+    FractionOrFile,
 }
 
 /// A parameter's value when the call does not give it.
@@ -96,6 +104,8 @@ pub enum Arg {
     Bool(bool),
     Init(Init),
     Pad(Padding),
+    Text(String),
+    Holdout(Holdout),
     Auto,
 }
 

@@ -206,6 +206,12 @@ impl Network {
                     };
                     tape.batchnorm(x, tensors, *momentum, *eps)?
                 }
+                (Op::Standardize, Some(x)) => {
+                    // `Op::params`: the mean, then the deviation.
+                    let mean = tape.param(params, owned[0]);
+                    let std = tape.param(params, owned[1]);
+                    tape.standardize(x, mean, std)?
+                }
                 (op, None) => {
                     return Err(TapeError::Invalid {
                         op: "lower",
@@ -296,6 +302,30 @@ impl Network {
                 }
                 Ok(())
             }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a batch's target values (a regression table's, one per sample) into the
+    /// target node: the `[batch, 1]` rows that `mse` compares the output with.
+    pub fn set_values(&mut self, values: &[f32]) -> Result<(), TapeError> {
+        match self.targets {
+            Some(Targets::OneHot(var)) => {
+                let buffer = self.tape.value_mut(var)?;
+                if buffer.len() != values.len() {
+                    return Err(TapeError::Length {
+                        what: "target values",
+                        expected: buffer.len(),
+                        got: values.len(),
+                    });
+                }
+                buffer.copy_from_slice(values);
+                Ok(())
+            }
+            Some(Targets::Labels(_)) => Err(TapeError::Invalid {
+                op: "set_values",
+                why: "this loss compares the output with class labels, not values".into(),
+            }),
             None => Ok(()),
         }
     }

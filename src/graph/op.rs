@@ -64,6 +64,10 @@ pub enum Op {
         momentum: f32,
         eps: f32,
     },
+    /// `(x − mean) / std` per value, with the training rows' statistics (buffers `mean`
+    /// and `std`, shaped like `x`). Not written in a model: the builder puts it after the
+    /// input when the `train` block reads a table with `normalize = true`.
+    Standardize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -204,6 +208,7 @@ impl Op {
             Op::GlobalAvgPool => "global_avgpool",
             Op::Flatten => "flatten",
             Op::BatchNorm { .. } => "batchnorm",
+            Op::Standardize => "standardize",
         }
     }
 
@@ -256,6 +261,7 @@ impl Op {
             | Op::Mul
             | Op::GlobalAvgPool
             | Op::Flatten => kind.to_owned(),
+            Op::Standardize => format!("{kind}(training mean, std)"),
         }
     }
 
@@ -269,7 +275,11 @@ impl Op {
             Op::Activation(a @ (Activation::Softmax | Activation::LogSoftmax)) => {
                 softmax_shape(a.name(), x())
             }
-            Op::Activation(_) | Op::Dropout { .. } | Op::Scale(_) | Op::AddScalar(_) => Ok(x()),
+            Op::Activation(_)
+            | Op::Dropout { .. }
+            | Op::Scale(_)
+            | Op::AddScalar(_)
+            | Op::Standardize => Ok(x()),
             Op::Concat => concat_shape(inputs),
             Op::Add => same_shape("+", inputs[0], inputs[1]),
             Op::Sub => same_shape("-", inputs[0], inputs[1]),
@@ -350,6 +360,13 @@ impl Op {
                     },
                 ])
             }
+            Op::Standardize => {
+                // Identity until the training rows' statistics are written in.
+                Ok(vec![
+                    ParamSpec::buffer("mean", inputs[0], Fill::Zeros),
+                    ParamSpec::buffer("std", inputs[0], Fill::Ones),
+                ])
+            }
             Op::Input
             | Op::Activation(_)
             | Op::Dropout { .. }
@@ -397,6 +414,7 @@ impl Op {
             Op::Activation(Activation::Relu | Activation::LeakyRelu { .. }) => elements,
             Op::Dropout { .. } => elements,
             Op::Add | Op::Sub | Op::Mul | Op::Scale(_) | Op::AddScalar(_) => elements,
+            Op::Standardize => 2 * elements,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::shape::{MAX_ACTIVATIONS, MAX_PARAMS, batch_activations};
 use super::{Graph, Role};
-use crate::data::{self, Description};
+use crate::data::{self, Description, SampleShape, Target};
 use crate::language::{Diagnostic, Diagnostics, Source};
 
 /// The problems of a built graph, in source order of the checks.
@@ -80,10 +80,33 @@ fn dataset_mismatches(graph: &Graph, dataset: &Description) -> Vec<Diagnostic> {
     let offered = dataset.input_shapes();
     if !offered.contains(&input.shape.dims()) {
         let features = dataset.features();
+        let SampleShape {
+            channels,
+            rows,
+            cols,
+        } = dataset.shape;
+        let (what, help) = match (rows > 1, channels > 1) {
+            (true, false) => (
+                format!("whose samples have {features} values"),
+                format!(
+                    "`{name}` images are {rows}x{cols} = {features} pixels: declare `input({features})` or `input(1, {rows}, {cols})`"
+                ),
+            ),
+            (true, true) => (
+                format!("whose samples have {features} values"),
+                format!(
+                    "`{name}` images are {channels} channels of {rows}x{cols}: declare `input({channels}, {rows}, {cols})`"
+                ),
+            ),
+            (false, _) => (
+                format!("whose samples have {features} features"),
+                format!("declare `input({features})`"),
+            ),
+        };
         problems.push(
             Diagnostic::new(
                 format!(
-                    "`input({})` does not match `{name}`, whose samples have {features} values",
+                    "`input({})` does not match `{name}`, {what}",
                     input
                         .shape
                         .dims()
@@ -95,32 +118,39 @@ fn dataset_mismatches(graph: &Graph, dataset: &Description) -> Vec<Diagnostic> {
                 input.span,
                 format!("expected `input({features})`"),
             )
-            .with_help(if dataset.rows > 1 {
-                format!(
-                    "`{name}` images are {}x{} = {features} pixels",
-                    dataset.rows, dataset.cols
-                )
-            } else {
-                format!("declare `input({features})`")
-            }),
+            .with_help(help),
         );
     }
     let output = graph.node(graph.output);
-    let classes = dataset.classes;
-    if output.shape.numel() != classes || !output.shape.is_vector() {
-        problems.push(
-            Diagnostic::new(
-                format!(
-                    "`output` has {} values but `{name}` has {classes} classes",
-                    output.shape.numel()
+    let values = output.shape.numel();
+    match dataset.target {
+        Target::Classes(classes) if values != classes || !output.shape.is_vector() => {
+            problems.push(
+                Diagnostic::new(
+                    format!("`output` has {values} values but `{name}` has {classes} classes"),
+                    output.span,
+                    format!("expected {classes} values"),
+                )
+                .with_help(format!(
+                    "end the model with a layer of {classes} units, e.g. `dense({classes})`"
+                )),
+            );
+        }
+        Target::Value if values != 1 => {
+            problems.push(
+                Diagnostic::new(
+                    format!(
+                        "`output` has {values} values but `{name}` has one value to predict per row (`loss = mse` reads its label as a number)"
+                    ),
+                    output.span,
+                    "expected 1 value",
+                )
+                .with_help(
+                    "end the model with `dense(1)`, or classify with `loss = cross_entropy`",
                 ),
-                output.span,
-                format!("expected {classes} values"),
-            )
-            .with_help(format!(
-                "end the model with a layer of {classes} units, e.g. `dense({classes})`"
-            )),
-        );
+            );
+        }
+        Target::Classes(_) | Target::Value => {}
     }
     problems
 }

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use super::optimizer::Optimizer;
 use super::{Model, TrainError};
 use crate::autodiff::{Op, Tape, Var};
-use crate::data::Split;
+use crate::data::{Split, TargetBuffer};
 use crate::graph::lower::Network;
 use crate::graph::{Graph, NodeId};
 
@@ -24,7 +24,7 @@ pub struct Stepper<'a> {
     pub net: Network,
     order: Vec<u32>,
     cursor: usize,
-    labels: Vec<u32>,
+    targets: TargetBuffer,
 }
 
 impl<'a> Stepper<'a> {
@@ -64,7 +64,7 @@ impl<'a> Stepper<'a> {
             net,
             order,
             cursor: 0,
-            labels: vec![0; batch],
+            targets: data.target_buffer(batch),
         })
     }
 
@@ -76,12 +76,12 @@ impl<'a> Stepper<'a> {
         }
         let indices = &self.order[self.cursor..self.cursor + batch];
         self.cursor += batch;
-        self.data.write_batch(
+        self.data.write_batch_to(
             indices,
             self.net.tape.value_mut(self.net.input)?,
-            &mut self.labels,
+            &mut self.targets,
         );
-        self.net.set_targets(&self.labels)?;
+        super::set_targets(&mut self.net, &self.targets, batch)?;
         Ok(())
     }
 

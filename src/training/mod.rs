@@ -10,7 +10,10 @@ pub mod weights;
 
 pub use divergence::{Blame, BlameKind, Cause, DIVERGENCE_FACTOR, LossGuard};
 pub use progress::{PROGRESS_INTERVAL, Progress};
-pub use trainer::{EpochReport, Model, TrainConfig, TrainReport, evaluate, train};
+pub use trainer::{
+    EpochReport, Model, Scores, TrainConfig, TrainReport, evaluate, set_targets, train,
+    training_rows,
+};
 
 use crate::autodiff::TapeError;
 

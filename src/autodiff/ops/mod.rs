@@ -13,6 +13,7 @@ mod elementwise;
 mod pool;
 mod reshape;
 mod softmax_xent;
+mod standardize;
 
 // The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
 pub use batchnorm::{BatchNormParams, batchnorm_channels, batchnorm_shape};
@@ -152,6 +153,12 @@ pub enum Op {
         momentum: f32,
         norm: BatchNorm,
     },
+    /// `(x − mean) / std` per feature, the statistics broadcast over rows.
+    Standardize {
+        x: Var,
+        mean: Var,
+        std: Var,
+    },
 }
 
 impl Op {
@@ -163,6 +170,7 @@ impl Op {
                 ([Some(a), Some(b), None], &[])
             }
             Op::BiasAdd { x, bias } => ([Some(x), Some(bias), None], &[]),
+            Op::Standardize { x, mean, std } => ([Some(x), Some(mean), Some(std)], &[]),
             Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target), None], &[]),
             Op::Scale { x, .. }
             | Op::AddScalar { x, .. }
@@ -224,6 +232,7 @@ impl Op {
             Op::GlobalAvgPool { .. } => "global_avgpool",
             Op::Reshape { .. } => "reshape",
             Op::BatchNorm { .. } => "batchnorm",
+            Op::Standardize { .. } => "standardize",
         }
     }
 
@@ -263,7 +272,8 @@ impl Op {
             | Op::Concat { .. }
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
-            | Op::Reshape { .. } => 0,
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => 0,
         }
     }
 
@@ -300,7 +310,8 @@ impl Op {
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
             | Op::Reshape { .. }
-            | Op::BatchNorm { .. } => 0,
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => 0,
         }
     }
 
@@ -334,7 +345,8 @@ impl Op {
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
             | Op::Reshape { .. }
-            | Op::BatchNorm { .. } => None,
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => None,
         }
     }
 
@@ -396,6 +408,9 @@ impl Op {
                 ref norm,
                 ..
             } => batchnorm::batchnorm_forward(cx, (x, params, norm), training, out, aux),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_forward(cx.get(x), cx.get(mean), cx.get(std), out)
+            }
         }
     }
 
@@ -465,6 +480,9 @@ impl Op {
                 ref norm,
                 ..
             } => batchnorm::batchnorm_backward(cx, (x, params, norm), grad_out, aux, grads),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_backward(cx, (x, mean, std), out, grad_out, grads)
+            }
         }
     }
 }
@@ -502,7 +520,8 @@ impl Op {
             | Op::Pool { .. }
             | Op::GlobalAvgPool { .. }
             | Op::Reshape { .. }
-            | Op::BatchNorm { .. } => None,
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => None,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::commands::check::print_json;
 use crate::cli::config::{Session, prepare};
 use crate::graph::lower::Network;
-use crate::training::{Model, TrainError, weights};
+use crate::training::{Model, TrainError, set_targets, weights};
 
 /// Samples in the checked batch unless `--batch` says otherwise: enough that rows
 /// interact through the mean loss, few enough that every forward pass is cheap.
@@ -120,10 +120,10 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
     // the masks before every evaluation.
     tape.set_training(true);
     let mut net = Network::record(graph, &model.params, &model.node_params, tape, batch, true)?;
-    let mut labels = vec![0u32; batch];
+    let mut targets = data.train.target_buffer(batch);
     data.train
-        .write_batch(&indices, net.tape.value_mut(net.input)?, &mut labels);
-    net.set_targets(&labels)?;
+        .write_batch_to(&indices, net.tape.value_mut(net.input)?, &mut targets);
+    set_targets(&mut net, &targets, batch)?;
     let loss = net.loss.ok_or(TrainError::NoLoss)?;
     let found = check_tape(&mut net.tape, &mut model.params, loss, ELEMENTS_PER_PARAM);
     Ok(GradcheckReport {

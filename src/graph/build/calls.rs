@@ -7,6 +7,7 @@
 use super::{Builder, Mode, Value};
 use crate::autodiff::Shape;
 use crate::autodiff::ops::{Padding, Pooling};
+use crate::data::Holdout;
 use crate::graph::builtins::{self, Arg, ArgKind, Builtin, Default, ParamDef, signature};
 use crate::graph::shape::MAX_WIDTH;
 use crate::graph::{Activation, Init, NodeId, Op};
@@ -285,6 +286,9 @@ impl Builder<'_> {
                 self.float32(value, span).map(Arg::Number)
             }
             ArgKind::Pad => self.pad(&given, function, param).map(Arg::Pad),
+            ArgKind::Path | ArgKind::Text | ArgKind::FractionOrFile => {
+                self.text_or_holdout(&given, function, param)
+            }
             ArgKind::Fraction | ArgKind::Positive | ArgKind::OpenFraction => {
                 let value = self.number(&given, function, param.name)?;
                 let (fits, range) = match param.kind {
@@ -307,6 +311,49 @@ impl Builder<'_> {
                 self.float32(value, span).map(Arg::Number)
             }
         }
+    }
+
+    /// A path (a string), a text (a string or a bare name), or which rows to test on (a
+    /// fraction in (0, 1) or a path).
+    fn text_or_holdout(
+        &mut self,
+        (value, span): &Given,
+        function: &str,
+        param: &ParamDef,
+    ) -> Result<Arg, ()> {
+        let name = param.name;
+        match (param.kind, value) {
+            (ArgKind::Path | ArgKind::Text, Value::Str(s)) => return Ok(Arg::Text(s.clone())),
+            (ArgKind::Text, Value::Symbol(s)) => return Ok(Arg::Text(s.clone())),
+            (ArgKind::FractionOrFile, Value::Str(s)) => {
+                return Ok(Arg::Holdout(Holdout::File(s.clone())));
+            }
+            (ArgKind::FractionOrFile, Value::Number { value, .. })
+                if *value > 0.0 && *value < 1.0 =>
+            {
+                return Ok(Arg::Holdout(Holdout::Fraction(*value)));
+            }
+            _ => {}
+        }
+        let found = value.describe(&self.nodes);
+        let (expected, label) = match param.kind {
+            ArgKind::Path => ("a file's path in double quotes", "expected a string"),
+            ArgKind::Text => ("a column's name in double quotes", "expected a string"),
+            _ => (
+                "a fraction in (0, 1) or a test file's path in double quotes",
+                "expected a fraction or a string",
+            ),
+        };
+        let mut diagnostic = Diagnostic::new(
+            format!("`{name}` of `{function}` must be {expected}, found {found}"),
+            *span,
+            label,
+        );
+        if !param.help.is_empty() {
+            diagnostic = diagnostic.with_help(param.help);
+        }
+        self.error(diagnostic);
+        Err(())
     }
 
     fn layer(&mut self, (value, span): &Given, function: &str, param: &str) -> Result<NodeId, ()> {

@@ -36,7 +36,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::validate;
-use super::{Graph, Loss, Node, NodeId, Op};
+use super::{DataSource, Graph, Loss, Node, NodeId, Op};
 use crate::autodiff::Shape;
 use crate::language::ast::{Expr, File, Model};
 use crate::language::suggest::did_you_mean;
@@ -194,9 +194,9 @@ impl<'s> Builder<'s> {
         }
         let (output, loss) = self.model(model);
         self.apply_default_inits();
-        let train = self.train_settings(file.trains.first());
+        let train = self.train_settings(file.trains.first(), loss);
         let (input, output) = self.require_input_output(model, output)?;
-        let graph = Graph {
+        let mut graph = Graph {
             name: model.name.name.clone(),
             nodes: std::mem::take(&mut self.nodes),
             input,
@@ -204,6 +204,9 @@ impl<'s> Builder<'s> {
             loss,
             train,
         };
+        if matches!(&graph.train.data, DataSource::Csv(csv) if csv.normalize) {
+            standardize::after_input(&mut graph);
+        }
         self.errors.extend(validate::whole_graph(&graph));
         Some(graph)
     }
@@ -372,6 +375,7 @@ mod calls;
 mod eval;
 mod lets;
 mod naming;
+mod standardize;
 mod train;
 
 pub(in crate::graph) use calls::Call;

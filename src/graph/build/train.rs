@@ -1,9 +1,11 @@
 //! The `train` block: each setting checked and stored, defaults filled in; the optimizer
-//! bound with the same argument binder as the model's built-ins.
+//! and the data files (`csv(...)`, `npz(...)`) bound with the same argument binder as the
+//! model's built-ins.
 
 use super::{Builder, Value};
+use crate::data::{CsvSource, TableTarget};
 use crate::graph::builtins::{Arg, ArgKind, Default, ParamDef};
-use crate::graph::{DataSource, Optimizer, Schedule, TrainSettings};
+use crate::graph::{DataSource, Loss, Optimizer, Schedule, TrainSettings};
 use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
@@ -31,9 +33,18 @@ const MAX_SHIFT: u32 = 1 << 16;
 const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
 
 impl Builder<'_> {
-    /// The `train` block with defaults filled in; problems are reported.
-    pub(super) fn train_settings(&mut self, train: Option<&Train>) -> TrainSettings {
-        train_settings(self, train)
+    /// The `train` block with defaults filled in; problems are reported. The model's
+    /// `loss` says what a table's label column is: classes or a value.
+    pub(super) fn train_settings(
+        &mut self,
+        train: Option<&Train>,
+        loss: Option<Loss>,
+    ) -> TrainSettings {
+        let target = match loss {
+            Some(Loss::Mse) => TableTarget::Value,
+            Some(Loss::CrossEntropy) | None => TableTarget::Classes,
+        };
+        train_settings(self, train, target)
     }
 
     /// Reports `diagnostic` and returns the "already reported" error.
@@ -43,7 +54,11 @@ impl Builder<'_> {
     }
 }
 
-fn train_settings(builder: &mut Builder<'_>, train: Option<&Train>) -> TrainSettings {
+fn train_settings(
+    builder: &mut Builder<'_>,
+    train: Option<&Train>,
+    target: TableTarget,
+) -> TrainSettings {
     let mut settings = TrainSettings::default();
     let Some(train) = train else { return settings };
     let mut seen: Vec<(&str, Span)> = Vec::new();
@@ -61,7 +76,8 @@ fn train_settings(builder: &mut Builder<'_>, train: Option<&Train>) -> TrainSett
             continue;
         }
         seen.push((&name.name, name.span));
-        let Ok(result) = setting(builder, &mut settings, &name.name, name.span, value) else {
+        let Ok(result) = setting(builder, &mut settings, &name.name, name.span, value, target)
+        else {
             continue;
         };
         if let Err(diagnostic) = result {
@@ -86,6 +102,26 @@ fn train_settings(builder: &mut Builder<'_>, train: Option<&Train>) -> TrainSett
             )),
         );
     }
+    if let DataSource::Csv(_) = settings.data {
+        // A table's rows are vectors: mirroring or shifting one would scramble its
+        // features. See: #15
+        let augmenting = [("flip", settings.flip > 0.0), ("shift", settings.shift > 0)];
+        for (setting, on) in augmenting {
+            let Some((_, span)) = seen.iter().find(|(n, _)| *n == setting).filter(|_| on) else {
+                continue;
+            };
+            builder.error(
+                Diagnostic::new(
+                    format!("`{setting}` augments images, and a table has none"),
+                    *span,
+                    "not for a table",
+                )
+                .with_help(format!(
+                    "remove `{setting}`: it mirrors or shifts the pixels of image datasets"
+                )),
+            );
+        }
+    }
     settings
 }
 
@@ -96,8 +132,15 @@ fn setting(
     name: &str,
     name_span: Span,
     expr: &Expr,
+    target: TableTarget,
 ) -> Result<Result<(), Diagnostic>, ()> {
     let span = expr.span;
+    if let ("data", ExprKind::Call { func, args, .. }) = (name, &expr.kind) {
+        return data_file(builder, func, args, target).map(|source| {
+            (settings.data, settings.data_span) = (source, Some(span));
+            Ok(())
+        });
+    }
     if name == "optimizer" {
         return optimizer(builder, expr).map(|o| {
             settings.optimizer = o;
@@ -122,12 +165,12 @@ fn setting(
             Ok(())
         }
         ("data", Value::Symbol(s)) => Err(Diagnostic::new(format!("unknown dataset `{s}`"), span, did_you_mean(&s, DATASETS, "not a built-in dataset"))
-            .with_help("use `mnist`, `fashion_mnist`, or a folder of IDX files as a string: `data = \"path/to/dir\"`")),
+            .with_help("use `mnist`, `fashion_mnist`, a folder of IDX files as a string (`data = \"path/to/dir\"`), `csv(...)` or `npz(...)`")),
         ("data", Value::Str(path)) => {
             (settings.data, settings.data_span) = (DataSource::Path(path), Some(span));
             Ok(())
         }
-        ("data", _) => Err(Diagnostic::new(format!("`data` must be a dataset, found {found}"), span, "expected `mnist`, `fashion_mnist` or a path")),
+        ("data", _) => Err(Diagnostic::new(format!("`data` must be a dataset, found {found}"), span, "expected `mnist`, `fashion_mnist`, a path, `csv(...)` or `npz(...)`")),
         ("epochs", value) => whole(value, span, "epochs", 1).map(|n| settings.epochs = n as usize),
         ("batch", value) => whole(value, span, "batch", 1).and_then(|n| {
             if n > (1 << 24) {
@@ -413,4 +456,97 @@ fn schedule(builder: &mut Builder<'_>, expr: &Expr) -> Result<Schedule, ()> {
             )),
         },
     }
+}
+
+/// One kind of data file `data` can call, its parameters bound as a built-in's.
+struct DataFileDef {
+    name: &'static str,
+    params: &'static [ParamDef],
+}
+
+const PATH_HELP: &str = "a relative path is relative to the `.nn` file's folder";
+
+const DATA_FILES: [DataFileDef; 2] = [
+    DataFileDef {
+        name: "csv",
+        params: &[
+            setting_param("path", ArgKind::Path, Default::Required, "", PATH_HELP),
+            setting_param(
+                "label",
+                ArgKind::Text,
+                Default::Required,
+                "",
+                "the label column, by the name the header gives it: `label = \"species\"`",
+            ),
+            setting_param(
+                "test",
+                ArgKind::FractionOrFile,
+                Default::Number(0.2, "0.2"),
+                "",
+                "`test = 0.2` holds out a fifth of the rows; `test = \"test.csv\"` tests on a file with the same columns",
+            ),
+            setting_param("normalize", ArgKind::Bool, Default::Bool(true), "", ""),
+        ],
+    },
+    DataFileDef {
+        name: "npz",
+        params: &[setting_param(
+            "path",
+            ArgKind::Path,
+            Default::Required,
+            "",
+            PATH_HELP,
+        )],
+    },
+];
+
+/// `csv(PATH, label = COLUMN, test = 0.2, normalize = true)` or `npz(PATH)`.
+fn data_file(
+    builder: &mut Builder<'_>,
+    func: &Ident,
+    args: &[crate::language::ast::Arg],
+    target: TableTarget,
+) -> Result<DataSource, ()> {
+    let Some(def) = DATA_FILES.iter().find(|d| d.name == func.name) else {
+        let label = did_you_mean(&func.name, DATA_FILES.map(|d| d.name), "not a data file");
+        return builder.fail(
+            Diagnostic::new(
+                format!("unknown data file `{}`", func.name),
+                func.span,
+                label,
+            )
+            .with_help(
+                "use `csv(\"table.csv\", label = \"COLUMN\")` for a table or `npz(\"arrays.npz\")` for NumPy arrays",
+            ),
+        );
+    };
+    let given = builder.bind_arguments(def.name, func, args, def.params, false)?;
+    let mut checked = builder
+        .check_arguments(def.name, def.params, given, func.span)?
+        .into_iter();
+    let mut next = || checked.next().expect("one argument per parameter");
+    let text = |arg: Arg| match arg {
+        Arg::Text(text) => text,
+        other => unreachable!("a path or a column is text, found {other:?}"),
+    };
+    let path = text(next());
+    if def.name == "npz" {
+        return Ok(DataSource::Npz(path));
+    }
+    let label = text(next());
+    let test = match next() {
+        Arg::Holdout(holdout) => holdout,
+        other => unreachable!("`test` is a fraction or a file, found {other:?}"),
+    };
+    let normalize = match next() {
+        Arg::Bool(b) => b,
+        other => unreachable!("`normalize` is a bool, found {other:?}"),
+    };
+    Ok(DataSource::Csv(CsvSource {
+        path,
+        label,
+        test,
+        normalize,
+        target,
+    }))
 }
