@@ -227,14 +227,19 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
     report
 }
 
-/// Writes into `out` whether each input element of every node with a kink
-/// ([`Op::kink_input`]: `relu`, `leaky_relu`) is positive (the side of the kink it is
-/// on), in tape order.
-fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<bool>) {
+/// Writes into `out` which side of its kink every input element of every node with one
+/// is on, in tape order: the sign of each `relu`/`leaky_relu` input ([`Op::kink_input`]),
+/// and which input each max-pooling output took ([`Op::records_choices`]). A step that
+/// changes any of them crossed a kink.
+fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<u32>) {
     out.clear();
     for index in 0..tape.len() {
         let var = Var(u32::try_from(index).expect("fewer than 2³² tape nodes"));
-        let Some(x) = tape.op(var).kink_input() else {
+        let op = tape.op(var);
+        if op.records_choices() {
+            out.extend_from_slice(tape.indices(index));
+        }
+        let Some(x) = op.kink_input() else {
             continue;
         };
         // A parameter's value lives in `Params`, not on the tape.
@@ -242,7 +247,7 @@ fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<bool>) {
             Op::Param(id) => params.value(id),
             _ => tape.value(x),
         };
-        out.extend(values.iter().map(|&v| v > 0.0));
+        out.extend(values.iter().map(|&v| u32::from(v > 0.0)));
     }
 }
 

@@ -134,6 +134,12 @@ impl Tape {
         &self.aux[index]
     }
 
+    /// The index scratch node `index` kept from its last forward pass (max pooling's
+    /// choices).
+    pub(crate) fn indices(&self, index: usize) -> &[u32] {
+        &self.indices[index]
+    }
+
     /// Records a node, sizing its reused buffers.
     pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
         self.fusable.set(None);
