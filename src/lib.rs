@@ -21,5 +21,5 @@ pub mod language;
 pub mod training;
 
 pub mod atomic_file;
-mod error;
-pub use error::Error;
+/// The error every command returns, with its exit status (see `cli/error.rs`).
+pub use cli::Error;

@@ -5,10 +5,11 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::args::RunArgs;
-use crate::cli::commands::check::load_model;
+use anyhow::Context;
+
+use crate::cli::args::{CheckArgs, RunArgs};
 use crate::data::{Builtin, DataError, Dataset, FileOptions, Search};
-use crate::graph::{Graph, validate};
+use crate::graph::{BuildOptions, Graph, build_graph, validate};
 use crate::language::{Source, render_at};
 use crate::training::{TrainConfig, TrainError};
 
@@ -123,5 +124,60 @@ pub fn located(err: TrainError, source: &Source) -> crate::Error {
             ))
         }
         _ => crate::Error::Train(err),
+    }
+}
+
+/// Reads and builds the model named on the command line, with its `--set` overrides.
+/// Model problems (a file that is not UTF-8 included) come back as `crate::Error::Model`
+/// (exit 2), an unreadable file as a plain error (exit 1).
+pub fn load_model(args: &CheckArgs) -> anyhow::Result<(Source, Graph)> {
+    let source = read_source(args)?;
+    let options = build_options(args)?;
+    let graph = build_graph(&source, &options).map_err(crate::Error::Model)?;
+    Ok((source, graph))
+}
+
+fn read_source(args: &CheckArgs) -> anyhow::Result<Source> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let color = std::io::stderr().is_terminal();
+    Source::from_bytes(args.file.display().to_string(), bytes, color)
+        .map_err(|diagnostics| crate::Error::Model(diagnostics).into())
+}
+
+/// `--set` flags as overrides, colour when stderr is a terminal.
+pub fn build_options(args: &CheckArgs) -> Result<BuildOptions, crate::Error> {
+    Ok(BuildOptions {
+        overrides: parse_overrides(&args.set)?,
+        color: std::io::stderr().is_terminal(),
+    })
+}
+
+/// `NAME=VALUE` pairs; anything else is a usage error.
+pub fn parse_overrides(sets: &[String]) -> Result<Vec<(String, String)>, crate::Error> {
+    sets.iter()
+        .map(|set| match set.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(crate::Error::Usage(format!(
+                "`--set {set}` is not of the form NAME=VALUE"
+            ))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_need_a_name_and_an_equals_sign() {
+        assert_eq!(
+            parse_overrides(&["a=1".into()]).unwrap(),
+            [("a".to_owned(), "1".to_owned())]
+        );
+        assert!(parse_overrides(&["a".into()]).is_err());
+        assert!(parse_overrides(&["=1".into()]).is_err());
     }
 }

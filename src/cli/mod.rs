@@ -1,17 +1,21 @@
-//! The command line: typed flags (`args.rs`), flag + `train` block resolution
-//! (`config.rs`), one file per command (`commands/`), and the single place where an
-//! error becomes an exit status.
+//! The command line: typed flags (`args.rs`), model loading and flag + `train` block
+//! resolution (`config.rs`), one file per command (`commands/`), what they produce
+//! (`outcome.rs`: the reports that records, `record.rs`, and pictures, `plot/`, read),
+//! and the single place where an error (`error.rs`) becomes an exit status.
 
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod error;
 pub mod machine;
+pub mod outcome;
 pub mod plot;
 pub mod record;
 
 use std::process::ExitCode;
 
 pub use args::Args;
+pub use error::Error;
 
 use args::Command;
 

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::commands::run::RunReport;
-use crate::cli::commands::sweep::SweepCell;
+use crate::cli::outcome::{RunReport, SweepCell};
 use crate::graph::{Loss, Optimizer};
 use crate::training::EpochReport;
 

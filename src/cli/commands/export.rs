@@ -10,7 +10,8 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::ExportArgs;
-use crate::cli::commands::check::{group_digits, load_model, print_json};
+use crate::cli::commands::check::{group_digits, print_json};
+use crate::cli::config::load_model;
 use crate::export::{OPSET, encode, to_onnx};
 use crate::training::{Model, weights};
 

@@ -7,42 +7,15 @@ use std::io::{IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde::Serialize;
 
 use crate::cli::args::{RunArgs, RunCommandArgs};
-use crate::cli::commands::check::{group_digits, parse_overrides, print_json};
-use crate::cli::config::{Session, located, prepare};
+use crate::cli::commands::check::{group_digits, print_json};
+use crate::cli::config::{Session, located, parse_overrides, prepare};
+use crate::cli::outcome::RunReport;
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::curves::Curves;
 use crate::cli::record::{self, RecordContext, RunRecord};
 use crate::training::{EpochReport, Model, Progress, TrainReport, train, training_rows, weights};
-
-/// The `--json` output of `nnc run` (and each run of `nnc sweep`). A classifier reports
-/// `test_accuracy`; a regression (a table's label read as a number) `test_mse` and
-/// `test_r2` instead.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub model: String,
-    pub params: usize,
-    pub epochs: usize,
-    pub batch: usize,
-    pub seed: u64,
-    pub samples: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_accuracy: Option<f32>,
-    pub test_loss: f32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_mse: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_r2: Option<f32>,
-    pub train_seconds: f64,
-    pub samples_per_second: f64,
-    /// Test images per second in the last evaluation (an extension of the contract).
-    pub infer_samples_per_second: f64,
-    pub best_epoch: usize,
-    pub stopped_early: bool,
-    pub history: Vec<EpochReport>,
-}
 
 pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
     let args = &command.run;

@@ -5,8 +5,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::check::{group_digits, load_model, print_json};
+use super::check::{group_digits, print_json};
 use crate::cli::args::CheckArgs;
+use crate::cli::config::load_model;
 use crate::graph::{Graph, Loss};
 
 /// What `nnc show` prints, as a table or as JSON.

@@ -14,40 +14,14 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::cli::args::{RunArgs, SweepArgs};
-use crate::cli::commands::check::{parse_overrides, print_json};
-use crate::cli::commands::run::{RunReport, mse_text, r2_text, scores_text, train_session};
-use crate::cli::config::prepare;
+use crate::cli::commands::check::print_json;
+use crate::cli::commands::run::{mse_text, r2_text, scores_text, train_session};
+use crate::cli::config::{parse_overrides, prepare};
+use crate::cli::outcome::{Axis, Cell, RunReport, SweepCell, SweepReport, SweepRun, grid};
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::heatmap::HeatMap;
 use crate::cli::record::{self, RecordContext, RunRecord};
-
-/// One `--set` flag of a sweep: a `let` name and the values it takes, in flag order.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Axis {
-    pub name: String,
-    pub values: Vec<String>,
-}
-
-/// One cell of the grid: a value for every axis, in flag order.
-pub type Cell = Vec<(String, String)>;
-
-/// One run of the sweep in `--json`: the cell's values and the run's whole report.
-#[derive(Debug, Serialize)]
-pub struct SweepRun {
-    #[serde(serialize_with = "ordered_map")]
-    pub set: Cell,
-    #[serde(flatten)]
-    pub report: RunReport,
-}
-
-/// The `--json` output of `nnc sweep`.
-#[derive(Debug, Serialize)]
-pub struct SweepReport {
-    pub runs: Vec<SweepRun>,
-}
 
 /// `--shard K/N`: shard `index` (from 1) of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,25 +55,6 @@ impl Shard {
     pub fn runs(self, cell: usize) -> bool {
         cell % self.count == self.index - 1
     }
-}
-
-/// What a sweep cell's run record says about the sweep it belongs to, so that `nnc
-/// report` can put the records of every shard back into one table.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct SweepCell {
-    /// Names the sweep: the same model text, `--set` axes and training flags give the same
-    /// id on every machine (a hash of them), so shards of one sweep agree.
-    pub id: String,
-    pub axes: Vec<Axis>,
-    /// This cell's place in the grid (from 0), in the order `nnc sweep` lists the cells.
-    pub cell: usize,
-    /// Cells in the whole grid.
-    pub cells: usize,
-}
-
-/// Serialises the pairs as a JSON object, keeping flag order.
-fn ordered_map<S: serde::Serializer>(pairs: &Cell, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
@@ -322,25 +277,6 @@ fn split_values(text: &str) -> Vec<String> {
         }
     }
     values.into_iter().map(|v| v.trim().to_owned()).collect()
-}
-
-/// Every combination of the axes' values, the first axis varying slowest (nested loops
-/// in flag order). No axes give one empty cell: the file as it is.
-pub fn grid(axes: &[Axis]) -> Vec<Cell> {
-    let mut cells: Vec<Cell> = vec![Vec::new()];
-    for axis in axes {
-        cells = cells
-            .into_iter()
-            .flat_map(|cell| {
-                axis.values.iter().map(move |value| {
-                    let mut next = cell.clone();
-                    next.push((axis.name.clone(), value.clone()));
-                    next
-                })
-            })
-            .collect();
-    }
-    cells
 }
 
 /// The flags of one cell's run: the sweep's, with the cell's single values as `--set`.

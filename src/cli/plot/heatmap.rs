@@ -9,8 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{FONT, Picture, PlotError, draw_error, text_size};
-use crate::cli::commands::run::RunReport;
-use crate::cli::commands::sweep::{Axis, Cell, SweepRun, grid};
+use crate::cli::outcome::{Axis, Cell, RunReport, SweepRun, grid};
 
 /// One table of the picture: a value per cell (`None`: no run there).
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! The crate-wide error: one variant per layer, and the exit status each maps to.
+//! The commands' error: one variant per layer that can fail under a command, and the
+//! exit status each maps to.
 
 use std::path::PathBuf;
 
