@@ -71,6 +71,16 @@ fn show_json_counts_the_parameters_of_every_model() {
                 + dense(120, 84)
                 + dense(84, 10),
         ),
+        (
+            "mnist_cnn",
+            // conv 5 same -> batch norm (scale, shift) -> pool 14 -> conv 5 same -> pool 7
+            conv(1, 16, 5)
+                + 2 * 16
+                + conv(16, 32, 5)
+                + 2 * 32
+                + dense(32 * 7 * 7, 128)
+                + dense(128, 10),
+        ),
     ];
     assert_eq!(expected[0].1, 203_530);
     let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
