@@ -259,6 +259,23 @@ const BROKEN: &[Broken] = &[
     broken("params_too_large", "model m {\n    x = input(16000000)\n    output = x |> dense(1000)\n}\n", (3, 19), &["too large to allocate"]),
     broken("setting_written_twice", "model m {\n    x = input(784)\n    output = x |> dense(10)\n}\ntrain {\n    seed = 1\n    seed = 2\n}\n", (7, 5), &["setting `seed` is written twice"]),
     broken("shuffle_not_a_boolean", "model m {\n    x = input(784)\n    output = x |> dense(10)\n}\ntrain {\n    shuffle = 3\n}\n", (6, 15), &["`shuffle` must be `true` or `false`"]),
+    // Images: the image contract's diagnostics (../shared/spec/nn-language-images.md).
+    broken("conv_kernel_larger_than_input", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 30)\n    output = c |> flatten |> dense(10)\n}\n", (3, 14), &["30×30 kernel of `conv2d` is larger than its 28×28 input", "no pixels"]),
+    broken("pool_window_larger_than_input", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 5) |> maxpool(25)\n    output = c |> flatten |> dense(10)\n}\n", (3, 30), &["25×25 window of `maxpool` is larger than its 24×24 input"]),
+    broken("conv_no_pixels", "model m {\n    x = input(1, 28, 28)\n    c = x |> maxpool(2) |> maxpool(2) |> maxpool(2) |> maxpool(2) |> maxpool(2)\n    output = c |> flatten |> dense(10)\n}\n", (3, 70), &["the output would have no pixels"]),
+    broken("stride_zero", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 3, stride = 0)\n    output = c |> flatten |> dense(10)\n}\n", (3, 36), &["`stride` of `conv2d` must be at least 1"]),
+    broken("filters_not_whole", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4.5, 3)\n    output = c |> flatten |> dense(10)\n}\n", (3, 21), &["`filters` of `conv2d` must be a whole number", "4.5"]),
+    broken("kernel_negative", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, -3)\n    output = c |> flatten |> dense(10)\n}\n", (3, 24), &["`kernel` of `conv2d` must be at least 1"]),
+    broken("pool_size_zero", "model m {\n    x = input(1, 28, 28)\n    c = x |> avgpool(0)\n    output = c |> flatten |> dense(10)\n}\n", (3, 22), &["`size` of `avgpool` must be at least 1"]),
+    broken("pad_not_same", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 3, pad = valid)\n    output = c |> flatten |> dense(10)\n}\n", (3, 33), &["`pad` of `conv2d` must be a whole number of pixels or `same`"]),
+    broken("momentum_out_of_range", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 3) |> batchnorm(momentum = 1.5)\n    output = c |> flatten |> dense(10)\n}\n", (3, 51), &["`momentum` must be in (0, 1)", "1.5"]),
+    broken("eps_not_positive", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 3) |> batchnorm(eps = 0)\n    output = c |> flatten |> dense(10)\n}\n", (3, 46), &["`eps` must be positive"]),
+    broken("dense_on_image", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(4, 3)\n    output = c |> dense(10)\n}\n", (4, 19), &["`dense` takes a vector, found an image [4, 26, 26]", "flatten"]),
+    broken("conv_on_vector", "model m {\n    x = input(784)\n    c = x |> conv2d(4, 3)\n    output = c |> flatten |> dense(10)\n}\n", (3, 14), &["`conv2d` takes an image [c, h, w], found a vector [784]"]),
+    broken("add_of_different_images", "model m {\n    x = input(1, 28, 28)\n    a = x |> conv2d(4, 3)\n    b = x |> conv2d(4, 5)\n    output = (a + b) |> flatten |> dense(10)\n}\n", (5, 15), &["[4, 26, 26] and [4, 24, 24]"]),
+    broken("concat_of_different_sizes", "model m {\n    x = input(1, 28, 28)\n    a = x |> conv2d(4, 3)\n    b = x |> conv2d(4, 5)\n    output = concat(a, b) |> flatten |> dense(10)\n}\n", (5, 14), &["`concat` joins vectors, or images of one height and width", "[4, 26, 26], [4, 24, 24]"]),
+    broken("image_input_dataset_cannot_feed", "model m {\n    x = input(3, 32, 32)\n    output = x |> flatten |> dense(10)\n}\ntrain {\n    data = mnist\n}\n", (2, 9), &["`input(3, 32, 32)` does not match `mnist`", "input(1, 28, 28)"]),
+    broken("conv_too_large", "model m {\n    x = input(1, 28, 28)\n    c = x |> conv2d(100000000, 3)\n    output = c |> flatten |> dense(10)\n}\n", (3, 21), &["too large to allocate"]),
 ];
 
 #[test]

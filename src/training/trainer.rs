@@ -17,8 +17,22 @@ use crate::data::{Augment, Dataset, Split, TargetBuffer};
 use crate::graph::lower::{Network, NodeParams, init_params};
 use crate::graph::{Graph, Op, Schedule, TrainSettings};
 
-/// Evaluation batch: large enough to run the products efficiently.
+/// Most samples evaluated at once: enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
+
+/// About how much memory one evaluation batch's values may take. A convolutional
+/// network's values are large per sample (`fashion_cnn`'s 0.6 MB): a thousand of them,
+/// on the test and the validation tapes, took gigabytes.
+const EVAL_MEMORY: usize = 256 << 20;
+
+/// The evaluation batch for `graph`: [`EVAL_BATCH`], or fewer when its values (every
+/// node's, and as much again for scratch such as patch matrices) would pass
+/// [`EVAL_MEMORY`]. An MLP keeps the full batch.
+fn eval_batch(graph: &Graph) -> usize {
+    let floats: usize = graph.nodes.iter().map(|node| node.shape.numel()).sum();
+    let per_sample = floats.saturating_mul(2 * size_of::<f32>()).max(1);
+    (EVAL_MEMORY / per_sample).clamp(64, EVAL_BATCH)
+}
 
 /// What a run needs beyond the graph: the `train` block after command-line overrides.
 #[derive(Debug, Clone)]
@@ -204,6 +218,8 @@ struct Evaluator {
     split: Split,
     indices: Vec<u32>,
     targets: TargetBuffer,
+    /// Samples per forward pass ([`eval_batch`]).
+    batch: usize,
 }
 
 impl Evaluator {
@@ -215,15 +231,17 @@ impl Evaluator {
     ) -> Result<Evaluator, TrainError> {
         let split = split.range(range);
         let total = split.len();
+        let batch = eval_batch(graph);
         let nets = if total == 0 {
             None
         } else {
-            Some(Networks::new(graph, model, EVAL_BATCH, total, false)?)
+            Some(Networks::new(graph, model, batch, total, false)?)
         };
         Ok(Evaluator {
             nets,
             indices: (0..total as u32).collect(),
-            targets: split.target_buffer(EVAL_BATCH.min(total)),
+            targets: split.target_buffer(batch.min(total)),
+            batch,
             split,
         })
     }
@@ -240,7 +258,7 @@ impl Evaluator {
             });
         };
         let (mut correct, mut loss_sum, mut squares) = (0usize, 0.0f64, 0.0f64);
-        for chunk in self.indices.chunks(EVAL_BATCH) {
+        for chunk in self.indices.chunks(self.batch) {
             let net = nets.for_batch(chunk.len());
             let input = net.tape.value_mut(net.input)?;
             self.split.write_batch_to(chunk, input, &mut self.targets);
@@ -510,4 +528,35 @@ pub fn train(
         stopped_early,
         peak_loss_ratio: guard.peak_ratio(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{BuildOptions, build_graph};
+    use crate::language::Source;
+
+    fn graph(body: &str) -> Graph {
+        let text = format!("model m {{\n{body}\n loss = cross_entropy\n}}\n");
+        let source = Source {
+            path: "m.nn".into(),
+            text,
+        };
+        build_graph(&source, &BuildOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn an_mlp_evaluates_a_thousand_at_once_and_a_wide_cnn_fewer_within_the_budget() {
+        let mlp = graph(
+            " x = input(784)\n h = x |> dense(1024) |> relu\n output = h |> dense(10) |> softmax",
+        );
+        assert_eq!(eval_batch(&mlp), EVAL_BATCH);
+        let cnn = graph(
+            " x = input(1, 28, 28)\n c = x |> conv2d(64, 3, pad = same) |> relu |> maxpool(2)\n output = c |> flatten |> dense(10) |> softmax",
+        );
+        let batch = eval_batch(&cnn);
+        assert!(batch < EVAL_BATCH, "{batch}");
+        let floats: usize = cnn.nodes.iter().map(|n| n.shape.numel()).sum();
+        assert!(batch * floats * 2 * size_of::<f32>() <= EVAL_MEMORY);
+    }
 }
