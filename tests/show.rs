@@ -81,6 +81,16 @@ fn show_json_counts_the_parameters_of_every_model() {
                 + dense(32 * 7 * 7, 128)
                 + dense(128, 10),
         ),
+        (
+            "fashion_cnn",
+            // conv 3 same -> batch norm -> pool 14 -> conv 3 same -> batch norm -> pool 7
+            conv(1, 24, 3)
+                + 2 * 24
+                + conv(24, 48, 3)
+                + 2 * 48
+                + dense(48 * 7 * 7, 128)
+                + dense(128, 10),
+        ),
     ];
     assert_eq!(expected[0].1, 203_530);
     let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
