@@ -9,6 +9,7 @@
 
 pub mod batchnorm;
 pub mod conv;
+pub mod conv_direct;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;
