@@ -19,7 +19,7 @@
 use rayon::prelude::*;
 use wide::f32x8;
 
-use super::conv::Conv2dShape;
+use super::conv_shape::Conv2dShape;
 
 /// Output pixels per register.
 const LANES: usize = 8;
@@ -335,7 +335,7 @@ fn add_tap_sums<const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv::Padding;
+    use crate::kernels::conv_shape::Padding;
     use proptest::prelude::*;
 
     /// Values in [-1, 1) from a seed (xorshift).
