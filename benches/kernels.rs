@@ -8,7 +8,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nnc::kernels::batchnorm::{BatchNorm, BatchNormGrads, BatchStats};
 use nnc::kernels::conv::{self, Conv2dShape, Padding, WeightGradScratch};
-use nnc::kernels::pool::{self, PoolShape};
+use nnc::kernels::pooling::{self as pool, PoolShape};
 use nnc::kernels::{MatRef, gemm, reduce, simd};
 
 fn data(n: usize) -> Vec<f32> {

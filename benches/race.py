@@ -13,6 +13,10 @@ for nnc, `nnc bench --batch 1000`).
 Batch 1 trains on 5,000 samples, the other batches one epoch of 60,000, as the peers'
 run-all does. ROUNDS (default 2), BATCHES (default 1,32,64,256) and RUST_PEERS_DIR
 (default /tmp/rust-peers-target/release) come from the environment.
+
+Above the table it names the machine: the CPU (`lscpu`'s model name) and the SIMD
+instructions nnc ran on, as its `nnc bench --json` reports them (`wide` as compiled,
+`matrixmultiply` as detected at run time). The next reader may have another kind of CPU.
 """
 import json
 import os
@@ -53,6 +57,24 @@ def nnc_infer_command(threads):
             "--batch", "1000", "--threads", str(threads), "--json", "--data", str(DATA)]
 
 
+def cpu_name():
+    """`lscpu`'s model name, else /proc/cpuinfo's, else "unknown"."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def run(cmd):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PEERS / "python")
@@ -65,6 +87,7 @@ def run(cmd):
 
 best = {}
 infer = {}
+simd = None
 for r in range(ROUNDS):
     for batch in BATCHES:
         for threads in (1, 2):
@@ -87,7 +110,13 @@ for r in range(ROUNDS):
         print(f"round {r + 1} inference threads {threads} nnc: {value}", file=sys.stderr)
         if value is not None:
             infer["nnc"] = max(infer.get("nnc", 0.0), value)
+            simd = report.get("simd")
 
+machine = f"Measured on {cpu_name()} ({os.cpu_count()} logical cores)"
+if simd:
+    machine += (f"; nnc's SIMD: {simd['wide']} element-wise (wide, as compiled), "
+                f"{simd['matrixmultiply']} dense products (matrixmultiply, detected at run time)")
+print(machine + ".\n")
 names = [n for n in ["NumPy", "PyTorch", "JAX", "candle", "burn-ndarray", "burn-flex", "dfdx"]
          if any((n, b) in best for b in BATCHES)]
 print("| batch | " + " | ".join(names) + " | **nnc** | nnc / fastest peer |")

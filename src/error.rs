@@ -6,6 +6,7 @@ use crate::autodiff::TapeError;
 use crate::cli::plot::PlotError;
 use crate::cli::record::RecordError;
 use crate::data::DataError;
+use crate::export::ExportError;
 use crate::language::Diagnostics;
 use crate::training::TrainError;
 
@@ -24,6 +25,8 @@ pub enum Error {
     Train(#[from] TrainError),
     #[error(transparent)]
     Tape(#[from] TapeError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
     /// A run-time failure already rendered for the terminal as a diagnostic at a place
     /// in the model file (e.g. where a diverging run first went non-finite).
     #[error("{0}")]
@@ -50,6 +53,7 @@ impl Error {
             Error::Data(_)
             | Error::Train(_)
             | Error::Tape(_)
+            | Error::Export(_)
             | Error::Located(_)
             | Error::Write { .. }
             | Error::Plot(_)

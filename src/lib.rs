@@ -5,6 +5,7 @@
 //! ```text
 //! language (grammar, syntax tree, diagnostics) → graph (shapes, validation) → autodiff (tape, ops) → kernels
 //! cli → training / data → autodiff → kernels
+//! cli → export (ONNX) → training / graph / autodiff
 //! ```
 //!
 //! The `nnc` binary (`src/main.rs`) only parses flags, dispatches and picks the exit code;
@@ -13,6 +14,7 @@
 pub mod autodiff;
 pub mod cli;
 pub mod data;
+pub mod export;
 pub mod graph;
 pub mod kernels;
 pub mod language;

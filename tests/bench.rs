@@ -47,6 +47,20 @@ fn bench_reports_every_batch_and_every_node() {
         // The dense layers do the products: they must have taken some time.
         assert!(ops[1]["forward_us"].as_f64().unwrap() > 0.0);
     }
+    // Where the numbers come from: the CPU and the instruction sets (issue 11).
+    assert!(
+        report["cpu"].as_str().is_some_and(|c| !c.is_empty()),
+        "{report}"
+    );
+    assert!(report["cores"].as_u64().is_some_and(|c| c >= 1), "{report}");
+    for library in ["wide", "matrixmultiply"] {
+        assert!(
+            report["simd"][library]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "simd.{library}: {report}"
+        );
+    }
     // The top level repeats the first batch's figures.
     assert_eq!(
         report["train_samples_per_second"],
@@ -70,4 +84,41 @@ fn bench_refuses_a_batch_of_zero_and_a_bad_duration() {
         .assert()
         .code(2)
         .stderr(contains("--seconds"));
+}
+
+#[test]
+fn issue_11_the_table_names_the_machine_and_calls_gflops_dense_equivalent() {
+    let output = nnc()
+        .arg("bench")
+        .arg(model("mnist_sigmoid"))
+        .args(["--set", "hidden=32", "--batch", "4", "--seconds", "0.1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).unwrap();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    assert!(
+        table.contains(&format!("machine: {cpu} (")),
+        "no CPU name in:\n{table}"
+    );
+    assert!(
+        table.contains("element-wise (wide, as compiled)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("dense products (matrixmultiply, detected at run time)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("train GFLOP/s (dense-equivalent)"),
+        "{table}"
+    );
 }

@@ -2,6 +2,7 @@
 //! has golden broken files asserting exit 2, `file:line:col` and the message's key words.
 
 use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 mod util;
@@ -88,6 +89,27 @@ fn set_overrides_parameters_and_rejects_malformed_flags() {
         .stderr(contains("mnist_sigmoid.nn:2:5"));
 }
 
+/// Found by the `front_end` fuzz target (`fuzz/`): this panicked with exit 101.
+#[test]
+fn issue_11_set_near_a_refused_let_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refused.nn");
+    std::fs::write(
+        &path,
+        "let hidden = 2 * 96\n\nmodel m {\n    x      = input(4)\n    output = x |> dense(hidden) |> softmax\n}\n",
+    )
+    .unwrap();
+    cargo_bin_cmd!("nnc")
+        .args(["check", "--set", "hiddn=64"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(contains("`let hidden` must be a number"))
+        .stderr(contains("`--set hiddn=...` names no `let`"))
+        .stderr(contains("did you mean `hidden`?"))
+        .stderr(contains("refused.nn:1:5"));
+}
+
 #[test]
 fn a_missing_file_is_a_runtime_error() {
     cargo_bin_cmd!("nnc")
@@ -95,6 +117,48 @@ fn a_missing_file_is_a_runtime_error() {
         .assert()
         .code(1)
         .stderr(contains("cannot read"));
+}
+
+#[test]
+fn issue_11_a_model_file_that_is_not_utf8_is_a_diagnostic_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.nn");
+    // `é` saved as Latin-1: one byte 0xe9, which is not UTF-8.
+    std::fs::write(
+        &path,
+        b"model m {\n    x = input(784)  # caf\xe9\n    output = x |> dense(10) |> softmax\n}\n",
+    )
+    .unwrap();
+    let weights = dir.path().join("w.safetensors");
+    let commands: [&[&str]; 7] = [
+        &["check"],
+        &["show"],
+        &["run", "--samples", "10"],
+        &["eval", "--weights", weights.to_str().unwrap()],
+        &["sweep", "--set", "a=1,2"],
+        &["bench"],
+        &["gradcheck"],
+    ];
+    for args in commands {
+        util::nnc()
+            .arg(args[0])
+            .arg(&path)
+            .args(&args[1..])
+            .assert()
+            .code(2)
+            .stderr(contains("error: the model file is not valid UTF-8 text"))
+            .stderr(contains("latin1.nn:2:26"))
+            .stderr(contains("invalid byte 0xe9 here"))
+            .stderr(contains("stream did not contain").not())
+            .stderr(contains("panicked").not());
+    }
+    cargo_bin_cmd!("nnc")
+        .args(["check", "--json"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stdout(contains("\"ok\":false"))
+        .stdout(contains("not valid UTF-8"));
 }
 
 #[test]

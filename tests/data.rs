@@ -107,11 +107,15 @@ fn a_raw_fixture_opens_and_draws_batches() {
     write_fixture(&root.path().join("data/mnist"), &fixture_files(), false);
     let data = open_in(&DataSource::Mnist, &isolated(root.path())).unwrap();
     assert_eq!(
-        (data.name.as_str(), data.features, data.classes),
+        (
+            data.name.as_str(),
+            data.features(),
+            data.target.classes().unwrap()
+        ),
         ("mnist", 4, 10)
     );
     assert_eq!((data.train.len(), data.test.len()), (6, 3));
-    assert_eq!(data.train.labels(), &TRAIN_LABELS);
+    assert_eq!(data.train.labels(), TRAIN_LABELS.map(u32::from));
 
     let mut images = [0.0f32; 8];
     let mut labels = [0u32; 2];
@@ -136,7 +140,7 @@ fn write_batch_allocates_nothing() {
     let data = open_in(&DataSource::Mnist, &isolated(root.path())).unwrap();
     let train = data.train.range(1..6);
     let indices = [4u32, 0, 2];
-    let mut images = vec![0.0f32; indices.len() * data.features];
+    let mut images = vec![0.0f32; indices.len() * data.features()];
     let mut labels = vec![0u32; indices.len()];
     let before = ALLOCATIONS.with(Cell::get);
     train.write_batch(&indices, &mut images, &mut labels);
@@ -156,7 +160,7 @@ fn gz_fixtures_are_decompressed_into_the_cache_and_mapped() {
     let search = isolated(root.path());
     let data = open_in(&DataSource::FashionMnist, &search).unwrap();
     assert_eq!(data.name, "fashion_mnist");
-    assert_eq!(data.test.labels(), &TEST_LABELS);
+    assert_eq!(data.test.labels(), TEST_LABELS.map(u32::from));
     assert_eq!(data.test.image(2), &[20, 21, 22, 23]);
 
     let unpacked = || {
@@ -175,7 +179,7 @@ fn gz_fixtures_are_decompressed_into_the_cache_and_mapped() {
     );
     // Opening again reuses the decompressed files.
     let again = open_in(&DataSource::FashionMnist, &search).unwrap();
-    assert_eq!(again.train.labels(), &TRAIN_LABELS);
+    assert_eq!(again.train.labels(), TRAIN_LABELS.map(u32::from));
     assert_eq!(unpacked(), first);
 }
 
@@ -186,7 +190,7 @@ fn a_path_dataset_counts_its_classes() {
     write_fixture(&dir, &fixture_files(), false);
     let source = DataSource::Path(dir.display().to_string());
     let data = open_in(&source, &isolated(root.path())).unwrap();
-    assert_eq!(data.classes, 10, "largest label 9, plus one");
+    assert_eq!(data.target.classes(), Some(10), "largest label 9, plus one");
     assert_eq!(data.name, dir.display().to_string());
 }
 
@@ -305,18 +309,11 @@ fn test_images_of_another_size_are_reported() {
 fn missing_data_lists_every_place_looked_in() {
     let root = tempfile::tempdir().unwrap();
     let mut search = isolated(root.path());
-    search.data_dir = Some(root.path().join("given"));
     search.nnc_data = Some(root.path().join("env"));
     let err = open_in(&DataSource::Mnist, &search).unwrap_err();
     assert!(matches!(err, DataError::NotFound(_)));
     let err = err.to_string();
-    for place in [
-        "given",
-        "given/mnist",
-        "env/mnist",
-        "data/mnist",
-        "cache/mnist",
-    ] {
+    for place in ["env/mnist", "data/mnist", "cache/mnist"] {
         let shown = root.path().join(place).display().to_string();
         assert!(
             err.contains(&format!("{shown}: no such folder")),
@@ -343,7 +340,7 @@ fn real_mnist_opens_from_the_parent_or_the_dataset_folder() {
     for dir in [shared.to_owned(), shared.join("mnist")] {
         let data = open_shared(DataSource::Mnist, dir);
         assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
-        assert_eq!((data.features, data.classes), (784, 10));
+        assert_eq!((data.features(), data.target.classes()), (784, Some(10)));
         assert_eq!(
             data.train.label(0),
             5,
@@ -362,7 +359,7 @@ fn real_mnist_opens_from_the_parent_or_the_dataset_folder() {
 fn real_fashion_mnist_opens() {
     let data = open_shared(DataSource::FashionMnist, PathBuf::from(SHARED_DATA));
     assert_eq!(
-        (data.train.len(), data.test.len(), data.features),
+        (data.train.len(), data.test.len(), data.features()),
         (60_000, 10_000, 784)
     );
     assert_eq!(
@@ -595,6 +592,42 @@ fn nnc_run_on_corrupt_data_exits_1_naming_the_file() {
             .assert()
             .code(1)
             .stderr(predicates::str::contains(FILES[which]))
+            .stderr(predicates::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn issue_11_run_with_a_data_folder_that_lacks_the_files_fails_naming_it() {
+    let root = tempfile::tempdir().unwrap();
+    let partial = root.path().join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join(FILES[0]), b"").unwrap();
+    let missing = root.path().join("no/such/folder");
+    for (dir, why) in [
+        (&missing, "no/such/folder: no such folder".to_string()),
+        (&partial, format!("partial: missing {}", FILES[1])),
+    ] {
+        // `$NNC_DATA` holds real MNIST: the named folder must win over it anyway.
+        cargo_bin_cmd!("nnc")
+            .env(
+                "NNC_DATA",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"),
+            )
+            .env("NNC_CACHE", root.path().join("cache"))
+            .arg("run")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/mnist_sigmoid.nn"
+            ))
+            .args(["--samples", "100", "--epochs", "1", "--download", "--data"])
+            .arg(dir)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicates::str::contains("cannot find the mnist dataset"))
+            .stderr(predicates::str::contains(why))
+            .stderr(predicates::str::contains("leave out `--data`"))
+            .stderr(predicates::str::contains("epoch").not())
             .stderr(predicates::str::contains("panicked").not());
     }
 }

@@ -114,3 +114,107 @@ proptest! {
         prop_assert!(report.ok(), "{report:?}");
     }
 }
+
+/// Builds a random convolutional program on images `[batch, c, h, w]` that keep their
+/// shape (convolutions with `pad = same`, element-wise ops, batch norm, a residual `+`,
+/// a channel `concat` folded back by a 1×1 convolution), ending in a pooling layer, a
+/// flatten and a dense layer scored by cross-entropy. The convolution weights and the
+/// batch norm's tensors are shared by every step that uses them (fan-out into parameters).
+#[allow(clippy::result_large_err)] // a test helper: the error is only unwrapped
+fn build_cnn(
+    (batch, c, hw): (usize, usize, usize),
+    steps: &[Step],
+    seed: u64,
+    max_pool: bool,
+) -> Result<(Tape, Params, Var), TapeError> {
+    use nnc::autodiff::ops::{BatchNormParams, Padding, Pooling};
+    let mut params = Params::new();
+    let image = Shape::new(&[batch, c, hw, hw])?;
+    let n = image.numel();
+    let p0 = params.add("p0", image, values(n, seed))?;
+    let p1 = params.add("p1", image, values(n, seed + 1))?;
+    let k3 = params.add(
+        "k3",
+        Shape::new(&[c, c, 3, 3])?,
+        values(c * c * 9, seed + 2),
+    )?;
+    let k1 = params.add(
+        "k1",
+        Shape::new(&[c, 2 * c, 1, 1])?,
+        values(2 * c * c, seed + 3),
+    )?;
+    let cb = params.add("cb", Shape::vector(c)?, values(c, seed + 4))?;
+    let ones: Vec<f32> = values(c, seed + 5).iter().map(|v| 1.0 + 0.5 * v).collect();
+    let gamma = params.add("gamma", Shape::vector(c)?, ones)?;
+    let beta = params.add("beta", Shape::vector(c)?, values(c, seed + 6))?;
+    let mean = params.add_buffer("mean", Shape::vector(c)?, vec![0.0; c])?;
+    let var = params.add_buffer("var", Shape::vector(c)?, vec![1.0; c])?;
+    let tracked = params.add_buffer("tracked", Shape::scalar(), vec![0.0])?;
+    let pooled = c * (hw / 2) * (hw / 2);
+    let dense = params.add(
+        "dense",
+        Shape::matrix(3, pooled)?,
+        values(3 * pooled, seed + 7),
+    )?;
+    let mut tape = Tape::new();
+    let [p0, p1, k3, k1, cb, gamma, beta, mean, var, tracked, dense] =
+        [p0, p1, k3, k1, cb, gamma, beta, mean, var, tracked, dense]
+            .map(|id| tape.param(&params, id));
+    let norm = BatchNormParams {
+        gamma,
+        beta,
+        running_mean: mean,
+        running_var: var,
+        tracked,
+    };
+    let mut pool = vec![p0, p1];
+    for s in steps {
+        let (a, b) = (pool[s.a % pool.len()], pool[s.b % pool.len()]);
+        let next = match s.op % 8 {
+            0 => tape.conv2d(a, k3, Some(cb), 1, Padding::Same)?,
+            1 => tape.add(a, b)?, // a residual connection when `b` is an earlier value
+            2 => tape.mul(a, b)?,
+            3 => tape.tanh(a),
+            4 => tape.sigmoid(a),
+            5 => tape.batchnorm(a, norm, 0.1, 1e-5)?,
+            6 => {
+                let joined = tape.concat(&[a, b])?;
+                tape.conv2d(joined, k1, None, 1, Padding::Each(0))?
+            }
+            _ => tape.sub(a, b)?,
+        };
+        pool.push(next);
+    }
+    let last = *pool.last().expect("the pool starts with two values");
+    let kind = if max_pool {
+        Pooling::Max
+    } else {
+        Pooling::Average
+    };
+    let pooled_values = tape.pool(kind, last, 2, 2)?;
+    let flat = tape.reshape(pooled_values, Shape::matrix(batch, pooled)?)?;
+    let logits = tape.matmul_nt(flat, dense)?;
+    let labels = tape.labels(batch, 3)?;
+    let loss = tape.softmax_cross_entropy(logits, labels)?;
+    let classes: Vec<u32> = (0..batch).map(|r| (r % 3) as u32).collect();
+    tape.set_labels(labels, &classes)?;
+    Ok((tape, params, loss))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_convolutional_graphs_match_central_differences(
+        batch in 2usize..4,
+        c in 1usize..4,
+        hw in 2usize..6,
+        steps in proptest::collection::vec(step(), 1..6),
+        seed: u64,
+        max_pool: bool,
+    ) {
+        let (mut tape, mut params, loss) = build_cnn((batch, c, hw), &steps, seed, max_pool).unwrap();
+        let report = check_tape(&mut tape, &mut params, loss, 24);
+        prop_assert!(report.checked > 0);
+        prop_assert!(report.ok(), "{report:?}");
+    }
+}

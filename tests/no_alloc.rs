@@ -78,7 +78,7 @@ fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
     let mut net = Network::record(
         &graph,
         &model.params,
-        &model.dense,
+        &model.node_params,
         nnc::autodiff::Tape::new(),
         batch,
         true,

@@ -14,8 +14,25 @@
 //! which printed `"test_accuracy":0.7460,"final_train_loss":1.28782` and
 //! `"test_accuracy":0.7982,"final_train_loss":1.09020` (candle 0.11.1; the peers agree with
 //! each other to 4 digits).
+//!
+//! The CNNs (`benches/lenet.nn`, `benches/convnet.nn`) are checked the same way against the
+//! Python CNN peers, through the real binary: `tests/peer_cnn_init.py` writes the peers'
+//! initial weights (their `--init-out`), `nnc run --weights` starts from them in file order,
+//! and the last epoch's mean loss must match what
+//!
+//! ```sh
+//! cd ../shared/peers/python
+//! python3 torch_cnn.py --arch lenet --batch 64 --samples 2000 --epochs 2 --no-shuffle --threads 1
+//! python3 torch_cnn.py --arch convnet --batch 64 --samples 640 --epochs 2 --no-shuffle --threads 2
+//! ```
+//!
+//! printed: `"test_accuracy": 0.7976, "final_train_loss": 0.70606` and `"test_accuracy":
+//! 0.7904, "final_train_loss": 1.12855` (torch 2.15.0; `jax_cnn.py` printed the same lenet
+//! figures). The peers drop a last partial batch, so nnc trains on the same whole batches:
+//! 1,984 and 640 samples.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use nnc::autodiff::Tape;
 use nnc::data::{Dataset, Split};
@@ -26,6 +43,8 @@ use nnc::training::optimizer::Optimizer;
 use nnc::training::{Model, evaluate};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+
+mod util;
 
 /// The peers' SplitMix64 generator (`peers/rust/common/src/lib.rs`).
 struct SplitMix64(u64);
@@ -117,7 +136,7 @@ fn train_like_the_peers(
     let mut net = Network::record(
         &graph,
         &model.params,
-        &model.dense,
+        &model.node_params,
         Tape::new(),
         batch,
         true,
@@ -139,7 +158,10 @@ fn train_like_the_peers(
         }
         last_epoch_loss = sum / batches.len() as f64;
     }
-    let (accuracy, _) = evaluate(&graph, &model, &data.test, 0..data.test.len()).unwrap();
+    let accuracy = evaluate(&graph, &model, &data.test, 0..data.test.len())
+        .unwrap()
+        .accuracy
+        .unwrap();
     (last_epoch_loss, accuracy)
 }
 
@@ -175,4 +197,63 @@ fn per_sample_sgd_matches_the_peers() {
         1.09020,
         0.7982,
     );
+}
+
+/// `nnc run benches/{arch}.nn` from the peers' initial weights: (the last epoch's mean
+/// training loss, test accuracy).
+fn cnn_like_the_peers(arch: &str, samples: usize) -> (f64, f32) {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join(format!("{arch}-init.safetensors"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let status = Command::new("python3")
+        .arg(format!("{root}/tests/peer_cnn_init.py"))
+        .arg(arch)
+        .arg(&init)
+        .status()
+        .expect("python3 runs (.ci/run installs it with numpy)");
+    assert!(
+        status.success(),
+        "tests/peer_cnn_init.py failed: is numpy installed?"
+    );
+    let report = util::json(
+        util::nnc()
+            .arg("run")
+            .arg(format!("{root}/benches/{arch}.nn"))
+            .arg("--weights")
+            .arg(&init)
+            .args(["--samples", &samples.to_string(), "--epochs", "2", "--json"]),
+    );
+    let last = report["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    (
+        last["train_loss"].as_f64().unwrap(),
+        report["test_accuracy"].as_f64().unwrap() as f32,
+    )
+}
+
+/// Loss to 5 significant digits (the peers agree with each other to 5), accuracy exactly.
+fn assert_matches_cnn_peer(got: (f64, f32), loss: f64, accuracy: f32) {
+    let (got_loss, got_accuracy) = got;
+    assert!(
+        (got_loss - loss).abs() <= 2e-5 * loss,
+        "final training loss {got_loss}, the peers say {loss}"
+    );
+    assert!(
+        (got_accuracy - accuracy).abs() <= 1e-4,
+        "test accuracy {got_accuracy}, the peers say {accuracy}"
+    );
+}
+
+#[test]
+fn lenet_matches_the_cnn_peers() {
+    assert_matches_cnn_peer(cnn_like_the_peers("lenet", 1984), 0.70606, 0.7976);
+}
+
+#[test]
+fn convnet_matches_the_cnn_peers() {
+    assert_matches_cnn_peer(cnn_like_the_peers("convnet", 640), 1.12855, 0.7904);
 }

@@ -67,8 +67,8 @@ fn the_same_seed_gives_bit_identical_weights_whatever_the_threads() {
 #[test]
 fn a_diverging_run_fails_cleanly_at_its_node() {
     let dir = tempfile::tempdir().unwrap();
-    // A linear regression onto one-hot targets with a huge step overshoots further at
-    // every step until the loss overflows.
+    // A linear regression onto one-hot targets with an absurd step overflows at the
+    // second step, before the loss could count as exploding while finite.
     let file = write_model(
         dir.path(),
         "diverges.nn",
@@ -81,7 +81,7 @@ fn a_diverging_run_fails_cleanly_at_its_node() {
 
 train {
     data      = mnist
-    optimizer = sgd(lr = 1e6)
+    optimizer = sgd(lr = 1e30)
     epochs    = 1
     batch     = 32
     seed      = 1
@@ -95,9 +95,54 @@ train {
         .assert()
         .code(1)
         .stderr(contains("diverged at epoch 1, step"))
+        .stderr(contains("the loss is"))
+        .stderr(contains("(first non-finite value: node `output`)"))
         .stderr(contains("smaller learning rate"))
         .stderr(contains("diverges.nn:4:19"))
+        .stderr(contains("went non-finite here first"))
         .stderr(contains("panicked").not());
+}
+
+#[test]
+fn issue_11_a_loss_that_explodes_while_finite_is_a_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    // The issue's run: a relu MLP at lr 1e6 reached a train loss of 2e30, never NaN, and
+    // exited 0 with 10 % accuracy.
+    let file = write_model(
+        dir.path(),
+        "explodes.nn",
+        "model explodes {
+    x      = input(784)
+    h      = x |> dense(128) |> relu
+    output = h |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = mnist
+    optimizer = sgd(lr = 1000000)
+    epochs    = 1
+    batch     = 16
+    seed      = 1
+}
+",
+    );
+    nnc()
+        .arg("run")
+        .arg(&file)
+        .args(["--samples", "2000"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("error: training diverged at epoch 1, step "))
+        .stderr(contains("the running loss is "))
+        .stderr(contains("over 1000 × its reference "))
+        .stderr(contains("(largest value: node `output.dense`, magnitude "))
+        .stderr(contains("; try a smaller learning rate (lr = 1000000 now)"))
+        .stderr(contains("explodes.nn:4:19"))
+        .stderr(contains("the value of `output.dense` is the largest here"))
+        .stderr(contains("help: try a smaller learning rate"))
+        .stderr(contains("test accuracy").not());
 }
 
 #[test]
@@ -244,6 +289,66 @@ fn lr_decay_scales_the_learning_rate_per_epoch() {
 }
 
 #[test]
+fn weight_decay_and_schedules_change_training_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = weights_with(dir.path(), "plain", "");
+    let no_decay = weights_with(
+        dir.path(),
+        "nodecay",
+        "    weight_decay = 0
+",
+    );
+    let constant = weights_with(
+        dir.path(),
+        "constant",
+        "    schedule = constant
+",
+    );
+    let decay = weights_with(
+        dir.path(),
+        "decay",
+        "    weight_decay = 0.01
+",
+    );
+    let adamw = weights_with(
+        dir.path(),
+        "adamw",
+        "    optimizer = adam
+    weight_decay = 0.01
+",
+    );
+    let adam = weights_with(
+        dir.path(),
+        "adam",
+        "    optimizer = adam
+",
+    );
+    let cosine = weights_with(
+        dir.path(),
+        "cosine",
+        "    schedule = cosine
+",
+    );
+    let onecycle = weights_with(
+        dir.path(),
+        "onecycle",
+        "    schedule = onecycle(0.5)
+",
+    );
+    assert!(
+        plain == no_decay,
+        "weight_decay = 0 must leave training unchanged"
+    );
+    assert!(
+        plain == constant,
+        "schedule = constant must leave training unchanged"
+    );
+    assert!(plain != decay, "weight_decay changed nothing with sgd");
+    assert!(adam != adamw, "weight_decay changed nothing with adam");
+    assert!(plain != cosine && plain != onecycle && cosine != onecycle);
+}
+
+#[test]
 fn augmentation_changes_training_only_when_asked_and_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let plain = weights_with(dir.path(), "plain", "");
@@ -303,6 +408,23 @@ fn train_settings_out_of_range_are_model_errors() {
             "7:12",
         ),
         ("shift = 1.5", "`shift` must be a whole number", "7:13"),
+        (
+            "weight_decay = -1",
+            "`weight_decay` must be in [0, 1)",
+            "7:20",
+        ),
+        ("schedule = cosin", "unknown schedule `cosin`", "7:16"),
+        ("schedule = onecycle", "`onecycle` needs `max_lr`", "7:16"),
+        (
+            "schedule = onecycle(0)",
+            "the peak learning rate must be positive",
+            "7:25",
+        ),
+        (
+            "lr_decay = 0.9\n    schedule = cosine",
+            "`lr_decay` and `schedule` both change the learning rate",
+            "8:5",
+        ),
         (
             "shift = 100000",
             "`shift` of 100000 pixels is too large",

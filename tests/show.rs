@@ -15,6 +15,11 @@ const fn dense(n_in: u64, units: u64) -> u64 {
     n_in * units + units
 }
 
+/// Weights and biases of a convolution of `channels` into `filters` by `kernel`².
+const fn conv(channels: u64, filters: u64, kernel: u64) -> u64 {
+    filters * channels * kernel * kernel + filters
+}
+
 fn show_json(name: &str, sets: &[&str]) -> serde_json::Value {
     let mut cmd = cargo_bin_cmd!("nnc");
     cmd.args(["show", "--json"]).arg(model_path(name));
@@ -56,6 +61,15 @@ fn show_json_counts_the_parameters_of_every_model() {
         (
             "fashion_best",
             dense(784, 1024) + dense(1024, 1024) + dense(1024, 10),
+        ),
+        (
+            "mnist_lenet",
+            // 28x28 -> conv 5 pad 2 -> 28 -> pool -> 14 -> conv 5 -> 10 -> pool -> 5
+            conv(1, 6, 5)
+                + conv(6, 16, 5)
+                + dense(16 * 5 * 5, 120)
+                + dense(120, 84)
+                + dense(84, 10),
         ),
     ];
     assert_eq!(expected[0].1, 203_530);

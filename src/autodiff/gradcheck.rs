@@ -26,11 +26,16 @@ pub fn relative_error(analytic: f32, numeric: f32) -> f32 {
 /// [`relative_error`] with the rounding noise of a difference quotient whose function
 /// values are about `f_magnitude` forgiven.
 pub fn relative_error_with_noise(analytic: f32, numeric: f32, f_magnitude: f32) -> f32 {
+    relative_error_for_step(analytic, numeric, f_magnitude, STEP)
+}
+
+/// [`relative_error_with_noise`] for a difference quotient with step `step`.
+fn relative_error_for_step(analytic: f32, numeric: f32, f_magnitude: f32, step: f32) -> f32 {
     let err = (analytic - numeric).abs();
     if err.is_nan() {
         return f32::INFINITY;
     }
-    let noise = 8.0 * f32::EPSILON * f_magnitude / STEP;
+    let noise = 8.0 * f32::EPSILON * f_magnitude / step;
     err / (FLOOR + analytic.abs().max(numeric.abs()) + noise / TOLERANCE)
 }
 
@@ -77,6 +82,9 @@ pub struct Report {
     pub one_sided: usize,
     /// Elements not compared, because steps on both sides crossed a kink.
     pub skipped: usize,
+    /// Elements compared with a central difference of a smaller step (1/10 or 1/100 of
+    /// [`STEP`]), because the standard step crossed a kink and the smaller one did not.
+    pub smaller_step: usize,
 }
 
 impl Report {
@@ -94,11 +102,20 @@ impl Report {
             checked: 0,
             one_sided: 0,
             skipped: 0,
+            smaller_step: 0,
         }
     }
 
-    fn record(&mut self, param: &str, index: usize, analytic: f32, numeric: f32, f_magnitude: f32) {
-        let err = relative_error_with_noise(analytic, numeric, f_magnitude);
+    fn record(
+        &mut self,
+        param: &str,
+        index: usize,
+        analytic: f32,
+        numeric: f32,
+        f_magnitude: f32,
+        step: f32,
+    ) {
+        let err = relative_error_for_step(analytic, numeric, f_magnitude, step);
         self.checked += 1;
         if err > self.max_rel_error || self.checked == 1 {
             *self = Report {
@@ -125,7 +142,7 @@ pub fn compare(mut f: impl FnMut(&[f32]) -> f32, x: &[f32], analytic: &[f32]) ->
     let mut report = Report::new();
     for (i, &a) in analytic.iter().enumerate() {
         let (numeric, magnitude) = central_difference_and_magnitude(&mut f, &mut x, i, STEP);
-        report.record("", i, a, numeric, magnitude);
+        report.record("", i, a, numeric, magnitude, STEP);
     }
     report
 }
@@ -139,10 +156,12 @@ pub fn compare(mut f: impl FnMut(&[f32]) -> f32, x: &[f32], analytic: &[f32]) ->
 /// function has a kink inside `[x − h, x + h]`, and the difference averages two slopes
 /// (with real data and a 4-sample batch this happens to a few biases of every relu
 /// model). The checker therefore records the sign of every `relu`/`leaky_relu` input at
-/// `x` and after each step. When only one step flipped a sign, the element is compared
-/// with the one-sided difference on the other, kink-free side (truncation error of order
-/// `h·f''` instead of `h²·f'''`, still far below a wrong rule's miss); when both did, it
-/// is skipped. Both are counted in the report.
+/// `x` and after each step. When a step flips a sign, it tries steps 10 and 100 times
+/// smaller and compares the first central difference that crosses no kink (its larger
+/// rounding noise allowed for). When even the smallest step crosses on one side only, the
+/// element is compared with the one-sided difference on the other, kink-free side
+/// (truncation error of order `h·f''` instead of `h²·f'''`); when it crosses on both, it
+/// is skipped. All three are counted in the report.
 pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param: usize) -> Report {
     const SEED: u64 = 0x5eed;
     params.zero_grads();
@@ -154,7 +173,8 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
     kink_signs(tape, params, &mut signs_at_x);
     let mut signs = Vec::with_capacity(signs_at_x.len());
     let mut report = Report::new();
-    for id in params.ids() {
+    let trainable: Vec<_> = params.trainable_ids().collect();
+    for id in trainable {
         let analytic = params.grad(id).to_vec();
         let n = analytic.len();
         let stride = n.div_ceil(max_per_param.max(1)).max(1);
@@ -168,40 +188,58 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
                 (tape.value(loss)[0], signs != signs_at_x)
             };
             let saved = params.value(id)[i];
-            let (up, crossed_up) = eval(params, saved + STEP);
-            let (down, crossed_down) = eval(params, saved - STEP);
-            params.value_mut(id)[i] = saved;
+            // The standard step, then two smaller ones while a step crosses a kink.
+            let mut compared = false;
+            let mut last = None;
+            for step in [STEP, STEP / 10.0, STEP / 100.0] {
+                let (up, crossed_up) = eval(params, saved + step);
+                let (down, crossed_down) = eval(params, saved - step);
+                params.value_mut(id)[i] = saved;
+                let magnitude = up.abs().max(down.abs()).max(center.abs());
+                if !crossed_up && !crossed_down {
+                    if step != STEP {
+                        report.smaller_step += 1;
+                    }
+                    let numeric = (up - down) / (2.0 * step);
+                    report.record(params.name(id), i, analytic[i], numeric, magnitude, step);
+                    compared = true;
+                    break;
+                }
+                last = Some((up, crossed_up, down, crossed_down, step, magnitude));
+            }
+            if compared {
+                continue;
+            }
+            let (up, crossed_up, down, crossed_down, step, magnitude) =
+                last.expect("the loop ran at least once");
             let numeric = match (crossed_up, crossed_down) {
-                (false, false) => (up - down) / (2.0 * STEP),
-                (true, false) => (center - down) / STEP,
-                (false, true) => (up - center) / STEP,
-                (true, true) => {
+                (true, false) => (center - down) / step,
+                (false, true) => (up - center) / step,
+                _ => {
                     report.skipped += 1;
                     continue;
                 }
             };
-            if crossed_up || crossed_down {
-                report.one_sided += 1;
-            }
-            report.record(
-                params.name(id),
-                i,
-                analytic[i],
-                numeric,
-                up.abs().max(down.abs()).max(center.abs()),
-            );
+            report.one_sided += 1;
+            report.record(params.name(id), i, analytic[i], numeric, magnitude, step);
         }
     }
     report
 }
 
-/// Writes into `out` whether each input element of every `relu`/`leaky_relu` node on the
-/// tape is positive (the side of the kink it is on), in tape order.
-fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<bool>) {
+/// Writes into `out` which side of its kink every input element of every node with one
+/// is on, in tape order: the sign of each `relu`/`leaky_relu` input ([`Op::kink_input`]),
+/// and which input each max-pooling output took ([`Op::records_choices`]). A step that
+/// changes any of them crossed a kink.
+fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<u32>) {
     out.clear();
     for index in 0..tape.len() {
         let var = Var(u32::try_from(index).expect("fewer than 2³² tape nodes"));
-        let (Op::Relu { x } | Op::LeakyRelu { x, .. }) = *tape.op(var) else {
+        let op = tape.op(var);
+        if op.records_choices() {
+            out.extend_from_slice(tape.indices(index));
+        }
+        let Some(x) = op.kink_input() else {
             continue;
         };
         // A parameter's value lives in `Params`, not on the tape.
@@ -209,7 +247,7 @@ fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<bool>) {
             Op::Param(id) => params.value(id),
             _ => tape.value(x),
         };
-        out.extend(values.iter().map(|&v| v > 0.0));
+        out.extend(values.iter().map(|&v| u32::from(v > 0.0)));
     }
 }
 
@@ -304,15 +342,17 @@ mod tests {
     }
 
     #[test]
-    fn a_step_across_a_relu_kink_falls_back_to_the_kink_free_side() {
+    fn a_step_across_a_relu_kink_takes_a_smaller_step_or_the_kink_free_side() {
         // relu(x) at x = STEP/2: x − STEP crosses 0, so the central difference gives
-        // (1.5·STEP − 0) / 2·STEP = 0.75 instead of the slope 1.
-        let x = vec![STEP / 2.0, 1.0, -1.0, -STEP / 2.0];
+        // (1.5·STEP − 0) / 2·STEP = 0.75 instead of the slope 1; STEP/10 does not cross.
+        // At x = STEP/1000 even STEP/100 crosses, on the lower side only.
+        let x = vec![STEP / 2.0, 1.0, -1.0, -STEP / 2.0, STEP / 1000.0];
         let shape = Shape::vector(x.len()).unwrap();
         let report = check_function(&[(shape, x)], |tape, vars| Ok(tape.relu(vars[0]))).unwrap();
         assert!(report.ok(), "{report:?}");
-        assert_eq!(report.one_sided, 2, "{report:?}");
-        assert_eq!(report.checked, 4);
+        assert_eq!(report.smaller_step, 2, "{report:?}");
+        assert_eq!(report.one_sided, 1, "{report:?}");
+        assert_eq!(report.checked, 5);
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod tape;
 
 pub use ops::Op;
 pub use params::{ParamId, Params};
-pub use shape::Shape;
+pub use shape::{Shape, ShapeError, describe as describe_shape};
 pub use tape::{Tape, Var};
 
 /// Misuse of the tape API. Shape errors name the operation and both shapes.

@@ -1,5 +1,6 @@
-//! Trainable parameters: named tensors that live outside the tape and persist across
-//! steps, each with a gradient buffer of the same size.
+//! Parameters: named tensors that live outside the tape and persist across steps. A
+//! trainable one has a gradient buffer of its size; a buffer (a running statistic that an
+//! op maintains) has none, is saved and loaded like the rest, and is never optimised.
 
 use super::{Shape, TapeError};
 
@@ -21,6 +22,12 @@ pub struct Params {
     shapes: Vec<Shape>,
     /// Stored as the transpose of the saved layout (see [`Params::add_transposed`]).
     transposed: Vec<bool>,
+    /// Trained by the optimizer (else a buffer, see [`Params::add_buffer`]).
+    trainable: Vec<bool>,
+    /// A count of whole batches, saved as a 64-bit integer (see [`Params::add_count`]).
+    counts: Vec<bool>,
+    /// Penalised by weight decay (a layer's weight; see [`Params::set_decays`]).
+    decays: Vec<bool>,
     pub(crate) values: Vec<Vec<f32>>,
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -48,9 +55,65 @@ impl Params {
         self.names.push(name.into());
         self.shapes.push(shape);
         self.transposed.push(false);
+        self.trainable.push(true);
+        self.counts.push(false);
+        self.decays.push(false);
         self.grads.push(vec![0.0; values.len()]);
         self.values.push(values);
         Ok(id)
+    }
+
+    /// Adds a buffer: saved and loaded with the weights, but without a gradient, never
+    /// optimised, counted or gradient-checked (a batch norm's running statistics).
+    pub fn add_buffer(
+        &mut self,
+        name: impl Into<String>,
+        shape: Shape,
+        values: Vec<f32>,
+    ) -> Result<ParamId, TapeError> {
+        let id = self.add(name, shape, values)?;
+        self.trainable[id.index()] = false;
+        self.grads[id.index()] = Vec::new();
+        Ok(id)
+    }
+
+    /// A buffer holding a count (a batch norm's `num_batches_tracked`): kept as an `f32`
+    /// (exact below 2²⁴ batches), saved as a 64-bit integer, as PyTorch keeps it.
+    pub fn add_count(
+        &mut self,
+        name: impl Into<String>,
+        shape: Shape,
+        values: Vec<f32>,
+    ) -> Result<ParamId, TapeError> {
+        let id = self.add_buffer(name, shape, values)?;
+        self.counts[id.index()] = true;
+        Ok(id)
+    }
+
+    /// Marks a layer's weight, which weight decay penalises (biases and batch-norm
+    /// parameters are not).
+    pub fn set_decays(&mut self, id: ParamId) {
+        self.decays[id.index()] = true;
+    }
+
+    /// Whether weight decay penalises this tensor.
+    pub fn decays(&self, id: ParamId) -> bool {
+        self.decays[id.index()]
+    }
+
+    /// Whether this buffer is a count, saved as a 64-bit integer.
+    pub fn is_count(&self, id: ParamId) -> bool {
+        self.counts[id.index()]
+    }
+
+    /// Whether the optimizer trains this tensor (else it is a buffer).
+    pub fn is_trainable(&self, id: ParamId) -> bool {
+        self.trainable[id.index()]
+    }
+
+    /// The tensors the optimizer trains, in order.
+    pub fn trainable_ids(&self) -> impl Iterator<Item = ParamId> + '_ {
+        self.ids().filter(|&id| self.is_trainable(id))
     }
 
     /// Adds a matrix given in its saved layout (`saved_shape`, row-major) but stored
@@ -151,6 +214,23 @@ impl Params {
         &mut self.values[id.index()]
     }
 
+    /// The values of two different parameters at once (a batch norm's running mean and
+    /// variance).
+    ///
+    /// # Panics
+    /// If `a == b`.
+    pub fn two_values_mut(&mut self, a: ParamId, b: ParamId) -> (&mut [f32], &mut [f32]) {
+        assert_ne!(a, b, "two_values_mut: the same parameter twice");
+        let (low, high) = (a.index().min(b.index()), a.index().max(b.index()));
+        let (head, tail) = self.values.split_at_mut(high);
+        let (first, second) = (&mut head[low], &mut tail[0]);
+        if a.index() < b.index() {
+            (first, second)
+        } else {
+            (second, first)
+        }
+    }
+
     pub fn grad(&self, id: ParamId) -> &[f32] {
         &self.grads[id.index()]
     }
@@ -172,9 +252,11 @@ impl Params {
         self.grads.iter_mut().for_each(|g| g.fill(0.0));
     }
 
-    /// Total number of scalar parameters.
+    /// Total number of trainable scalars (buffers are not parameters).
     pub fn count(&self) -> usize {
-        self.values.iter().map(Vec::len).sum()
+        self.trainable_ids()
+            .map(|id| self.values[id.index()].len())
+            .sum()
     }
 }
 
@@ -208,5 +290,21 @@ mod tests {
             .load_saved(id, &[6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
             .unwrap();
         assert_eq!(params.value(id), &[6.0, 3.0, 5.0, 2.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn buffers_are_kept_but_not_trained_or_counted() {
+        let mut params = Params::new();
+        let w = params
+            .add("w", Shape::vector(3).unwrap(), vec![1.0; 3])
+            .unwrap();
+        let b = params
+            .add_buffer("running_mean", Shape::vector(2).unwrap(), vec![0.5; 2])
+            .unwrap();
+        assert_eq!(params.count(), 3);
+        assert_eq!(params.trainable_ids().collect::<Vec<_>>(), [w]);
+        assert!(!params.is_trainable(b) && params.grad(b).is_empty());
+        assert_eq!(params.saved_values(b), [0.5, 0.5]);
+        assert_eq!(params.ids().count(), 2);
     }
 }

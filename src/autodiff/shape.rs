@@ -1,4 +1,10 @@
-//! Tensor shapes: up to four dimensions, row-major, stored inline (`Copy`, no allocation).
+//! Tensor shapes: up to four dimensions, row-major, stored inline (`Copy`, no allocation),
+//! and [`ShapeError`], the words a shape rule refuses its operands with.
+//!
+//! Each op's shape rule lives in its own file under `ops/` and works on *per-sample*
+//! shapes (`[n]` or `[c, h, w]`, the batch left out): the graph layer calls it to infer a
+//! node's shape (its error becoming a diagnostic at the node), the tape calls it on the
+//! sample part of a batched shape. An op therefore has one shape rule.
 
 use std::fmt;
 
@@ -78,6 +84,15 @@ impl Shape {
         self.rank as usize
     }
 
+    /// Dimension `i`, outermost first (without allocating, unlike [`Shape::dims`]).
+    ///
+    /// # Panics
+    /// If `i` is not below the rank: callers check the rank first.
+    pub fn dim(&self, i: usize) -> usize {
+        assert!(i < self.rank as usize, "dimension {i} of {self}");
+        self.dims[i] as usize
+    }
+
     /// Number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
         self.dims[..self.rank as usize]
@@ -115,6 +130,66 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// This shape without its leading (batch) dimension: a tape shape's per-sample part.
+    pub fn per_sample(&self) -> Shape {
+        match self.rank {
+            0 => *self,
+            r => {
+                let mut dims = [1; 4];
+                dims[..r as usize - 1].copy_from_slice(&self.dims[1..r as usize]);
+                Shape { dims, rank: r - 1 }
+            }
+        }
+    }
+
+    /// `[batch, ..self]`: a per-sample shape as the tape holds a batch of it.
+    pub fn batched(&self, batch: usize) -> Result<Shape, TapeError> {
+        let mut dims = vec![batch];
+        dims.extend(self.dims());
+        Shape::new(&dims)
+    }
+
+    /// Whether this per-sample shape is a vector `[n]` (not an image `[c, h, w]`).
+    pub fn is_vector(&self) -> bool {
+        self.rank == 1
+    }
+}
+
+/// Why a shape rule refused its operands, in the words a diagnostic shows: what is wrong
+/// (naming the shapes), a short label for the spot, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ShapeError {
+    pub message: String,
+    pub label: String,
+    pub help: Option<String>,
+}
+
+impl ShapeError {
+    pub fn new(message: impl Into<String>, label: impl Into<String>) -> Self {
+        ShapeError {
+            message: message.into(),
+            label: label.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// "a vector [10]", "an image [16, 14, 14]": how a rule names a per-sample operand.
+pub fn describe(shape: Shape) -> String {
+    match shape.rank() {
+        1 => format!("a vector {shape}"),
+        3 => format!("an image {shape}"),
+        _ => format!("a tensor {shape}"),
+    }
+}
+
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[")?;
@@ -144,6 +219,15 @@ mod tests {
         assert_eq!((s.rows(), s.cols(), s.numel()), (6, 4, 24));
         assert_eq!(Shape::scalar().numel(), 1);
         assert_eq!(s.to_string(), "[2, 3, 4]");
+    }
+
+    #[test]
+    fn per_sample_and_batched_are_inverse() {
+        let image = Shape::new(&[1, 28, 28]).unwrap();
+        let batch = image.batched(64).unwrap();
+        assert_eq!(batch.dims(), [64, 1, 28, 28]);
+        assert_eq!(batch.per_sample(), image);
+        assert!(Shape::vector(3).unwrap().is_vector() && !image.is_vector());
     }
 
     #[test]

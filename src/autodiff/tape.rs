@@ -1,6 +1,8 @@
 //! The tape: a recording of operations in evaluation order, with a value and a gradient
 //! buffer per node that are reused from one step to the next.
 
+use std::cell::Cell;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -55,12 +57,16 @@ pub struct Tape {
     values: Vec<Vec<f32>>,
     grads: Vec<Vec<f32>>,
     /// Per-node scratch kept from forward for backward (softmax probabilities, dropout
-    /// masks).
+    /// masks, a convolution's patch matrix), and index scratch (max-pooling's argmax).
     aux: Vec<Vec<f32>>,
+    indices: Vec<Vec<u32>>,
     /// Input lists of variadic ops (`concat`), referenced by range from their [`Op`].
     pub(crate) edges: Vec<Var>,
     training: bool,
     rng: StdRng,
+    /// Whether plain SGD can be fused into backward ([`Tape::sgd_fusable`]): decided once
+    /// per recording, the first time it is asked, and forgotten when a node is recorded.
+    fusable: Cell<Option<bool>>,
 }
 
 impl Default for Tape {
@@ -76,9 +82,11 @@ impl Tape {
             values: Vec::new(),
             grads: Vec::new(),
             aux: Vec::new(),
+            indices: Vec::new(),
             edges: Vec::new(),
             training: true,
             rng: StdRng::seed_from_u64(0),
+            fusable: Cell::new(None),
         }
     }
 
@@ -87,6 +95,7 @@ impl Tape {
     pub fn reset(&mut self) {
         self.nodes.clear();
         self.edges.clear();
+        self.fusable.set(None);
     }
 
     /// Training mode (dropout active, the default) or inference (dropout is identity).
@@ -120,8 +129,20 @@ impl Tape {
         &self.nodes[var.index()].op
     }
 
+    /// The scratch node `index` kept from its last forward pass.
+    pub(crate) fn aux(&self, index: usize) -> &[f32] {
+        &self.aux[index]
+    }
+
+    /// The index scratch node `index` kept from its last forward pass (max pooling's
+    /// choices).
+    pub(crate) fn indices(&self, index: usize) -> &[u32] {
+        &self.indices[index]
+    }
+
     /// Records a node, sizing its reused buffers.
     pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
+        self.fusable.set(None);
         let index = self.nodes.len();
         let needs_grad = match op {
             Op::Param(_) => true,
@@ -133,6 +154,7 @@ impl Tape {
             self.values.push(Vec::new());
             self.grads.push(Vec::new());
             self.aux.push(Vec::new());
+            self.indices.push(Vec::new());
         }
         let (value_len, aux_len) = match op {
             // A parameter's value and gradient live in `Params`, not on the tape.
@@ -142,6 +164,11 @@ impl Tape {
         self.values[index].resize(value_len, 0.0);
         self.grads[index].resize(if needs_grad { value_len } else { 0 }, 0.0);
         self.aux[index].resize(aux_len, 0.0);
+        let index_len = match op {
+            Op::Param(_) => 0,
+            _ => op.index_len(shape),
+        };
+        self.indices[index].resize(index_len, 0);
         self.nodes.push(Node {
             op,
             shape,
@@ -161,9 +188,16 @@ impl Tape {
         Ok(self.push(Op::Labels { classes }, Shape::vector(rows)?))
     }
 
-    /// A trainable parameter; its value is read from `params` at each forward pass.
+    /// A parameter (trainable, or a buffer); its value is read from `params` at each
+    /// forward pass.
     pub fn param(&mut self, params: &Params, id: ParamId) -> Var {
-        self.push(Op::Param(id), params.shape(id))
+        let var = self.push(Op::Param(id), params.shape(id));
+        if !params.is_trainable(id) {
+            // A buffer (a statistic the op keeps) has no gradient, so a node that reads
+            // only buffers and inputs needs none either: backward skips it.
+            self.nodes[var.index()].needs_grad = false;
+        }
+        var
     }
 
     /// The buffer of an [`Tape::input`] node, to fill before [`Tape::forward`].
@@ -239,7 +273,10 @@ impl Tape {
             &cx,
             node.shape,
             &mut rest[0],
-            &mut self.aux[index],
+            ops::Scratch {
+                aux: &mut self.aux[index],
+                indices: &mut self.indices[index],
+            },
             &mut self.rng,
             self.training,
         );
@@ -268,9 +305,18 @@ impl Tape {
     }
 
     /// Whether [`Tape::backward_sgd`] can fuse the update: every parameter node is read by
-    /// exactly one node, as the right operand of a matmul or the bias of a bias add, whose
-    /// other operand is not a parameter; and no parameter has two nodes.
+    /// exactly one node, as that op's [`Op::fusable_operand`], whose other operands are not
+    /// parameters; and no parameter has two nodes. Decided once per recording.
     pub fn sgd_fusable(&self) -> bool {
+        if let Some(known) = self.fusable.get() {
+            return known;
+        }
+        let fusable = self.decide_sgd_fusable();
+        self.fusable.set(Some(fusable));
+        fusable
+    }
+
+    fn decide_sgd_fusable(&self) -> bool {
         let param = |v: Var| match self.nodes[v.index()].op {
             Op::Param(id) => Some(id),
             _ => None,
@@ -285,12 +331,11 @@ impl Tape {
             let (Some(consumer), None) = (consumers.next(), consumers.next()) else {
                 return false;
             };
-            !duplicate
-                && match consumer.op {
-                    Op::MatMul { a, b, .. } => b == var && param(a).is_none(),
-                    Op::BiasAdd { x, bias } => bias == var && param(x).is_none(),
-                    _ => false,
-                }
+            let others_are_not_params = consumer
+                .op
+                .inputs(&self.edges)
+                .all(|v| v == var || param(v).is_none());
+            !duplicate && consumer.op.fusable_operand() == Some(var) && others_are_not_params
         })
     }
 
@@ -335,13 +380,42 @@ impl Tape {
             node.shape,
             &self.values[index],
             &rest[0],
-            &self.aux[index],
+            ops::Scratch {
+                aux: &mut self.aux[index],
+                indices: &mut self.indices[index],
+            },
             &mut grads,
         );
-        if let Some(lr) = sgd {
-            node.op
-                .apply_sgd(&self.values, &self.nodes, &rest[0], lr, &mut params.values);
+        if let Some(lr) = sgd
+            && let Some(operand) = node.op.fusable_operand()
+            && let Op::Param(id) = self.nodes[operand.index()].op
+        {
+            node.op.apply_sgd(
+                &self.values,
+                &self.nodes,
+                &rest[0],
+                lr,
+                &mut params.values[id.index()],
+            );
         }
+    }
+
+    /// The computed node (not an input, label or parameter) among the first `upto` that
+    /// holds the value of largest magnitude, with that magnitude. For a loss that grew
+    /// huge while staying finite there is no first non-finite node to blame; the largest
+    /// value shows where the magnitudes went. `None` when no computed node has a value.
+    pub fn largest_value(&self, upto: usize) -> Option<(Var, f32)> {
+        let mut largest: Option<(Var, f32)> = None;
+        for (i, node) in self.nodes.iter().enumerate().take(upto) {
+            if matches!(node.op, Op::Input | Op::Labels { .. } | Op::Param(_)) {
+                continue;
+            }
+            let magnitude = self.values[i].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if largest.is_none_or(|(_, m)| magnitude > m) {
+                largest = Some((Var(i as u32), magnitude));
+            }
+        }
+        largest
     }
 
     /// The first node, in evaluation order, whose value holds a NaN or infinity.

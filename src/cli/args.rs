@@ -24,7 +24,11 @@ impl Args {
             Command::Run(a) => a.run.threads,
             Command::Sweep(a) => a.run.threads,
             Command::Bench(a) => a.threads,
-            Command::Check(_) | Command::Show(_) | Command::Data(_) | Command::Report(_) => None,
+            Command::Check(_)
+            | Command::Show(_)
+            | Command::Export(_)
+            | Command::Data(_)
+            | Command::Report(_) => None,
         }
     }
 }
@@ -39,6 +43,8 @@ pub enum Command {
     Show(CheckArgs),
     /// Accuracy and loss of saved weights on the test set.
     Eval(RunArgs),
+    /// Write the trained network as an ONNX model.
+    Export(ExportArgs),
     /// Train every combination of `--set NAME=V1,V2,...` values.
     Sweep(SweepArgs),
     /// Time training steps and inference without training to convergence.
@@ -126,12 +132,32 @@ pub struct SweepArgs {
     /// (`.svg` or `.png`), atomically.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
+    /// Run only shard K of N: cells K, K+N, K+2N, ... in the order the sweep lists them.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Write each cell's run record into this existing folder, for `nnc report DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// `nnc export FILE --weights W --out MODEL.onnx`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub model: CheckArgs,
+    /// The trained weights to export (written by `nnc run --save PATH`).
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+    /// Write the ONNX model here, atomically.
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub out: PathBuf,
 }
 
 /// `nnc report RECORD...`.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct ReportArgs {
-    /// Run records (`.run.json`) written by `nnc run`.
+    /// Run records (`.run.json`) written by `nnc run` or `nnc sweep --record`, or folders
+    /// of them.
     #[arg(required = true, value_name = "RECORD")]
     pub records: Vec<PathBuf>,
     /// Draw their curves overlaid into PATH (`.svg` or `.png`), atomically.

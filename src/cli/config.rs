@@ -3,10 +3,11 @@
 //! the model.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use crate::cli::args::RunArgs;
 use crate::cli::commands::check::load_model;
-use crate::data::{Builtin, DataError, Dataset};
+use crate::data::{Builtin, DataError, Dataset, FileOptions, Search};
 use crate::graph::{Graph, validate};
 use crate::language::{Source, render_at};
 use crate::training::{TrainConfig, TrainError};
@@ -49,19 +50,9 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
         );
     }
     let data = open_data(&graph, args)?;
-    validate::check_dataset(
-        &source,
-        &graph,
-        &data.name,
-        data.features,
-        data.classes,
-        color,
-    )
-    .map_err(crate::Error::Model)?;
-    let config = TrainConfig {
-        settings: graph.train.clone(),
-        samples: args.samples,
-    };
+    validate::check_dataset(&source, &graph, &data.description(), color)
+        .map_err(crate::Error::Model)?;
+    let config = TrainConfig::new(graph.train.clone(), args.samples);
     Ok(Session {
         source,
         graph,
@@ -71,12 +62,26 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
 }
 
 /// Opens the model's dataset; when a built-in one is found nowhere, downloads it if
-/// `--download` says so, or if the user agrees at a terminal.
+/// `--download` says so, or if the user agrees at a terminal. Not when `--data` names a
+/// folder: a download goes into the cache, which that folder overrides.
 fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     let source = &graph.train.data;
-    match crate::data::open(source, args.data.as_deref()) {
+    let search = Search::from_env(args.data.as_deref());
+    // A file the model names (`csv(...)`, `npz(...)`) is relative to the model file's
+    // folder, or to `--data DIR` when given.
+    let files = FileOptions {
+        base: args.data.clone().unwrap_or_else(|| {
+            args.model
+                .file
+                .parent()
+                .map(Path::to_owned)
+                .unwrap_or_default()
+        }),
+        seed: graph.train.seed,
+    };
+    match crate::data::open_with(source, &search, &files) {
         Err(DataError::NotFound(places)) => {
-            let Some(builtin) = Builtin::from_source(source) else {
+            let Some(builtin) = Builtin::from_source(source).filter(|_| args.data.is_none()) else {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());
             };
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -103,18 +108,17 @@ fn ask_to_download(name: &str) -> anyhow::Result<bool> {
 pub fn located(err: TrainError, source: &Source) -> crate::Error {
     match &err {
         TrainError::Diverged {
-            node: Some((name, span, what)),
+            blame: Some(blame),
             lr,
             ..
         } => {
-            let label = format!("the {what} of `{name}` went non-finite here first");
             let help =
                 format!("try a smaller learning rate (lr = {lr} now), e.g. `--set` a smaller `lr`");
             crate::Error::Located(render_at(
                 source,
-                *span,
+                blame.span,
                 &err.to_string(),
-                &label,
+                &blame.label(),
                 Some(&help),
             ))
         }

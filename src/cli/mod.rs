@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod machine;
 pub mod plot;
 pub mod record;
 
@@ -42,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Check(a) => commands::check::run(&a),
         Command::Show(a) => commands::show::run(&a),
         Command::Eval(a) => commands::eval::run(&a),
+        Command::Export(a) => commands::export::run(&a),
         Command::Sweep(a) => commands::sweep::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
         Command::Gradcheck(a) => commands::gradcheck::run(&a),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::commands::run::RunReport;
+use crate::cli::commands::sweep::SweepCell;
 use crate::graph::{Loss, Optimizer};
 use crate::training::EpochReport;
 
@@ -42,9 +43,30 @@ pub struct RunRecord {
     pub cores: usize,
     /// `--threads`, if given.
     pub threads: Option<u16>,
-    pub test_accuracy: f32,
+    /// A classifier's; a regression has `test_mse` and `test_r2` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f32>,
     pub test_loss: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_r2: Option<f32>,
     pub train_seconds: f64,
+    /// Trainable parameters.
+    #[serde(default)]
+    pub params: usize,
+    #[serde(default)]
+    pub samples_per_second: f64,
+    #[serde(default)]
+    pub infer_samples_per_second: f64,
+    /// The epoch whose weights were kept.
+    #[serde(default)]
+    pub best_epoch: usize,
+    #[serde(default)]
+    pub stopped_early: bool,
+    /// The sweep this run is a cell of (`nnc sweep --record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepCell>,
     /// Seconds since 1970 when the record was made.
     #[serde(default)]
     pub unix_time: u64,
@@ -92,7 +114,15 @@ impl RunRecord {
             threads: context.threads,
             test_accuracy: report.test_accuracy,
             test_loss: report.test_loss,
+            test_mse: report.test_mse,
+            test_r2: report.test_r2,
             train_seconds: report.train_seconds,
+            params: report.params,
+            samples_per_second: report.samples_per_second,
+            infer_samples_per_second: report.infer_samples_per_second,
+            best_epoch: report.best_epoch,
+            stopped_early: report.stopped_early,
+            sweep: None,
             unix_time: unix_time(),
             history: report.history.clone(),
         }
@@ -123,6 +153,28 @@ impl RunRecord {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// The run's report as `nnc run --json` printed it (what a sweep's table is made of).
+    pub fn report(&self) -> RunReport {
+        RunReport {
+            model: self.model.clone(),
+            params: self.params,
+            epochs: self.epochs,
+            batch: self.batch,
+            seed: self.seed,
+            samples: self.samples,
+            test_accuracy: self.test_accuracy,
+            test_loss: self.test_loss,
+            test_mse: self.test_mse,
+            test_r2: self.test_r2,
+            train_seconds: self.train_seconds,
+            samples_per_second: self.samples_per_second,
+            infer_samples_per_second: self.infer_samples_per_second,
+            best_epoch: self.best_epoch,
+            stopped_early: self.stopped_early,
+            history: self.history.clone(),
+        }
     }
 
     /// `hidden=16 lr=0.1`, or empty.

@@ -4,6 +4,8 @@
 
 use rand::Rng;
 
+use super::split::SampleShape;
+
 /// The `flip` and `shift` settings of a `train` block.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Augment {
@@ -46,23 +48,36 @@ impl Augment {
         }
     }
 
-    /// Writes `image` (`rows × cols` pixels, row after row) into `out` as `pixel / 255`,
-    /// transformed by a fresh draw from `rng`. Allocates nothing.
-    pub(super) fn write(
+    /// Writes `image` (`shape`'s channels of `rows × cols` values, row after row) into
+    /// `out` as `value(v)`, every channel transformed by one fresh draw from `rng`.
+    /// Allocates nothing.
+    pub(super) fn write<T: Copy>(
         &self,
-        image: &[u8],
+        image: &[T],
         out: &mut [f32],
-        rows: usize,
-        cols: usize,
+        shape: SampleShape,
+        value: impl Fn(T) -> f32,
         rng: &mut impl Rng,
     ) {
-        write_transformed(image, out, rows, cols, self.draw(rows, cols, rng));
+        let SampleShape { rows, cols, .. } = shape;
+        let draw = self.draw(rows, cols, rng);
+        let plane = rows * cols;
+        for (image, out) in image.chunks_exact(plane).zip(out.chunks_exact_mut(plane)) {
+            write_transformed(image, out, rows, cols, draw, &value);
+        }
     }
 }
 
-/// `out[r][c] = image[r − dy][m(c − dx)] / 255`, where `m` mirrors a column when `draw`
+/// `out[r][c] = value(image[r − dy][m(c − dx)])`, where `m` mirrors a column when `draw`
 /// says so, and 0 where the source falls outside the image.
-fn write_transformed(image: &[u8], out: &mut [f32], rows: usize, cols: usize, draw: Draw) {
+fn write_transformed<T: Copy>(
+    image: &[T],
+    out: &mut [f32],
+    rows: usize,
+    cols: usize,
+    draw: Draw,
+    value: impl Fn(T) -> f32,
+) {
     debug_assert_eq!(image.len(), rows * cols);
     debug_assert_eq!(out.len(), rows * cols);
     for (r, out_row) in out.chunks_exact_mut(cols).enumerate() {
@@ -82,7 +97,7 @@ fn write_transformed(image: &[u8], out: &mut [f32], rows: usize, cols: usize, dr
                 } else {
                     j as usize
                 };
-                f32::from(src_row[j]) / 255.0
+                value(src_row[j])
             };
         }
     }
@@ -102,7 +117,9 @@ mod tests {
     /// The 3×4 image written with a mirror (or not) and a shift of `(dx, dy)`.
     fn transformed(mirror: bool, dx: isize, dy: isize) -> Vec<f32> {
         let mut out = vec![f32::NAN; 12];
-        write_transformed(&image(), &mut out, 3, 4, Draw { mirror, dx, dy });
+        write_transformed(&image(), &mut out, 3, 4, Draw { mirror, dx, dy }, |p| {
+            f32::from(p) / 255.0
+        });
         out.iter().map(|x| x * 255.0).collect()
     }
 

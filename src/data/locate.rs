@@ -1,14 +1,15 @@
 //! Finding a dataset's four IDX files, in the order the CLI contract gives: `--data DIR`,
 //! `$NNC_DATA/<folder>`, `./data/<folder>`, the cache folder, and for Fashion-MNIST
-//! Debian's `/usr/share/datasets/fashion-mnist`. Each file may be raw or `.gz`. When no
-//! place holds all four, the error lists every place and what it lacked, and says how to
-//! get the files. Opening what was found is `mnist.rs`'s business.
+//! Debian's `/usr/share/datasets/fashion-mnist`. A folder named with `--data` is the only
+//! place looked in: the fallbacks apply only without it. Each file may be raw or `.gz`.
+//! When no place holds all four, the error lists every place and what it lacked, and says
+//! how to get the files. Opening what was found is `mnist.rs`'s business.
 
 use std::path::{Path, PathBuf};
 
 use super::DataError;
+use super::DataSource;
 use super::mnist::{Builtin, FILES};
-use crate::graph::DataSource;
 
 /// Where Debian's `dataset-fashion-mnist` package installs the files.
 pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
@@ -64,9 +65,13 @@ impl Search {
             }
             DataSource::Mnist => Builtin::Mnist,
             DataSource::FashionMnist => Builtin::FashionMnist,
+            // A file is opened where its path says, never searched for.
+            DataSource::Csv(_) | DataSource::Npz(_) => return places,
         };
         let folder = builtin.folder();
         if let Some(data) = &self.data_dir {
+            // A folder the user names is authoritative: training on data found somewhere
+            // else instead would silently train on something they did not ask for. See: #11
             places.push(Place {
                 label: "--data".into(),
                 dir: Some(data.clone()),
@@ -75,6 +80,7 @@ impl Search {
                 label: "--data".into(),
                 dir: Some(data.join(folder)),
             });
+            return places;
         }
         places.push(Place {
             label: "$NNC_DATA".into(),
@@ -179,26 +185,32 @@ pub fn locate(source: &DataSource, search: &Search) -> Result<Located, DataError
             )),
         }
     }
-    let (what, how) = match source {
-        DataSource::Path(_) => (
+    let (what, how) = match (source, &search.data_dir) {
+        (DataSource::Path(_) | DataSource::Csv(_) | DataSource::Npz(_), _) => (
             "the dataset".to_string(),
             "put the four IDX files there, or point `--data DIR` at a folder that holds them"
                 .to_string(),
         ),
-        DataSource::Mnist | DataSource::FashionMnist => {
+        (DataSource::Mnist | DataSource::FashionMnist, data_dir) => {
             let builtin = if *source == DataSource::Mnist {
                 Builtin::Mnist
             } else {
                 Builtin::FashionMnist
             };
-            (
-                format!("the {} dataset", builtin.name()),
-                format!(
+            let how = match data_dir {
+                Some(dir) => format!(
+                    "put them in {} (or in its `{}` folder), or leave out `--data` to search \
+                     `$NNC_DATA`, `./data` and the cache",
+                    dir.display(),
+                    builtin.folder()
+                ),
+                None => format!(
                     "run `nnc data fetch {}` to download them into the cache, or point `--data DIR` \
                      or `NNC_DATA` at a folder that holds them",
                     builtin.name()
                 ),
-            )
+            };
+            (format!("the {} dataset", builtin.name()), how)
         }
     };
     Err(DataError::NotFound(format!(
@@ -237,15 +249,11 @@ mod tests {
     #[test]
     fn nothing_found_lists_every_place() {
         let root = tempfile::tempdir().unwrap();
-        let mut s = search(root.path());
-        s.data_dir = Some(root.path().join("flag"));
-        let err = locate(&DataSource::FashionMnist, &s)
+        let err = locate(&DataSource::FashionMnist, &search(root.path()))
             .unwrap_err()
             .to_string();
         for expected in [
             "cannot find the fashion_mnist dataset",
-            "--data ",
-            "flag/fashion-mnist: no such folder",
             "$NNC_DATA  not set",
             "data/fashion-mnist: no such folder",
             "cache/fashion-mnist",
@@ -254,6 +262,39 @@ mod tests {
         ] {
             assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
         }
+    }
+
+    #[test]
+    fn issue_11_a_data_folder_is_the_only_place_looked_in() {
+        let root = tempfile::tempdir().unwrap();
+        let mut s = search(root.path());
+        // Every fallback holds the files: `--data` must still win, and fail.
+        touch_all(&root.path().join("data/mnist"), false);
+        touch_all(&root.path().join("cache/mnist"), true);
+        touch_all(&root.path().join("env/mnist"), false);
+        s.nnc_data = Some(root.path().join("env"));
+        s.data_dir = Some(root.path().join("flag"));
+        let err = locate(&DataSource::Mnist, &s).unwrap_err().to_string();
+        for expected in [
+            "cannot find the mnist dataset",
+            "flag: no such folder",
+            "flag/mnist: no such folder",
+            "leave out `--data`",
+        ] {
+            assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+        }
+        let looked_in: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
+        assert_eq!(looked_in.len(), 2, "only the two `--data` places:\n{err}");
+        assert!(looked_in.iter().all(|l| l.contains("--data")), "{err}");
+        assert!(!err.contains("nnc data fetch"), "{err}");
+        // A folder that exists but lacks files is named with what it lacks.
+        std::fs::create_dir_all(root.path().join("flag/mnist")).unwrap();
+        std::fs::write(root.path().join("flag/mnist").join(FILES[0]), b"").unwrap();
+        let err = locate(&DataSource::Mnist, &s).unwrap_err().to_string();
+        assert!(
+            err.contains("flag/mnist: missing train-labels-idx1-ubyte"),
+            "{err}"
+        );
     }
 
     #[test]

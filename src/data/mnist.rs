@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::DataSource;
 use super::idx::{self, Images, Labels};
 use super::locate::Located;
-use super::{DataError, Dataset, Split, cache};
-use crate::graph::DataSource;
+use super::{DataError, Dataset, Split, Target, cache};
 
 /// The four standard file names (without `.gz`), in the order [`Located::files`] keeps.
 pub const FILES: [&str; 4] = [
@@ -96,7 +96,7 @@ impl Builtin {
         match source {
             DataSource::Mnist => Some(Builtin::Mnist),
             DataSource::FashionMnist => Some(Builtin::FashionMnist),
-            DataSource::Path(_) => None,
+            DataSource::Path(_) | DataSource::Csv(_) | DataSource::Npz(_) => None,
         }
     }
 
@@ -144,6 +144,11 @@ impl Builtin {
     pub fn classes(self) -> usize {
         10
     }
+
+    /// Each image's `(rows, cols)`: both datasets are 28 × 28 grey-level pixels.
+    pub fn image_size(self) -> (usize, usize) {
+        (28, 28)
+    }
 }
 
 /// Opens four located files as a dataset. `.gz` files are decompressed into `cache` first;
@@ -164,10 +169,30 @@ pub fn open_located(
         idx::map(&mapped)
     };
     let [train_images, train_labels, test_images, test_labels] = &located.files;
-    let train_images = Images::parse(train_images, bytes(train_images)?)?;
-    let train_labels = Labels::parse(train_labels, bytes(train_labels)?)?;
-    let test_images = Images::parse(test_images, bytes(test_images)?)?;
-    let test_labels = Labels::parse(test_labels, bytes(test_labels)?)?;
+    let files = [
+        (train_images.as_path(), bytes(train_images)?),
+        (train_labels.as_path(), bytes(train_labels)?),
+        (test_images.as_path(), bytes(test_images)?),
+        (test_labels.as_path(), bytes(test_labels)?),
+    ];
+    open_bytes(name, files, classes)
+}
+
+/// Checks four files' bytes (each with the path its errors name, in [`FILES`] order) and
+/// makes them a dataset: every header against its file's length, images against labels,
+/// the test images' size against the training images', and every label against `classes`
+/// (`None`: the largest label plus one). [`open_located`] hands it mapped files; it is
+/// public so that the fuzz targets (`fuzz/`) can feed it bytes held in memory.
+pub fn open_bytes(
+    name: &str,
+    files: [(&Path, idx::Bytes); 4],
+    classes: Option<usize>,
+) -> Result<Dataset, DataError> {
+    let [train_images, train_labels, test_images, test_labels] = files;
+    let train_images = Images::parse(train_images.0, train_images.1)?;
+    let train_labels = Labels::parse(train_labels.0, train_labels.1)?;
+    let test_images = Images::parse(test_images.0, test_images.1)?;
+    let test_labels = Labels::parse(test_labels.0, test_labels.1)?;
 
     agree(&train_images, &train_labels)?;
     agree(&test_images, &test_labels)?;
@@ -196,13 +221,12 @@ pub fn open_located(
     within(&train_labels, classes)?;
     within(&test_labels, classes)?;
 
-    let features = train_images.features();
     Ok(Dataset {
         name: name.to_string(),
-        train: Split::whole(Arc::new(train_images), Arc::new(train_labels)),
-        test: Split::whole(Arc::new(test_images), Arc::new(test_labels)),
-        features,
-        classes,
+        train: Split::idx(Arc::new(train_images), Arc::new(train_labels)),
+        test: Split::idx(Arc::new(test_images), Arc::new(test_labels)),
+        target: Target::Classes(classes),
+        class_names: Vec::new(),
     })
 }
 

@@ -1,22 +1,19 @@
 //! Lowering: a validated [`Graph`] onto the autodiff [`Tape`].
 //!
-//! [`init_params`] draws each `dense` layer's weights once (they persist across steps in
-//! [`Params`], named `{node}.weight` and `{node}.bias`); [`Network::record`] records the
-//! graph for one batch size. Recording again for another batch size reuses the tape's
-//! buffers.
+//! [`init_params`] allocates and draws every tensor the nodes declare ([`Op::params`]:
+//! weights, biases, buffers), once; they persist across steps in [`Params`], named
+//! `{prefix}.{suffix}`. [`Network::record`] records the graph for one batch size.
+//! Recording again for another batch size reuses the tape's buffers.
 
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::{Activation, Graph, Init, Loss, NodeId, Op};
+use super::{Activation, Fill, Graph, Init, Loss, NodeId, Op, Role};
+use crate::autodiff::ops::BatchNormParams;
 use crate::autodiff::{ParamId, Params, Shape, Tape, TapeError, Var};
 
-/// The parameters of one `dense` node.
-#[derive(Debug, Clone, Copy)]
-pub struct DenseParams {
-    pub weight: ParamId,
-    pub bias: Option<ParamId>,
-}
+/// Per graph node, the tensors it owns, in the order of its [`Op::params`].
+pub type NodeParams = Vec<Vec<ParamId>>;
 
 /// Where the targets go: class indices for the fused softmax + cross-entropy, or one-hot
 /// rows for `mse` and for cross-entropy on an output that is not a softmax.
@@ -41,77 +38,54 @@ pub struct Network {
     pub origin: Vec<Option<NodeId>>,
 }
 
-/// Draws the initial parameters of every `dense` node, in graph order, from `rng`.
-/// Returns the store and, per graph node, its parameters (if any).
-pub fn init_params(
-    graph: &Graph,
-    rng: &mut StdRng,
-) -> Result<(Params, Vec<Option<DenseParams>>), TapeError> {
+/// Draws the initial tensors of every node, in graph order, from `rng`. Returns the
+/// store and, per graph node, its tensors.
+pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParams), TapeError> {
     let mut params = Params::new();
     let mut per_node = Vec::with_capacity(graph.nodes.len());
-    let dense_names: Vec<&str> = graph
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.op, Op::Dense { .. }))
-        .map(|n| n.name.as_str())
-        .collect();
     for node in &graph.nodes {
-        let Op::Dense { units, bias, init } = node.op else {
-            per_node.push(None);
-            continue;
-        };
-        let n_in = graph.node(node.inputs[0]).width;
-        let shape = Shape::matrix(units, n_in)?;
-        let weights = draw(init, n_in, units, shape.numel(), rng);
-        let base = param_base_name(&node.name, &dense_names);
-        // Drawn and saved as `[units, n_in]` (PyTorch's layout). Wide layers are stored
-        // `[n_in, units]`: at batch 1 the product and the update then read one contiguous
-        // row per nonzero input. Narrow ones (an output of 10 classes) keep the saved
-        // layout, where a product is `units` dot products of length `n_in`.
-        let name = format!("{base}.weight");
-        let weight = if units >= TRANSPOSE_FROM_UNITS {
-            params.add_transposed(name, shape, weights)?
-        } else {
-            params.add(name, shape, weights)?
-        };
-        let bias = if bias {
-            Some(params.add(
-                format!("{base}.bias"),
-                Shape::vector(units)?,
-                vec![0.0; units],
-            )?)
-        } else {
-            None
-        };
-        per_node.push(Some(DenseParams { weight, bias }));
+        let mut ids = Vec::new();
+        for spec in graph.node_specs(node) {
+            let name = format!("{}.{}", node.param_prefix, spec.suffix);
+            let values = fill(spec.fill, spec.shape.numel(), rng);
+            let id = match (spec.role, spec.stored_transposed) {
+                (Role::Buffer, _) if spec.count => params.add_count(name, spec.shape, values)?,
+                (Role::Buffer, _) => params.add_buffer(name, spec.shape, values)?,
+                (Role::Trainable, true) => params.add_transposed(name, spec.shape, values)?,
+                (Role::Trainable, false) => params.add(name, spec.shape, values)?,
+            };
+            if spec.decays {
+                params.set_decays(id);
+            }
+            ids.push(id);
+        }
+        per_node.push(ids);
     }
     Ok((params, per_node))
 }
 
-/// Dense layers with at least this many units store their weights transposed.
-const TRANSPOSE_FROM_UNITS: usize = 32;
-
-/// The prefix of a dense node's tensor names: the binding's name when the line has one
-/// `dense` (`h = x |> dense(256) |> sigmoid` gives `h.weight`, `h.bias`, as PyTorch
-/// names a layer's tensors), the node's own name when it has several (`h.dense0.weight`).
-/// `{binding}.dense` is shortened only when the binding's own node is not a dense too
-/// (`d = h |> dense(3) |> relu |> dense(2)` keeps `d.dense.weight` beside `d.weight`), so
-/// the prefixes are as unique as the node names.
-pub fn param_base_name<'a>(node_name: &'a str, dense_names: &[&str]) -> &'a str {
-    match node_name.strip_suffix(".dense") {
-        Some(binding) if !dense_names.contains(&binding) => binding,
-        _ => node_name,
+/// `count` initial values of a tensor.
+fn fill(fill: Fill, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    match fill {
+        Fill::Draw {
+            init,
+            fan_in,
+            fan_out,
+        } => draw(init, fan_in, fan_out, count, rng),
+        Fill::Zeros => vec![0.0; count],
+        Fill::Ones => vec![1.0; count],
     }
 }
 
-/// `count` initial weights of a `units × n_in` layer.
-fn draw(init: Init, n_in: usize, units: usize, count: usize, rng: &mut StdRng) -> Vec<f32> {
-    let n_in = n_in.max(1) as f32;
+/// `count` initial weights of a layer with `fan_in` inputs and `fan_out` outputs per
+/// weight (a dense layer's `n_in` and `units`).
+fn draw(init: Init, fan_in: usize, fan_out: usize, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    let fan_in = fan_in.max(1) as f32;
     match init {
-        Init::Xavier => uniform((6.0 / (n_in + units as f32)).sqrt(), count, rng),
-        Init::Uniform => uniform(1.0 / n_in.sqrt(), count, rng),
-        Init::He => normal((2.0 / n_in).sqrt(), count, rng),
-        Init::Normal => normal((1.0 / n_in).sqrt(), count, rng),
+        Init::Xavier => uniform((6.0 / (fan_in + fan_out as f32)).sqrt(), count, rng),
+        Init::Uniform => uniform(1.0 / fan_in.sqrt(), count, rng),
+        Init::He => normal((2.0 / fan_in).sqrt(), count, rng),
+        Init::Normal => normal((1.0 / fan_in).sqrt(), count, rng),
     }
 }
 
@@ -142,7 +116,7 @@ impl Network {
     pub fn record(
         graph: &Graph,
         params: &Params,
-        dense: &[Option<DenseParams>],
+        node_params: &[Vec<ParamId>],
         mut tape: Tape,
         batch: usize,
         with_loss: bool,
@@ -160,24 +134,25 @@ impl Network {
             let id = NodeId(index as u32);
             let x = node.inputs.first().map(|i| vars[i.index()]);
             let arg = |k: usize| vars[node.inputs[k].index()];
+            let owned = &node_params[index];
             let var = match (&node.op, x) {
                 (Op::Input, _) => {
-                    let v = tape.input(Shape::matrix(batch, node.width)?);
+                    let v = tape.input(node.shape.batched(batch)?);
                     input = Some(v);
                     v
                 }
                 (Op::Dense { .. }, Some(x)) => {
-                    let p =
-                        dense[index].expect("init_params gives every dense node its parameters");
-                    let w = tape.param(params, p.weight);
-                    let y = if params.is_transposed(p.weight) {
+                    // `Op::params`: the weight, then the bias if the layer has one.
+                    let weight = owned[0];
+                    let w = tape.param(params, weight);
+                    let y = if params.is_transposed(weight) {
                         tape.matmul(x, w)? // x·Wᵀ, with Wᵀ stored
                     } else {
                         tape.matmul_nt(x, w)?
                     };
-                    match p.bias {
-                        Some(b) => {
-                            let b = tape.param(params, b);
+                    match owned.get(1) {
+                        Some(&bias) => {
+                            let b = tape.param(params, bias);
                             tape.bias_add(y, b)?
                         }
                         None => y,
@@ -202,6 +177,41 @@ impl Network {
                 (Op::Mul, _) => tape.mul(arg(0), arg(1))?,
                 (Op::Scale(c), Some(x)) => tape.scale(x, *c),
                 (Op::AddScalar(c), Some(x)) => tape.add_scalar(x, *c),
+                (
+                    Op::Conv2d {
+                        stride, padding, ..
+                    },
+                    Some(x),
+                ) => {
+                    // `Op::params`: the weight, then the bias if the layer has one.
+                    let w = tape.param(params, owned[0]);
+                    let b = owned.get(1).map(|&bias| tape.param(params, bias));
+                    tape.conv2d(x, w, b, *stride, *padding)?
+                }
+                (Op::Pool { kind, size, stride }, Some(x)) => {
+                    tape.pool(*kind, x, *size, *stride)?
+                }
+                (Op::GlobalAvgPool, Some(x)) => tape.global_avgpool(x)?,
+                (Op::Flatten, Some(x)) => tape.reshape(x, node.shape.batched(batch)?)?,
+                (Op::BatchNorm { momentum, eps }, Some(x)) => {
+                    // `Op::params`: scale, shift, running mean and variance, count.
+                    let [gamma, beta, running_mean, running_var, tracked] =
+                        [0, 1, 2, 3, 4].map(|i| tape.param(params, owned[i]));
+                    let tensors = BatchNormParams {
+                        gamma,
+                        beta,
+                        running_mean,
+                        running_var,
+                        tracked,
+                    };
+                    tape.batchnorm(x, tensors, *momentum, *eps)?
+                }
+                (Op::Standardize, Some(x)) => {
+                    // `Op::params`: the mean, then the deviation.
+                    let mean = tape.param(params, owned[0]);
+                    let std = tape.param(params, owned[1]);
+                    tape.standardize(x, mean, std)?
+                }
                 (op, None) => {
                     return Err(TapeError::Invalid {
                         op: "lower",
@@ -220,7 +230,7 @@ impl Network {
         let (mut loss, mut targets) = (None, None);
         if let (true, Some(kind)) = (with_loss, graph.loss) {
             let output_node = graph.node(graph.output);
-            let classes = output_node.width;
+            let classes = output_node.shape.numel();
             let (l, t) = match kind {
                 Loss::CrossEntropy => match output_node.op {
                     // From the logits in one stable step: never log(softmax).
@@ -292,6 +302,30 @@ impl Network {
                 }
                 Ok(())
             }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a batch's target values (a regression table's, one per sample) into the
+    /// target node: the `[batch, 1]` rows that `mse` compares the output with.
+    pub fn set_values(&mut self, values: &[f32]) -> Result<(), TapeError> {
+        match self.targets {
+            Some(Targets::OneHot(var)) => {
+                let buffer = self.tape.value_mut(var)?;
+                if buffer.len() != values.len() {
+                    return Err(TapeError::Length {
+                        what: "target values",
+                        expected: buffer.len(),
+                        got: values.len(),
+                    });
+                }
+                buffer.copy_from_slice(values);
+                Ok(())
+            }
+            Some(Targets::Labels(_)) => Err(TapeError::Invalid {
+                op: "set_values",
+                why: "this loss compares the output with class labels, not values".into(),
+            }),
             None => Ok(()),
         }
     }

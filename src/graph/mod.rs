@@ -6,12 +6,17 @@
 //! no float buffers: parameters are declared here and allocated by the lowering.
 
 pub mod build;
+pub mod builtins;
 pub mod lower;
+pub mod op;
 pub mod shape;
 pub mod validate;
 
 pub use build::{BuildOptions, build_graph};
+pub use op::{Activation, Fill, Init, Op, ParamSpec, Role};
 
+use crate::autodiff::Shape;
+pub use crate::data::DataSource;
 use crate::language::Span;
 
 /// Index of a node in [`Graph::nodes`]. Inputs of a node always have smaller ids.
@@ -44,68 +49,17 @@ pub struct Graph {
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The name the file bound (`h`, `output`), or for an inner node of a binding's
-    /// expression a derived one (`h.dense`, `h.sigmoid`, `h.dense1`). Unique in the graph;
-    /// parameter tensors are named `{name}.weight` and `{name}.bias`.
+    /// expression a derived one (`h.dense`, `h.sigmoid`, `h.dense1`). Unique in the graph.
     pub name: String,
     pub op: Op,
     pub inputs: Vec<NodeId>,
-    /// Features per sample of this node's output.
-    pub width: usize,
+    /// The per-sample shape of this node's output: `[n]` or `[c, h, w]`.
+    pub shape: Shape,
     /// Where in the source this node was written, for diagnostics at run time.
     pub span: Span,
-}
-
-/// The closed set of graph operations.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// `input(n)`: `width` is `n`.
-    Input,
-    /// `dense(x, units)`: `y = x·Wᵀ + b` with `W: [units, n_in]`.
-    Dense {
-        units: usize,
-        bias: bool,
-        init: Init,
-    },
-    Activation(Activation),
-    /// `dropout(x, p)`, `0 ≤ p < 1`: zeroes each element with probability `p` in training
-    /// and scales the rest by `1/(1-p)`; identity at inference.
-    Dropout {
-        p: f32,
-    },
-    /// `concat(a, b, ...)` along the feature axis.
-    Concat,
-    /// Element-wise `a + b`, `a - b`, `a * b` of two nodes of the same width.
-    Add,
-    Sub,
-    Mul,
-    /// `a * c` or `c * a` with a number `c`.
-    Scale(f32),
-    /// `a + c` (and `a - c` as `a + (-c)`) with a number `c`.
-    AddScalar(f32),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    LeakyRelu { slope: f32 },
-    Softmax,
-    LogSoftmax,
-    Identity,
-}
-
-/// How a `dense` layer's weights are drawn. Biases start at zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    /// Glorot/Xavier uniform: `U(±sqrt(6 / (n_in + units)))`.
-    Xavier,
-    /// He normal: `N(0, 2 / n_in)`.
-    He,
-    /// `U(±1/sqrt(n_in))`, as PyTorch's `nn.Linear`.
-    Uniform,
-    /// `N(0, 1/n_in)`.
-    Normal,
+    /// The prefix of the tensors this node owns (`h` for `h.weight`): see `build`'s
+    /// module docs for the rule.
+    pub param_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +84,11 @@ pub struct TrainSettings {
     pub validation: f32,
     /// Stop after this many epochs without a better validation loss.
     pub early_stopping: Option<usize>,
+    /// L2 penalty on every weight (not biases or batch-norm parameters), in `[0, 1)`;
+    /// decoupled from the gradient with Adam (AdamW).
+    pub weight_decay: f32,
+    /// How the learning rate moves step by step (exclusive with `lr_decay`).
+    pub schedule: Schedule,
     /// The learning rate of epoch `e` (from 1) is `lr · lr_decay^(e − 1)`; in `(0, 1]`.
     /// An extension of the v1 language (see the README).
     pub lr_decay: f32,
@@ -159,6 +118,8 @@ impl Default for TrainSettings {
             validation: 0.0,
             early_stopping: None,
             lr_decay: 1.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
             flip: 0.0,
             shift: 0,
             data_span: None,
@@ -166,12 +127,41 @@ impl Default for TrainSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataSource {
-    Mnist,
-    FashionMnist,
-    /// A folder of the four IDX files.
-    Path(String),
+/// A learning-rate schedule over the whole run's steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// The optimizer's `lr` throughout (with `lr_decay`, if any, per epoch).
+    Constant,
+    /// From `lr` down to 0 along a half cosine over all steps.
+    Cosine,
+    /// PyTorch's `OneCycleLR` (its defaults): from `max_lr / 25` up to `max_lr` over the
+    /// first 30 % of the steps, then down to `max_lr / 25 / 10⁴`, both halves cosines. The
+    /// optimizer's `lr` is not used.
+    OneCycle { max_lr: f32 },
+}
+
+impl Schedule {
+    /// The learning rate of step `step` (from 0) of `total`, for an optimizer `lr`.
+    pub fn lr_at(self, lr: f32, step: usize, total: usize) -> f32 {
+        let cosine = |from: f64, to: f64, fraction: f64| {
+            to + (from - to) * 0.5 * (1.0 + (std::f64::consts::PI * fraction.clamp(0.0, 1.0)).cos())
+        };
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => cosine(lr as f64, 0.0, step as f64 / total.max(1) as f64) as f32,
+            Schedule::OneCycle { max_lr } => {
+                let (peak, initial) = (max_lr as f64, max_lr as f64 / 25.0);
+                let last = total.saturating_sub(1).max(1) as f64;
+                let rise = (0.3 * total as f64 - 1.0).max(1.0);
+                let step = step as f64;
+                if step <= rise {
+                    cosine(initial, peak, step / rise) as f32
+                } else {
+                    cosine(peak, initial / 1e4, (step - rise) / (last - rise).max(1.0)) as f32
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,43 +183,61 @@ impl Graph {
         &self.nodes[id.index()]
     }
 
-    /// Trainable parameters: `units × n_in` weights plus `units` biases per `dense`.
+    /// The per-sample shapes of a node's inputs, in order.
+    pub fn input_shapes(&self, node: &Node) -> Vec<Shape> {
+        node.inputs.iter().map(|&id| self.node(id).shape).collect()
+    }
+
+    /// The tensors a node owns (see [`Op::params`]); the graph was validated, so every
+    /// one of them fits in memory.
+    pub fn node_specs(&self, node: &Node) -> Vec<ParamSpec> {
+        node.op
+            .params(&self.input_shapes(node))
+            .expect("validation checked every tensor's size")
+    }
+
+    /// Trainable parameters of the whole model (buffers are not parameters).
     pub fn param_count(&self) -> usize {
         self.nodes.iter().map(|node| self.node_params(node)).sum()
     }
 
-    /// Parameters of one node.
+    /// Trainable parameters of one node.
     pub fn node_params(&self, node: &Node) -> usize {
-        match node.op {
-            Op::Dense { units, bias, .. } => {
-                let n_in = self.node(node.inputs[0]).width;
-                units * n_in + if bias { units } else { 0 }
-            }
-            _ => 0,
-        }
+        self.node_specs(node)
+            .iter()
+            .filter(|spec| spec.role == Role::Trainable)
+            .map(|spec| spec.shape.numel())
+            .sum()
     }
 
-    /// Forward floating-point operations per sample: `2·n_in·units (+ units)` per dense
-    /// layer, one per element for element-wise work, a few per element for the
-    /// transcendental activations.
+    /// Forward floating-point operations per sample (see [`Op::flops`]).
     pub fn flops_per_sample(&self) -> u64 {
         self.nodes
             .iter()
-            .map(|node| {
-                let width = node.width as u64;
-                match node.op {
-                    Op::Input | Op::Concat | Op::Activation(Activation::Identity) => 0,
-                    Op::Dense { units, bias, .. } => {
-                        let n_in = self.node(node.inputs[0]).width as u64;
-                        2 * n_in * units as u64 + if bias { units as u64 } else { 0 }
-                    }
-                    Op::Activation(Activation::Sigmoid | Activation::Tanh) => 4 * width,
-                    Op::Activation(Activation::Softmax | Activation::LogSoftmax) => 5 * width,
-                    Op::Activation(Activation::Relu | Activation::LeakyRelu { .. }) => width,
-                    Op::Dropout { .. } => width,
-                    Op::Add | Op::Sub | Op::Mul | Op::Scale(_) | Op::AddScalar(_) => width,
-                }
-            })
+            .map(|node| node.op.flops(&self.input_shapes(node), node.shape))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn schedules_follow_pytorch() {
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * b.abs().max(1e-3);
+        // Cosine annealing from 0.1 to 0 over 100 steps (`CosineAnnealingLR`, eta_min 0).
+        let cosine = |step| Schedule::Cosine.lr_at(0.1, step, 100);
+        assert!(close(cosine(0), 0.1) && close(cosine(50), 0.05) && cosine(100) == 0.0);
+        // `OneCycleLR(max_lr = 1, total_steps = 100)`: 0.04 at step 0, 1 at step 29
+        // (`pct_start·total − 1`), 4e-6 at step 99, the halves cosines.
+        let one = |step| Schedule::OneCycle { max_lr: 1.0 }.lr_at(0.5, step, 100);
+        assert!(close(one(0), 0.04), "{}", one(0));
+        assert!(close(one(29), 1.0), "{}", one(29));
+        assert!(close(one(99), 4e-6), "{}", one(99));
+        let mid_rise =
+            0.04 + (1.0 - 0.04) * 0.5 * (1.0 - (std::f64::consts::PI * 14.0 / 29.0).cos());
+        assert!(close(one(14), mid_rise as f32), "{}", one(14));
+        assert_eq!(Schedule::Constant.lr_at(0.3, 7, 10), 0.3);
     }
 }

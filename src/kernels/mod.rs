@@ -4,12 +4,12 @@
 //! owns. Matrix products go through [`gemm::gemm`] (the crate's only `sgemm` call);
 //! element-wise work through [`simd`] (`wide::f32x8`, eight lanes); row-wise reductions
 //! (softmax, sums) through [`reduce`]. Large products are cut into bands of rows that
-//! run on rayon's pool ([`on_worker_pool`]); every output element is still summed by one
+//! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 //!
 //! The layers of convolutional networks, on `[batch, c, h, w]` images: [`conv`] (im2col
 //! and products; its geometry in [`conv_shape`], its copies in [`im2col`], a direct path
-//! for one input channel in [`conv_direct`]), [`pool`] (max, average, global average) and
+//! for one input channel in [`conv_direct`]), [`pooling`] (max, average, global average) and
 //! [`batchnorm`]. Flatten needs no kernel: `[c, h, w]` is already in memory as `[c·h·w]`.
 //! They take caller-provided scratch (sized by the shape's `*_len` functions) and
 //! allocate nothing; backward kernels add into gradients.
@@ -21,23 +21,108 @@ pub mod conv_shape;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;
+pub mod pooling;
 pub mod reduce;
 pub mod simd;
 
 pub use gemm::{MatRef, gemm, gemm_scaled};
+pub use pool::on_worker_pool;
 
-/// Runs `work` on a pool of `threads` worker threads (all cores when `None`), started on
-/// one of the pool's own threads: the products' bands then run on that thread and the
-/// others, instead of the caller sleeping while the pool works. The stack is as large as a
-/// main thread's, which the front end's nesting limits were chosen for. Without a pool
-/// (the pool cannot start), `work` runs here and the products still use rayon's global one.
-pub fn on_worker_pool<R: Send>(threads: Option<usize>, work: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0)) // 0: rayon's default, all cores
-        .stack_size(8 << 20)
-        .build()
+/// The SIMD instructions the kernels run on, for reports that give a speed: a number means
+/// little without them (`nnc bench`, `benches/race.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstructionSets {
+    /// Element-wise kernels and nnc's own products ([`simd`], `wide::f32x8`): chosen when
+    /// nnc is compiled (`.cargo/config.toml` builds with `target-cpu=native`).
+    pub wide: &'static str,
+    /// `matrixmultiply::sgemm`: chosen at run time from the CPU's features.
+    pub matrixmultiply: &'static str,
+}
+
+/// What this build and this CPU use; see [`InstructionSets`].
+pub fn instruction_sets() -> InstructionSets {
+    InstructionSets {
+        wide: wide_instructions(),
+        matrixmultiply: matrixmultiply_instructions(),
+    }
+}
+
+/// `wide::f32x8` is 256 bits wide at most: on AVX it is one `ymm` register (FMA fuses
+/// `mul_add`); below AVX, two SSE halves. An AVX-512 build still runs it on AVX2.
+fn wide_instructions() -> &'static str {
+    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        "AVX2+FMA"
+    } else if cfg!(all(target_feature = "avx", target_feature = "fma")) {
+        "AVX+FMA"
+    } else if cfg!(target_feature = "avx") {
+        "AVX"
+    } else if cfg!(target_feature = "sse2") {
+        "SSE2"
+    } else if cfg!(target_feature = "neon") {
+        "NEON"
+    } else {
+        "scalar"
+    }
+}
+
+/// The kernel `matrixmultiply` 0.3 picks for `f32` (its `sgemm_kernel::detect`): AVX-512F
+/// first (its default `avx512` feature, which nnc keeps, on Rust 1.89 or later), then
+/// AVX2 with FMA, then AVX; otherwise its portable kernel, which the compiler vectorises
+/// for the baseline (SSE2 on x86-64).
+#[cfg(target_arch = "x86_64")]
+fn matrixmultiply_instructions() -> &'static str {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else if std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("avx2")
     {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
+        "AVX2+FMA"
+    } else if std::arch::is_x86_feature_detected!("avx") {
+        "AVX"
+    } else {
+        "SSE2"
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn matrixmultiply_instructions() -> &'static str {
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        "NEON"
+    } else {
+        "scalar"
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn matrixmultiply_instructions() -> &'static str {
+    "scalar"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instruction_sets_follow_the_build_and_the_cpu() {
+        let sets = instruction_sets();
+        #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+        assert_eq!(sets.wide, "AVX2+FMA");
+        #[cfg(not(target_feature = "avx"))]
+        assert!(matches!(sets.wide, "SSE2" | "NEON" | "scalar"), "{sets:?}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            // A build for this CPU cannot use more than the CPU has: AVX2 compiled in
+            // means the run-time check finds it too.
+            if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+                assert!(
+                    matches!(sets.matrixmultiply, "AVX2+FMA" | "AVX-512"),
+                    "{sets:?}"
+                );
+            }
+            assert_eq!(
+                sets.matrixmultiply == "AVX-512",
+                std::arch::is_x86_feature_detected!("avx512f")
+            );
+        }
     }
 }

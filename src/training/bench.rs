@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use super::optimizer::Optimizer;
 use super::{Model, TrainError};
 use crate::autodiff::{Op, Tape, Var};
-use crate::data::Split;
+use crate::data::{Split, TargetBuffer};
 use crate::graph::lower::Network;
 use crate::graph::{Graph, NodeId};
 
@@ -24,7 +24,7 @@ pub struct Stepper<'a> {
     pub net: Network,
     order: Vec<u32>,
     cursor: usize,
-    labels: Vec<u32>,
+    targets: TargetBuffer,
 }
 
 impl<'a> Stepper<'a> {
@@ -41,7 +41,14 @@ impl<'a> Stepper<'a> {
         let optimizer = Optimizer::new(graph.train.optimizer, &model.params);
         let mut tape = Tape::new();
         tape.set_training(training);
-        let net = Network::record(graph, &model.params, &model.dense, tape, batch, training)?;
+        let net = Network::record(
+            graph,
+            &model.params,
+            &model.node_params,
+            tape,
+            batch,
+            training,
+        )?;
         let mut order: Vec<u32> = (0..data.len() as u32).collect();
         order.shuffle(&mut rng);
         if order.len() < batch {
@@ -57,7 +64,7 @@ impl<'a> Stepper<'a> {
             net,
             order,
             cursor: 0,
-            labels: vec![0; batch],
+            targets: data.target_buffer(batch),
         })
     }
 
@@ -69,12 +76,12 @@ impl<'a> Stepper<'a> {
         }
         let indices = &self.order[self.cursor..self.cursor + batch];
         self.cursor += batch;
-        self.data.write_batch(
+        self.data.write_batch_to(
             indices,
             self.net.tape.value_mut(self.net.input)?,
-            &mut self.labels,
+            &mut self.targets,
         );
-        self.net.set_targets(&self.labels)?;
+        super::set_targets(&mut self.net, &self.targets, batch)?;
         Ok(())
     }
 
@@ -83,6 +90,7 @@ impl<'a> Stepper<'a> {
         self.load_batch()?;
         let loss = self.net.loss.ok_or(TrainError::NoLoss)?;
         self.net.tape.forward(&self.model.params);
+        self.net.tape.update_running_stats(&mut self.model.params);
         let value = self.net.tape.value(loss)[0];
         self.optimizer
             .backward_and_step(&mut self.net.tape, loss, &mut self.model.params);

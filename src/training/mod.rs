@@ -1,27 +1,34 @@
-//! Training: the loop, optimizers and weights on disk.
+//! Training: the loop, its progress events, the divergence rule, optimizers and weights
+//! on disk.
 
 pub mod bench;
+pub mod divergence;
 pub mod optimizer;
+pub mod progress;
 pub mod trainer;
 pub mod weights;
 
-pub use trainer::{EpochReport, Model, Progress, TrainConfig, TrainReport, evaluate, train};
+pub use divergence::{Blame, BlameKind, Cause, DIVERGENCE_FACTOR, LossGuard};
+pub use progress::{PROGRESS_INTERVAL, Progress};
+pub use trainer::{
+    EpochReport, Model, Scores, TrainConfig, TrainReport, evaluate, set_targets, train,
+    training_rows,
+};
 
 use crate::autodiff::TapeError;
-use crate::language::Span;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// A NaN or infinity in the loss; `node` is where it first appeared (name, span, and
-    /// whether its value or its gradient went bad).
-    #[error("training diverged at epoch {epoch}, step {step}: the loss is {loss}{}; try a smaller learning rate (lr = {lr} now)",
-        node.as_ref().map(|(name, _, what)| format!(" (first non-finite {what}: node `{name}`)")).unwrap_or_default())]
+    /// A NaN or infinite loss, or a finite one that exploded (see [`divergence`]);
+    /// `blame` is the node to report it at.
+    #[error("training diverged at epoch {epoch}, step {step}: {cause}{}; try a smaller learning rate (lr = {lr} now)",
+        blame.as_ref().map(Blame::describe).unwrap_or_default())]
     Diverged {
         epoch: usize,
         step: usize,
-        loss: f32,
+        cause: Cause,
         lr: f32,
-        node: Option<(String, Span, &'static str)>,
+        blame: Option<Blame>,
     },
     #[error("the model has no `loss` line, so it cannot be trained")]
     NoLoss,

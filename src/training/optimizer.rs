@@ -13,6 +13,8 @@ pub enum Optimizer {
         lr: f32,
         momentum: f32,
         velocity: Vec<Vec<f32>>,
+        /// `g ← g + λ·w` for every decaying weight, before the momentum (PyTorch's SGD).
+        weight_decay: f32,
     },
     /// Adam with bias correction (Kingma & Ba, 2015).
     Adam {
@@ -23,6 +25,8 @@ pub enum Optimizer {
         m: Vec<Vec<f32>>,
         v: Vec<Vec<f32>>,
         t: i32,
+        /// Decoupled (AdamW): `w ← w·(1 − lr·λ)` for every decaying weight, then the step.
+        weight_decay: f32,
     },
 }
 
@@ -39,6 +43,7 @@ impl Optimizer {
                 lr,
                 momentum,
                 velocity: if momentum == 0.0 { Vec::new() } else { zeros() },
+                weight_decay: 0.0,
             },
             graph::Optimizer::Adam {
                 lr,
@@ -53,8 +58,19 @@ impl Optimizer {
                 m: zeros(),
                 v: zeros(),
                 t: 0,
+                weight_decay: 0.0,
             },
         }
+    }
+
+    /// With an L2 penalty `λ` on every decaying weight (see the variants for how).
+    pub fn with_weight_decay(mut self, lambda: f32) -> Self {
+        match &mut self {
+            Optimizer::Sgd { weight_decay, .. } | Optimizer::Adam { weight_decay, .. } => {
+                *weight_decay = lambda;
+            }
+        }
+        self
     }
 
     /// The learning rate, for messages.
@@ -89,9 +105,12 @@ impl Optimizer {
     /// tape allows it.
     pub fn fused_lr(&self, tape: &Tape) -> Option<f32> {
         match *self {
-            Optimizer::Sgd { lr, momentum, .. } if momentum == 0.0 && tape.sgd_fusable() => {
-                Some(lr)
-            }
+            Optimizer::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+                ..
+            } if momentum == 0.0 && weight_decay == 0.0 && tape.sgd_fusable() => Some(lr),
             _ => None,
         }
     }
@@ -103,9 +122,17 @@ impl Optimizer {
                 lr,
                 momentum,
                 velocity,
+                weight_decay,
             } => {
                 for id in params.ids() {
+                    if !params.is_trainable(id) {
+                        continue; // a buffer: its op maintains it
+                    }
+                    let decays = *weight_decay != 0.0 && params.decays(id);
                     let (w, g) = params.value_and_grad_mut(id);
+                    if decays {
+                        simd::axpy(*weight_decay, w, g);
+                    }
                     if *momentum == 0.0 {
                         simd::axpy(-*lr, g, w);
                     } else {
@@ -126,6 +153,7 @@ impl Optimizer {
                 m,
                 v,
                 t,
+                weight_decay,
             } => {
                 *t = t.saturating_add(1);
                 let correction1 = 1.0 - beta1.powi(*t);
@@ -133,7 +161,15 @@ impl Optimizer {
                 let step = *lr * correction2.sqrt() / correction1;
                 let eps_hat = *eps * correction2.sqrt();
                 for id in params.ids() {
+                    if !params.is_trainable(id) {
+                        continue;
+                    }
+                    let decays = *weight_decay != 0.0 && params.decays(id);
                     let (w, g) = params.value_and_grad_mut(id);
+                    if decays {
+                        let keep = 1.0 - *lr * *weight_decay;
+                        w.iter_mut().for_each(|w| *w *= keep);
+                    }
                     let (m, v) = (&mut m[id.index()], &mut v[id.index()]);
                     for (((w, g), m), v) in w
                         .iter_mut()
@@ -156,6 +192,40 @@ impl Optimizer {
 mod tests {
     use super::*;
     use crate::autodiff::Shape;
+
+    /// A decaying weight and a bias, both 1 with no gradient, after one step with
+    /// `weight_decay = 0.1` and `lr = 0.5`.
+    fn after_one_decayed_step(settings: graph::Optimizer) -> (f32, f32) {
+        let mut params = Params::new();
+        let w = params
+            .add("w", Shape::vector(1).unwrap(), vec![1.0])
+            .unwrap();
+        let b = params
+            .add("b", Shape::vector(1).unwrap(), vec![1.0])
+            .unwrap();
+        params.set_decays(w);
+        let mut optimizer = Optimizer::new(settings, &params).with_weight_decay(0.1);
+        optimizer.step(&mut params);
+        (params.value(w)[0], params.value(b)[0])
+    }
+
+    #[test]
+    fn weight_decay_shrinks_weights_only() {
+        // SGD: g = 0 + 0.1·1, w = 1 − 0.5·0.1.
+        let sgd = graph::Optimizer::Sgd {
+            lr: 0.5,
+            momentum: 0.9,
+        };
+        assert_eq!(after_one_decayed_step(sgd), (0.95, 1.0));
+        // AdamW: w·(1 − 0.5·0.1), then an Adam step of a zero gradient (none).
+        let adam = graph::Optimizer::Adam {
+            lr: 0.5,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
+        assert_eq!(after_one_decayed_step(adam), (0.95, 1.0));
+    }
 
     fn one_param(value: f32, grad: f32) -> Params {
         let mut params = Params::new();
@@ -235,7 +305,7 @@ mod tests {
             let mut params = model.params.clone();
             let mut opt = Optimizer::new(settings, &params);
             let mut net =
-                Network::record(&graph, &params, &model.dense, Tape::new(), 4, true).unwrap();
+                Network::record(&graph, &params, &model.node_params, Tape::new(), 4, true).unwrap();
             assert!(net.tape.sgd_fusable());
             let loss = net.loss.unwrap();
             for step in 0..5 {

@@ -1,19 +1,21 @@
 //! The training loop: shuffled mini-batches, an optimizer step per batch, evaluation
-//! after every epoch, an optional validation hold-out with early stopping, and divergence
-//! detection that names the node where a NaN or infinity first appeared.
+//! after every epoch, an optional validation hold-out with early stopping, and a check of
+//! every step's loss for divergence (the rule and the blame are `divergence.rs`'s).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
+use super::divergence::{self, Cause, LossGuard};
 use super::optimizer::Optimizer;
+use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
-use crate::data::{Augment, Dataset, Split};
-use crate::graph::lower::{DenseParams, Network, init_params};
-use crate::graph::{Graph, NodeId, TrainSettings};
+use crate::data::{Augment, Dataset, Split, TargetBuffer};
+use crate::graph::lower::{Network, NodeParams, init_params};
+use crate::graph::{Graph, Op, Schedule, TrainSettings};
 
 /// Evaluation batch: large enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
@@ -24,20 +26,42 @@ pub struct TrainConfig {
     pub settings: TrainSettings,
     /// Train on only the first N training samples (`--samples`).
     pub samples: Option<usize>,
+    /// How often an epoch reports [`Progress::Steps`]: [`PROGRESS_INTERVAL`] by
+    /// default (tests pass zero, to get a report at every read of the clock).
+    pub progress_interval: Duration,
 }
 
-/// One epoch's numbers (read back from run records, too).
+impl TrainConfig {
+    /// The run `settings` say, on the first `samples`, reporting progress as usual.
+    pub fn new(settings: TrainSettings, samples: Option<usize>) -> TrainConfig {
+        TrainConfig {
+            settings,
+            samples,
+            progress_interval: PROGRESS_INTERVAL,
+        }
+    }
+}
+
+/// One epoch's numbers (read back from run records, too). A classifier has accuracies; a
+/// regression (a table's label read as a number) has mean squared errors and R² instead.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
     pub epoch: usize,
     /// Mean training loss over the epoch's batches.
     pub train_loss: f32,
-    pub test_accuracy: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f32>,
     pub test_loss: f32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_r2: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_accuracy: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_loss: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_r2: Option<f32>,
     /// Wall time of the epoch's training steps (evaluation excluded).
     pub seconds: f64,
 }
@@ -46,9 +70,9 @@ pub struct EpochReport {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrainReport {
     pub history: Vec<EpochReport>,
-    /// Of the weights kept (the best validation epoch's under early stopping).
-    pub test_accuracy: f32,
-    pub test_loss: f32,
+    /// Of the weights kept (the best validation epoch's under early stopping): the test
+    /// scores.
+    pub test: Scores,
     pub train_seconds: f64,
     pub samples_per_second: f64,
     /// Test images per second in the last epoch's evaluation (batches of 1000, forward
@@ -57,35 +81,64 @@ pub struct TrainReport {
     /// The epoch whose weights were kept.
     pub best_epoch: usize,
     pub stopped_early: bool,
+    /// The largest running loss over the divergence reference (see [`divergence`]): the
+    /// run would have stopped as diverged above [`divergence::DIVERGENCE_FACTOR`].
+    pub peak_loss_ratio: f64,
 }
 
-/// Progress events, for a progress bar or plain lines.
-#[derive(Debug, Clone)]
-pub enum Progress<'a> {
-    EpochStarted {
-        epoch: usize,
-        epochs: usize,
-        steps: usize,
-    },
-    Steps {
-        done: usize,
-    },
-    EpochFinished(&'a EpochReport),
+/// How a model does on a split: its mean loss and, for a classifier, its accuracy (0..1);
+/// for a regression, the mean squared error of its predictions and their coefficient of
+/// determination `R² = 1 − Σ(y − t)² / Σ(t − mean t)²` (`None` when every target is the
+/// same, where it is undefined).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Scores {
+    pub loss: f32,
+    pub accuracy: Option<f32>,
+    pub mse: Option<f32>,
+    pub r2: Option<f32>,
 }
 
-/// A model's trainable state: the parameters and which dense node owns which.
+/// A model's state: its tensors and which graph node owns which.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub params: Params,
-    pub dense: Vec<Option<DenseParams>>,
+    pub node_params: NodeParams,
 }
 
 impl Model {
     /// Fresh parameters drawn from `rng`.
     pub fn init(graph: &Graph, rng: &mut StdRng) -> Result<Model, TrainError> {
-        let (params, dense) = init_params(graph, rng)?;
-        Ok(Model { params, dense })
+        let (params, node_params) = init_params(graph, rng)?;
+        Ok(Model {
+            params,
+            node_params,
+        })
     }
+
+    /// Writes the mean and standard deviation of `rows`' features into every
+    /// `standardize` node of the model (a table's, after its input), so that the model
+    /// standardises its input as those rows' statistics say. Whether it has one is the
+    /// graph's business: without one, this does nothing.
+    pub fn standardize_with(&mut self, graph: &Graph, rows: &Split) {
+        for (node, owned) in graph.nodes.iter().zip(&self.node_params) {
+            if node.op != Op::Standardize {
+                continue;
+            }
+            let (mean, std) = rows.feature_stats();
+            // `Op::params`: the mean, then the deviation, each shaped like the input.
+            self.params.value_mut(owned[0]).copy_from_slice(&mean);
+            self.params.value_mut(owned[1]).copy_from_slice(&std);
+        }
+    }
+}
+
+/// The training samples a run uses (`--samples`, less the validation hold-out) and, after
+/// them, the validation samples: `(trained, available)`, samples `trained..available` of
+/// the training split validating.
+pub fn training_rows(config: &TrainConfig, train_len: usize) -> (usize, usize) {
+    let available = config.samples.map_or(train_len, |n| n.min(train_len));
+    let held_out = ((available as f64) * config.settings.validation as f64).round() as usize;
+    (available - held_out.min(available), available)
 }
 
 /// Recorded networks for a full batch and, when the data does not divide evenly, for the
@@ -109,7 +162,7 @@ impl Networks {
             Ok(Network::record(
                 graph,
                 &model.params,
-                &model.dense,
+                &model.node_params,
                 tape,
                 b,
                 true,
@@ -133,40 +186,121 @@ impl Networks {
     }
 }
 
-/// Accuracy (0..1) and mean loss of `model` on `split[range]`.
+/// The scores of `model` on `split[range]`.
 pub fn evaluate(
     graph: &Graph,
     model: &Model,
     split: &Split,
     range: std::ops::Range<usize>,
-) -> Result<(f32, f32), TrainError> {
-    let total = range.len();
-    if total == 0 {
-        return Ok((0.0, 0.0));
+) -> Result<Scores, TrainError> {
+    Evaluator::new(graph, model, split, range)?.run(model)
+}
+
+/// The evaluation of one part of a split, recorded once and run after every epoch, so
+/// that evaluating a small table costs no recording and no allocation per epoch.
+struct Evaluator {
+    /// `None` for no samples.
+    nets: Option<Networks>,
+    split: Split,
+    indices: Vec<u32>,
+    targets: TargetBuffer,
+}
+
+impl Evaluator {
+    fn new(
+        graph: &Graph,
+        model: &Model,
+        split: &Split,
+        range: std::ops::Range<usize>,
+    ) -> Result<Evaluator, TrainError> {
+        let split = split.range(range);
+        let total = split.len();
+        let nets = if total == 0 {
+            None
+        } else {
+            Some(Networks::new(graph, model, EVAL_BATCH, total, false)?)
+        };
+        Ok(Evaluator {
+            nets,
+            indices: (0..total as u32).collect(),
+            targets: split.target_buffer(EVAL_BATCH.min(total)),
+            split,
+        })
     }
-    let mut nets = Networks::new(graph, model, EVAL_BATCH, total, false)?;
-    let indices: Vec<u32> = range.map(|i| i as u32).collect();
-    let mut labels = vec![0u32; EVAL_BATCH];
-    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let net = nets.for_batch(chunk.len());
-        let labels = &mut labels[..chunk.len()];
-        split.write_batch(chunk, net.tape.value_mut(net.input)?, labels);
-        net.set_targets(labels)?;
-        net.tape.forward(&model.params);
-        if let Some(loss) = net.loss {
-            loss_sum += net.tape.value(loss)[0] as f64 * chunk.len() as f64;
+
+    fn run(&mut self, model: &Model) -> Result<Scores, TrainError> {
+        let total = self.split.len();
+        let regression = self.split.is_regression();
+        let Some(nets) = &mut self.nets else {
+            return Ok(Scores {
+                loss: 0.0,
+                accuracy: (!regression).then_some(0.0),
+                mse: regression.then_some(0.0),
+                r2: None,
+            });
+        };
+        let (mut correct, mut loss_sum, mut squares) = (0usize, 0.0f64, 0.0f64);
+        for chunk in self.indices.chunks(EVAL_BATCH) {
+            let net = nets.for_batch(chunk.len());
+            let input = net.tape.value_mut(net.input)?;
+            self.split.write_batch_to(chunk, input, &mut self.targets);
+            set_targets(net, &self.targets, chunk.len())?;
+            net.tape.forward(&model.params);
+            if let Some(loss) = net.loss {
+                loss_sum += net.tape.value(loss)[0] as f64 * chunk.len() as f64;
+            }
+            let output = net.tape.value(net.output);
+            match &self.targets {
+                TargetBuffer::Classes(labels) => {
+                    let classes = output.len() / chunk.len();
+                    for (row, &label) in output.chunks_exact(classes).zip(labels.iter()) {
+                        correct += usize::from(argmax(row) == label as usize);
+                    }
+                }
+                TargetBuffer::Values(values) => {
+                    for (&y, &t) in output.iter().zip(values.iter()) {
+                        squares += (f64::from(y) - f64::from(t)).powi(2);
+                    }
+                }
+            }
         }
-        let output = net.tape.value(net.output);
-        let classes = output.len() / chunk.len();
-        for (row, &label) in output.chunks_exact(classes).zip(labels.iter()) {
-            correct += usize::from(argmax(row) == label as usize);
+        let n = total as f64;
+        let loss = (loss_sum / n) as f32;
+        let net_has_loss = nets.full.loss.is_some();
+        if !regression {
+            return Ok(Scores {
+                loss,
+                accuracy: Some(correct as f32 / total as f32),
+                mse: None,
+                r2: None,
+            });
         }
+        let targets = self.split.values().expect("a regression split has values");
+        let mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
+        let spread: f64 = targets.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum();
+        let mse = (squares / n) as f32;
+        Ok(Scores {
+            // The loss is the mse: reported as the one figure, summed in f64 here rather
+            // than from the batches' f32 means.
+            loss: if net_has_loss { mse } else { loss },
+            accuracy: None,
+            mse: Some(mse),
+            r2: (spread > 0.0).then(|| (1.0 - squares / spread) as f32),
+        })
     }
-    Ok((
-        correct as f32 / total as f32,
-        (loss_sum / total as f64) as f32,
-    ))
+}
+
+/// Writes the first `count` targets of `targets` into `net`'s target node.
+pub fn set_targets(
+    net: &mut Network,
+    targets: &TargetBuffer,
+    count: usize,
+) -> Result<(), TrainError> {
+    match targets {
+        TargetBuffer::Classes(labels) => net.set_targets(&labels[..count])?,
+        TargetBuffer::Values(values) => net.set_values(&values[..count])?,
+    }
+    Ok(())
 }
 
 /// Index of the largest element (the first of equals; NaN never wins).
@@ -190,18 +324,16 @@ pub fn train(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<TrainReport, TrainError> {
     let s = &config.settings;
-    let available = config
-        .samples
-        .map_or(data.train.len(), |n| n.min(data.train.len()));
-    let held_out = ((available as f64) * s.validation as f64).round() as usize;
-    let train_count = available - held_out.min(available);
+    let (train_count, available) = training_rows(config, data.train.len());
+    let held_out = available - train_count;
     if train_count == 0 {
         return Err(TrainError::NoData {
             what: "no training samples are left after the validation split".into(),
         });
     }
     let batch = s.batch.max(1);
-    let mut optimizer = Optimizer::new(s.optimizer, &model.params);
+    let mut optimizer =
+        Optimizer::new(s.optimizer, &model.params).with_weight_decay(s.weight_decay);
     let mut nets = Networks::new(graph, model, batch, train_count, true)?;
     // Dropout draws from its own stream, derived from the seed, so that adding dropout
     // does not change the shuffle.
@@ -217,7 +349,18 @@ pub fn train(
     };
     let mut augment_rng = StdRng::seed_from_u64(s.seed ^ 0x3c6e_f372_fe94_f82b);
     let mut order: Vec<u32> = (0..train_count as u32).collect();
-    let mut labels = vec![0u32; batch];
+    let mut targets = data.train.target_buffer(batch);
+    let mut validation = if held_out > 0 {
+        Some(Evaluator::new(
+            graph,
+            model,
+            &data.train,
+            train_count..available,
+        )?)
+    } else {
+        None
+    };
+    let mut test = Evaluator::new(graph, model, &data.test, 0..data.test.len())?;
     let steps = train_count.div_ceil(batch);
     let mut history = Vec::with_capacity(s.epochs);
     let mut best: Option<(f32, usize, Params)> = None;
@@ -225,6 +368,8 @@ pub fn train(
     let mut stopped_early = false;
     let mut infer_seconds = 0.0;
     let base_lr = optimizer.lr();
+    let loss_kind = graph.loss.ok_or(TrainError::NoLoss)?;
+    let mut guard = LossGuard::new(loss_kind, graph.node(graph.output).shape.numel());
     for epoch in 1..=s.epochs {
         if s.lr_decay != 1.0 {
             optimizer.set_lr(
@@ -242,61 +387,80 @@ pub fn train(
             steps,
         });
         let started = Instant::now();
+        let mut timer = ProgressTimer::start(config.progress_interval, started);
         let mut loss_sum = 0.0f64;
         for (step, chunk) in order.chunks(batch).enumerate() {
-            let net = nets.for_batch(chunk.len());
-            let labels = &mut labels[..chunk.len()];
-            let images = net.tape.value_mut(net.input)?;
-            if augment.is_identity() {
-                data.train.write_batch(chunk, images, labels);
-            } else {
-                data.train
-                    .write_batch_augmented(chunk, images, labels, &augment, &mut augment_rng);
+            if s.schedule != Schedule::Constant {
+                let done = (epoch - 1) * steps + step;
+                optimizer.set_lr(s.schedule.lr_at(base_lr, done, s.epochs * steps));
             }
-            net.set_targets(labels)?;
+            let net = nets.for_batch(chunk.len());
+            let inputs = net.tape.value_mut(net.input)?;
+            if augment.is_identity() {
+                data.train.write_batch_to(chunk, inputs, &mut targets);
+            } else {
+                data.train.write_batch_augmented(
+                    chunk,
+                    inputs,
+                    &mut targets,
+                    &augment,
+                    &mut augment_rng,
+                );
+            }
+            set_targets(net, &targets, chunk.len())?;
             net.tape.forward(&model.params);
+            net.tape.update_running_stats(&mut model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
-            if !loss.is_finite() {
-                return Err(diverged(
+            let diverged = if loss.is_finite() {
+                guard.observe(loss).err().map(Cause::Exploded)
+            } else {
+                Some(Cause::NonFinite { loss })
+            };
+            if let Some(cause) = diverged {
+                let at = divergence::Step {
                     graph,
                     net,
-                    &model.params,
+                    params: &model.params,
                     epoch,
-                    step + 1,
-                    loss,
-                    optimizer.lr(),
-                ));
+                    step: step + 1,
+                    lr: optimizer.lr(),
+                };
+                return Err(at.diverged(cause));
             }
             loss_sum += loss as f64;
             optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
-            if step % 1024 == 1023 {
-                progress(Progress::Steps { done: step + 1 });
+            if timer.tick(Instant::now) {
+                let done = step + 1;
+                let samples = (done * batch).min(train_count);
+                progress(Progress::Steps {
+                    done,
+                    train_loss: (loss_sum / done as f64) as f32,
+                    samples_per_second: samples as f64 / started.elapsed().as_secs_f64(),
+                });
             }
         }
         let seconds = started.elapsed().as_secs_f64();
         train_seconds += seconds;
-        let (validation_accuracy, validation_loss) = if held_out > 0 {
-            let (a, l) = evaluate(graph, model, &data.train, train_count..available)?;
-            (Some(a), Some(l))
-        } else {
-            (None, None)
-        };
+        let validated = validation.as_mut().map(|v| v.run(model)).transpose()?;
         let evaluation = Instant::now();
-        let (test_accuracy, test_loss) = evaluate(graph, model, &data.test, 0..data.test.len())?;
+        let tested = test.run(model)?;
         infer_seconds = evaluation.elapsed().as_secs_f64();
         let report = EpochReport {
             epoch,
             train_loss: (loss_sum / steps as f64) as f32,
-            test_accuracy,
-            test_loss,
-            validation_accuracy,
-            validation_loss,
+            test_accuracy: tested.accuracy,
+            test_loss: tested.loss,
+            test_mse: tested.mse,
+            test_r2: tested.r2,
+            validation_accuracy: validated.and_then(|v| v.accuracy),
+            validation_loss: validated.map(|v| v.loss),
+            validation_r2: validated.and_then(|v| v.r2),
             seconds,
         };
         progress(Progress::EpochFinished(&report));
         history.push(report);
-        if let (Some(patience), Some(loss)) = (s.early_stopping, validation_loss) {
+        if let (Some(patience), Some(loss)) = (s.early_stopping, validated.map(|v| v.loss)) {
             let improved = best
                 .as_ref()
                 .is_none_or(|(best_loss, _, _)| loss < *best_loss);
@@ -318,15 +482,19 @@ pub fn train(
         }
         best_epoch = epoch;
     }
-    let (test_accuracy, test_loss) = match history.get(best_epoch.wrapping_sub(1)) {
-        Some(r) => (r.test_accuracy, r.test_loss),
-        None => evaluate(graph, model, &data.test, 0..data.test.len())?,
+    let tested = match history.get(best_epoch.wrapping_sub(1)) {
+        Some(r) => Scores {
+            loss: r.test_loss,
+            accuracy: r.test_accuracy,
+            mse: r.test_mse,
+            r2: r.test_r2,
+        },
+        None => test.run(model)?,
     };
     let trained = (train_count * history.len()) as f64;
     Ok(TrainReport {
         history,
-        test_accuracy,
-        test_loss,
+        test: tested,
         train_seconds,
         samples_per_second: if train_seconds > 0.0 {
             trained / train_seconds
@@ -340,43 +508,6 @@ pub fn train(
         },
         best_epoch,
         stopped_early,
+        peak_loss_ratio: guard.peak_ratio(),
     })
-}
-
-/// Finds the first graph node whose value (or, failing that, gradient) is not finite,
-/// by checking every node of the step that just produced a non-finite loss: the tape
-/// still holds all of its values, so the normal path pays nothing for this.
-fn diverged(
-    graph: &Graph,
-    net: &mut Network,
-    params: &Params,
-    epoch: usize,
-    step: usize,
-    loss: f32,
-    lr: f32,
-) -> TrainError {
-    let mut found = net
-        .tape
-        .first_non_finite_value(params)
-        .map(|v| (v, "value"));
-    if found.is_none()
-        && let Some(loss_var) = net.loss
-    {
-        let mut scratch = params.clone();
-        scratch.zero_grads();
-        net.tape.backward(loss_var, &mut scratch);
-        found = net
-            .tape
-            .first_non_finite_grad(&scratch)
-            .map(|v| (v, "gradient"));
-    }
-    let node =
-        found.and_then(|(var, what)| net.origin_of(var).map(|id: NodeId| (graph.node(id), what)));
-    TrainError::Diverged {
-        epoch,
-        step,
-        loss,
-        lr,
-        node: node.map(|(n, what)| (n.name.clone(), n.span, what)),
-    }
 }

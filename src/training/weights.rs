@@ -32,18 +32,33 @@ pub enum WeightsError {
     },
 }
 
-/// Serialises every parameter as little-endian `f32`, in name order.
+/// The type a tensor is saved as: `f32`, or a 64-bit integer for a count (a batch
+/// norm's `num_batches_tracked`, as PyTorch saves it).
+fn saved_dtype(params: &Params, id: crate::autodiff::ParamId) -> Dtype {
+    if params.is_count(id) {
+        Dtype::I64
+    } else {
+        Dtype::F32
+    }
+}
+
+/// Serialises every tensor, little-endian, in name order.
 pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError> {
-    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = params
+    let buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = params
         .ids()
         .map(|id| {
-            let bytes = params
-                .saved_values(id)
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
+            let values = params.saved_values(id);
+            let dtype = saved_dtype(params, id);
+            let bytes = match dtype {
+                Dtype::I64 => values
+                    .iter()
+                    .flat_map(|&v| (v as i64).to_le_bytes())
+                    .collect(),
+                _ => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            };
             (
                 params.name(id).to_owned(),
+                dtype,
                 params.saved_shape(id).dims(),
                 bytes,
             )
@@ -51,8 +66,8 @@ pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError
         .collect();
     let views = buffers
         .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (name.clone(), view))
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.clone(), view))
         })
         .collect::<Result<Vec<_>, _>>()?;
     safetensors::serialize(views, None)
@@ -78,21 +93,31 @@ pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
         path: path.to_owned(),
         source,
     })?;
+    load_bytes(params, &bytes, path)
+}
+
+/// [`load`] of a file's bytes already in memory; `path` only names the file in errors.
+/// Public so that the fuzz targets (`fuzz/`) can feed it arbitrary bytes without a file.
+pub fn load_bytes(params: &mut Params, bytes: &[u8], path: &Path) -> Result<(), WeightsError> {
     let corrupt = |what: String| WeightsError::Corrupt {
         path: path.to_owned(),
         what,
     };
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
     let mut in_file: BTreeMap<String, TensorView<'_>> = file.tensors().into_iter().collect();
     let mut differences = Vec::new();
     let mut loaded = Vec::new();
     for id in params.ids() {
         let name = params.name(id);
         let want = params.saved_shape(id);
+        let dtype = saved_dtype(params, id);
         match in_file.remove(name) {
             None => differences.push(format!("  missing: `{name}` {want}")),
-            Some(view) if view.dtype() != Dtype::F32 => {
-                differences.push(format!("  `{name}` is {:?}, expected F32", view.dtype()));
+            Some(view) if view.dtype() != dtype => {
+                differences.push(format!(
+                    "  `{name}` is {:?}, expected {dtype:?}",
+                    view.dtype()
+                ));
             }
             Some(view) if view.shape() != want.dims().as_slice() => {
                 differences.push(format!(
@@ -101,11 +126,20 @@ pub fn load(params: &mut Params, path: &Path) -> Result<(), WeightsError> {
                 ));
             }
             Some(view) => {
-                let values: Vec<f32> = view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let values: Vec<f32> = match dtype {
+                    // A count far beyond 2²⁴ loses its last digits as an f32: harmless for
+                    // a statistic nnc only carries.
+                    Dtype::I64 => view
+                        .data()
+                        .chunks_exact(8)
+                        .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32)
+                        .collect(),
+                    _ => view
+                        .data()
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                };
                 loaded.push((id, values));
             }
         }

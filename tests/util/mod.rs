@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
+pub mod sklearn;
+
 /// `nnc` reading the shared datasets, with the shared cache.
 pub fn nnc() -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("nnc");

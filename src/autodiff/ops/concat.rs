@@ -1,11 +1,47 @@
-//! `concat`: join tensors with the same rows along the last axis.
+//! `concat`: join batches of samples along the axis after the batch.
+//!
+//! Per sample, vectors are joined end to end and images along their channels: both are
+//! the samples' values laid one after the other, so one kernel serves both.
 
-use super::super::{Shape, Tape, TapeError, Var};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var};
 use super::{Grads, Op, Values};
 use crate::kernels::simd;
 
+/// The shape rule of `concat`: vectors `[a] ++ [b] = [a + b]`; images of one height and
+/// width `[c₁, h, w] ++ [c₂, h, w] = [c₁ + c₂, h, w]`.
+pub fn concat_shape(parts: &[Shape]) -> Result<Shape, ShapeError> {
+    let Some(&head) = parts.first() else {
+        return Err(ShapeError::new("`concat` needs a layer", "nothing to join"));
+    };
+    let mut joined = 0usize;
+    for &part in parts {
+        let fits = match head.rank() {
+            1 => part.is_vector(),
+            _ => part.rank() == head.rank() && part.dims()[1..] == head.dims()[1..],
+        };
+        if !fits {
+            let shapes: Vec<String> = parts.iter().map(Shape::to_string).collect();
+            return Err(ShapeError::new(
+                format!(
+                    "`concat` joins vectors, or images of one height and width, found {}",
+                    shapes.join(", ")
+                ),
+                "shapes that do not join",
+            )
+            .with_help("images are joined along their channels; flatten them to join vectors"));
+        }
+        joined = joined
+            .checked_add(part.dims()[0])
+            .ok_or_else(|| ShapeError::new("`concat` would be too large", "too large"))?;
+    }
+    let mut dims = head.dims();
+    dims[0] = joined;
+    Shape::new(&dims).map_err(|e| ShapeError::new(e.to_string(), "too large"))
+}
+
 impl Tape {
-    /// Joins `parts` (each `[rows, colsᵢ]`) into `[rows, Σ colsᵢ]`.
+    /// Joins `parts` along axis 1: `[rows, colsᵢ]` into `[rows, Σ colsᵢ]`, image batches
+    /// `[batch, cᵢ, h, w]` into `[batch, Σ cᵢ, h, w]` (a vector `[nᵢ]` into `[Σ nᵢ]`).
     pub fn concat(&mut self, parts: &[Var]) -> Result<Var, TapeError> {
         let Some(&first) = parts.first() else {
             return Err(TapeError::Invalid {
@@ -14,25 +50,33 @@ impl Tape {
             });
         };
         let head = self.shape(first);
-        let mut cols = 0usize;
+        let axis = usize::from(head.rank() >= 2);
+        let mut joined = 0usize;
         for &part in parts {
             let s = self.shape(part);
-            if s.rank() != head.rank() || s.rows() != head.rows() || s.rank() == 0 {
+            let (sd, hd) = (s.dims(), head.dims());
+            let fits = s.rank() == head.rank()
+                && s.rank() > 0
+                && sd[..axis] == hd[..axis]
+                && sd[axis + 1..] == hd[axis + 1..];
+            if !fits {
                 return Err(TapeError::Shape {
                     op: "concat",
                     left: head,
                     right: s,
-                    why: "parts must have the same rows",
+                    why: "parts must have the same rows (and images the same height and width)",
                 });
             }
-            cols = cols
-                .checked_add(s.cols())
+            joined = joined
+                .checked_add(s.dim(axis))
                 .ok_or_else(|| TapeError::Invalid {
                     op: "concat",
                     why: "too many columns".into(),
                 })?;
         }
-        let shape = head.with_cols(cols)?;
+        let mut dims = head.dims();
+        dims[axis] = joined;
+        let shape = Shape::new(&dims)?;
         let start = u32::try_from(self.edges.len()).expect("fewer than 2³² edges");
         self.edges.extend_from_slice(parts);
         Ok(self.push(
@@ -49,7 +93,16 @@ fn parts<'a>(cx: &'a Values<'_>, first: u32, count: u32) -> &'a [Var] {
     &cx.edges[first as usize..(first + count) as usize]
 }
 
-/// Copies each part's row into its column range of the output row.
+/// The values of one row (one sample) of a tensor that [`Tape::concat`] joins: everything
+/// after the first axis, or the whole of a vector.
+fn row_len(shape: Shape) -> usize {
+    match shape.rank() {
+        0 | 1 => shape.numel(),
+        _ => shape.numel() / shape.dim(0).max(1),
+    }
+}
+
+/// Copies each part's row into its range of the output row.
 pub(super) fn concat_forward(
     cx: &Values<'_>,
     first: u32,
@@ -57,10 +110,10 @@ pub(super) fn concat_forward(
     shape: Shape,
     out: &mut [f32],
 ) {
-    let cols = shape.cols();
+    let cols = row_len(shape);
     let mut offset = 0;
     for &part in parts(cx, first, count) {
-        let width = cx.shape(part).cols();
+        let width = row_len(cx.shape(part));
         if width == 0 {
             continue;
         }
@@ -75,7 +128,7 @@ pub(super) fn concat_forward(
     }
 }
 
-/// Each part receives its column range of `∂L/∂y`.
+/// Each part receives its range of each row of `∂L/∂y`.
 pub(super) fn concat_backward(
     cx: &Values<'_>,
     first: u32,
@@ -84,10 +137,10 @@ pub(super) fn concat_backward(
     grad_out: &[f32],
     grads: &mut Grads<'_>,
 ) {
-    let cols = shape.cols();
+    let cols = row_len(shape);
     let mut offset = 0;
     for &part in parts(cx, first, count) {
-        let width = cx.shape(part).cols();
+        let width = row_len(cx.shape(part));
         if width > 0
             && let Some(grad) = grads.get_mut(part)
         {
@@ -120,6 +173,38 @@ mod tests {
             assert_ok(check_function(&[a.clone(), b], |t, v| t.concat(&[v[0], v[1], v[0]])).unwrap())?;
             assert_ok(check_function(&[a], |t, v| t.concat(&[v[0]])).unwrap())?;
         }
+
+        #[test]
+        fn image_concat_matches_central_differences(batch in 1usize..3, a_c in 1usize..3, b_c in 1usize..3, side in 1usize..4, values in vec(-2.0f32..2.0, 54)) {
+            let image = |c: usize| Shape::new(&[batch, c, side, side]).unwrap();
+            let a = (image(a_c), values[..batch * a_c * side * side].to_vec());
+            let b = (image(b_c), values[..batch * b_c * side * side].iter().map(|v| v * 0.5).collect());
+            assert_ok(check_function(&[a, b], |t, v| t.concat(&[v[0], v[1], v[0]])).unwrap())?;
+        }
+    }
+
+    #[test]
+    fn images_are_joined_along_their_channels() {
+        // Two samples; `a` has one 2×2 channel, `b` two. Per sample: a's channel, then b's.
+        let mut tape = Tape::new();
+        let a = tape.input(Shape::new(&[2, 1, 2, 2]).unwrap());
+        let b = tape.input(Shape::new(&[2, 2, 2, 2]).unwrap());
+        tape.value_mut(a)
+            .unwrap()
+            .copy_from_slice(&[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+        let b_values: Vec<f32> = (0..16).map(|i| 10.0 + i as f32).collect();
+        tape.value_mut(b).unwrap().copy_from_slice(&b_values);
+        let y = tape.concat(&[a, b]).unwrap();
+        assert_eq!(tape.shape(y), Shape::new(&[2, 3, 2, 2]).unwrap());
+        tape.forward(&crate::autodiff::Params::new());
+        let mut expected = vec![1.0; 4];
+        expected.extend(&b_values[..8]);
+        expected.extend([2.0; 4]);
+        expected.extend(&b_values[8..]);
+        assert_eq!(tape.value(y), expected);
+        // Images of another height do not join.
+        let c = tape.input(Shape::new(&[2, 1, 3, 2]).unwrap());
+        assert!(tape.concat(&[a, c]).is_err());
     }
 
     #[test]

@@ -1,8 +1,21 @@
 //! Matrix product and bias add: the two halves of a dense layer `y = x·Wᵀ + b`.
 
-use super::super::{Shape, Tape, TapeError, Var};
-use super::{Grads, Op, Values};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var, describe_shape};
+use super::{Grads, Node, Op, Values};
 use crate::kernels::{MatRef, gemm, gemm_scaled, simd};
+
+/// The shape rule of a dense layer (`matmul` by its weights, then `bias_add`): a vector
+/// `[n_in]` becomes `[units]`.
+pub fn dense_shape(x: Shape, units: usize) -> Result<Shape, ShapeError> {
+    if !x.is_vector() {
+        return Err(ShapeError::new(
+            format!("`dense` takes a vector, found {}", describe_shape(x)),
+            "not a vector",
+        )
+        .with_help("flatten the image first: `x |> flatten |> dense(...)`"));
+    }
+    Shape::vector(units).map_err(|e| ShapeError::new(e.to_string(), "too large"))
+}
 
 impl Tape {
     /// `a·b` for `a: [m, k]`, `b: [k, n]`.
@@ -121,49 +134,58 @@ pub(super) fn matmul_backward(
         }
     }
     if let Some(grad_b) = grads.get_mut(b) {
-        if trans_b {
-            gemm(grad_c.t(), op_a, 1.0, grad_b); // (op(A)ᵀ·dC)ᵀ = dCᵀ·op(A)
-        } else {
-            gemm(op_a.t(), grad_c, 1.0, grad_b);
-        }
+        matmul_grad_b(op_a, grad_c, trans_b, 1.0, grad_b);
     }
 }
 
-/// The weight half of [`matmul_backward`] as a fused SGD step, `B ← B − lr·∂L/∂B`, for
-/// a parameter `B` that nothing else reads (see `Tape::backward_sgd`).
-#[allow(clippy::too_many_arguments)] // the operands of one product, as in `matmul_backward`
-pub(super) fn matmul_sgd(
-    a: &[f32],
-    a_shape: Shape,
-    trans_a: bool,
-    b_shape: Shape,
+/// `target ← target + α·∂L/∂B` for `C = op(A)·op(B)`: `∂L/∂op(B) = op(A)ᵀ·∂L/∂C`, or its
+/// transpose `∂L/∂Cᵀ·op(A)` when `B` is stored transposed. With `α = 1` into B's gradient
+/// (backward); with `α = −lr` into B itself, the plain SGD step fused into backward for a
+/// weight nothing else reads (see `Tape::backward_sgd`). It reads `A` only, never `B`.
+fn matmul_grad_b(
+    op_a: MatRef<'_>,
+    grad_c: MatRef<'_>,
     trans_b: bool,
-    grad_out: &[f32],
-    lr: f32,
-    b: &mut [f32],
+    alpha: f32,
+    target: &mut [f32],
 ) {
-    let view = MatRef::new(a, a_shape.rows(), a_shape.cols());
+    if trans_b {
+        gemm_scaled(alpha, grad_c.t(), op_a, 1.0, target); // (op(A)ᵀ·dC)ᵀ = dCᵀ·op(A)
+    } else {
+        gemm_scaled(alpha, op_a.t(), grad_c, 1.0, target);
+    }
+}
+
+/// [`matmul_grad_b`] from the tape's values, for the fused update.
+pub(super) fn matmul_param_grad(
+    values: &[Vec<f32>],
+    nodes: &[Node],
+    (a, b, trans_a, trans_b): (Var, Var, bool, bool),
+    grad_out: &[f32],
+    alpha: f32,
+    target: &mut [f32],
+) {
+    let a_shape = nodes[a.index()].shape;
+    let view = MatRef::new(&values[a.index()], a_shape.rows(), a_shape.cols());
     let op_a = if trans_a { view.t() } else { view };
+    let b_shape = nodes[b.index()].shape;
     let n = if trans_b {
         b_shape.rows()
     } else {
         b_shape.cols()
     };
     let grad_c = MatRef::new(grad_out, op_a.rows(), n);
-    if trans_b {
-        gemm_scaled(-lr, grad_c.t(), op_a, 1.0, b);
-    } else {
-        gemm_scaled(-lr, op_a.t(), grad_c, 1.0, b);
-    }
+    matmul_grad_b(op_a, grad_c, trans_b, alpha, target);
 }
 
-/// The bias half of [`bias_add_backward`] as a fused SGD step: `b ← b − lr·Σ_rows ∂L/∂y`.
-pub(super) fn bias_add_sgd(grad_out: &[f32], lr: f32, bias: &mut [f32]) {
-    if bias.is_empty() {
+/// `target ← target + α·Σ_rows ∂L/∂y`, the bias's gradient (`α = 1`) or its fused SGD
+/// step (`α = −lr`). A multiply-add by 1 rounds as an add, so both are the same sums.
+pub(super) fn bias_grad(grad_out: &[f32], alpha: f32, target: &mut [f32]) {
+    if target.is_empty() {
         return;
     }
-    for row in grad_out.chunks_exact(bias.len()) {
-        simd::axpy(-lr, row, bias);
+    for row in grad_out.chunks_exact(target.len()) {
+        simd::axpy(alpha, row, target);
     }
 }
 
@@ -178,7 +200,7 @@ pub(super) fn bias_add_backward(x: Var, bias: Var, grad_out: &[f32], grads: &mut
         simd::add_assign(grad_out, grad_x);
     }
     if let Some(grad_b) = grads.get_mut(bias) {
-        simd::column_sum_acc(grad_out, grad_b);
+        bias_grad(grad_out, 1.0, grad_b);
     }
 }
 

@@ -1,21 +1,44 @@
 //! Element-wise arithmetic, `exp`/`log`, and the reductions `sum` and `mean`.
 
-use super::super::{Shape, Tape, TapeError, Var};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var};
 use super::{Grads, Op, Values};
 use crate::kernels::{reduce, simd};
+
+/// The shape rule of `a + b`, `a - b` and `a * b` (`symbol`): both operands have one
+/// shape, which the result keeps.
+pub fn same_shape(symbol: &str, a: Shape, b: Shape) -> Result<Shape, ShapeError> {
+    if a == b {
+        return Ok(a);
+    }
+    let label = format!("{a} {symbol} {b}");
+    Err(if a.is_vector() && b.is_vector() {
+        ShapeError::new(
+            format!(
+                "`{symbol}` needs two layers of the same size, found {} and {}",
+                a.numel(),
+                b.numel()
+            ),
+            label,
+        )
+        .with_help("element-wise operations need equal widths; add a `dense` to match them")
+    } else {
+        ShapeError::new(
+            format!("`{symbol}` needs two layers of the same shape, found {a} and {b}"),
+            label,
+        )
+        .with_help("element-wise operations need equal shapes")
+    })
+}
 
 impl Tape {
     fn same_shape(&self, op: &'static str, a: Var, b: Var) -> Result<Shape, TapeError> {
         let (sa, sb) = (self.shape(a), self.shape(b));
-        if sa != sb {
-            return Err(TapeError::Shape {
-                op,
-                left: sa,
-                right: sb,
-                why: "element-wise operands must have the same shape",
-            });
-        }
-        Ok(sa)
+        same_shape(op, sa, sb).map_err(|_| TapeError::Shape {
+            op,
+            left: sa,
+            right: sb,
+            why: "element-wise operands must have the same shape",
+        })
     }
 
     /// `a + b`, element-wise.

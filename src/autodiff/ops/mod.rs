@@ -4,11 +4,30 @@
 //! compiler list every place it must be taught.
 
 mod activation;
+mod batchnorm;
 mod concat;
+mod conv;
 mod dense;
 mod dropout;
 mod elementwise;
+mod pool;
+mod reshape;
 mod softmax_xent;
+mod standardize;
+
+// The per-sample shape rules, which the graph layer uses too (see `autodiff::shape`).
+pub use batchnorm::{BatchNormParams, batchnorm_channels, batchnorm_shape};
+pub use concat::concat_shape;
+pub use conv::{conv2d_geometry, conv2d_shape};
+pub use dense::dense_shape;
+pub use elementwise::same_shape;
+pub use pool::{Pooling, global_avgpool_shape, pool_shape};
+pub use reshape::flatten_shape;
+pub use softmax_xent::softmax_shape;
+
+pub use crate::kernels::batchnorm::BatchNorm;
+pub use crate::kernels::conv::{Conv2dShape, Padding};
+pub use crate::kernels::pooling::PoolShape;
 
 use rand::rngs::StdRng;
 
@@ -105,18 +124,54 @@ pub enum Op {
         x: Var,
         p: f32,
     },
+    /// `conv2d(x, weight) + bias` of an image batch.
+    Conv2d {
+        x: Var,
+        weight: Var,
+        bias: Option<Var>,
+        geometry: Conv2dShape,
+    },
+    /// Max or average pooling of an image batch.
+    Pool {
+        x: Var,
+        kind: Pooling,
+        geometry: PoolShape,
+    },
+    /// The mean of each channel of an image batch.
+    GlobalAvgPool {
+        x: Var,
+    },
+    /// The same values under the node's shape (`flatten`).
+    Reshape {
+        x: Var,
+    },
+    /// Batch normalisation: operands `x`, scale and shift; the running statistics are
+    /// state it reads at evaluation (see `Tape::update_running_stats`).
+    BatchNorm {
+        x: Var,
+        params: BatchNormParams,
+        momentum: f32,
+        norm: BatchNorm,
+    },
+    /// `(x − mean) / std` per feature, the statistics broadcast over rows.
+    Standardize {
+        x: Var,
+        mean: Var,
+        std: Var,
+    },
 }
 
 impl Op {
     /// The operands, in order (a variadic op's come from the tape's edge list).
     pub fn inputs<'a>(&'a self, edges: &'a [Var]) -> impl Iterator<Item = Var> + 'a {
-        let (pair, list): ([Option<Var>; 2], &[Var]) = match *self {
-            Op::Input | Op::Labels { .. } | Op::Param(_) => ([None, None], &[]),
+        let (fixed, list): ([Option<Var>; 3], &[Var]) = match *self {
+            Op::Input | Op::Labels { .. } | Op::Param(_) => ([None; 3], &[]),
             Op::MatMul { a, b, .. } | Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => {
-                ([Some(a), Some(b)], &[])
+                ([Some(a), Some(b), None], &[])
             }
-            Op::BiasAdd { x, bias } => ([Some(x), Some(bias)], &[]),
-            Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target)], &[]),
+            Op::BiasAdd { x, bias } => ([Some(x), Some(bias), None], &[]),
+            Op::Standardize { x, mean, std } => ([Some(x), Some(mean), Some(std)], &[]),
+            Op::SoftmaxCrossEntropy { logits, target } => ([Some(logits), Some(target), None], &[]),
             Op::Scale { x, .. }
             | Op::AddScalar { x, .. }
             | Op::Sum { x }
@@ -129,13 +184,21 @@ impl Op {
             | Op::LeakyRelu { x, .. }
             | Op::Softmax { x }
             | Op::LogSoftmax { x }
-            | Op::Dropout { x, .. } => ([Some(x), None], &[]),
-            Op::Concat { first, count } => (
-                [None, None],
-                &edges[first as usize..(first + count) as usize],
-            ),
+            | Op::Dropout { x, .. }
+            | Op::Pool { x, .. }
+            | Op::GlobalAvgPool { x }
+            | Op::Reshape { x } => ([Some(x), None, None], &[]),
+            Op::Conv2d {
+                x, weight, bias, ..
+            } => ([Some(x), Some(weight), bias], &[]),
+            Op::BatchNorm { x, params, .. } => {
+                ([Some(x), Some(params.gamma), Some(params.beta)], &[])
+            }
+            Op::Concat { first, count } => {
+                ([None; 3], &edges[first as usize..(first + count) as usize])
+            }
         };
-        pair.into_iter().flatten().chain(list.iter().copied())
+        fixed.into_iter().flatten().chain(list.iter().copied())
     }
 
     /// A short lowercase name, for errors and per-op timing tables.
@@ -164,6 +227,12 @@ impl Op {
             Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
             Op::Concat { .. } => "concat",
             Op::Dropout { .. } => "dropout",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Pool { kind, .. } => kind.name(),
+            Op::GlobalAvgPool { .. } => "global_avgpool",
+            Op::Reshape { .. } => "reshape",
+            Op::BatchNorm { .. } => "batchnorm",
+            Op::Standardize { .. } => "standardize",
         }
     }
 
@@ -174,8 +243,124 @@ impl Op {
             Op::SoftmaxCrossEntropy { logits, .. } => nodes[logits.index()].shape.numel(),
             // the dropout mask
             Op::Dropout { .. } => shape.numel(),
-            _ => 0,
+            // the patch matrix, the gathered output gradient, the patches' gradient
+            Op::Conv2d { geometry, .. } => conv::conv2d_aux_len(&geometry, shape.dim(0)),
+            // batch statistics, sums, the scale's and shift's gradients
+            Op::BatchNorm { x, norm, .. } => {
+                batchnorm::batchnorm_aux_len(&norm, nodes[x.index()].needs_grad)
+            }
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::Concat { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. }
+            | Op::Standardize { .. } => 0,
         }
+    }
+
+    /// Index scratch the op keeps from forward for backward (where each maximum was).
+    pub(crate) fn index_len(&self, shape: Shape) -> usize {
+        match *self {
+            Op::Pool {
+                kind: Pooling::Max, ..
+            } => shape.numel(),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => 0,
+        }
+    }
+
+    /// The input whose sign decides which side of a kink the op is on (`relu`'s `x`):
+    /// gradient checks step past a kink one-sidedly.
+    pub fn kink_input(&self) -> Option<Var> {
+        match *self {
+            Op::Relu { x } | Op::LeakyRelu { x, .. } => Some(x),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::MatMul { .. }
+            | Op::BiasAdd { .. }
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => None,
+        }
+    }
+
+    /// Whether the op keeps, in its index scratch, which input each output took (max
+    /// pooling's argmax): a step that changes a choice crosses a kink, as a sign change of
+    /// [`Op::kink_input`] does.
+    pub fn records_choices(&self) -> bool {
+        matches!(
+            self,
+            Op::Pool {
+                kind: Pooling::Max,
+                ..
+            }
+        )
     }
 
     pub(crate) fn forward(
@@ -183,10 +368,11 @@ impl Op {
         cx: &Values<'_>,
         shape: Shape,
         out: &mut [f32],
-        aux: &mut [f32],
+        scratch: Scratch<'_>,
         rng: &mut StdRng,
         training: bool,
     ) {
+        let Scratch { aux, indices } = scratch;
         match *self {
             Op::Input | Op::Labels { .. } | Op::Param(_) => {}
             Op::MatMul {
@@ -216,6 +402,28 @@ impl Op {
             }
             Op::Concat { first, count } => concat::concat_forward(cx, first, count, shape, out),
             Op::Dropout { x, p } => dropout::dropout_forward(p, training, cx.get(x), out, aux, rng),
+            Op::Conv2d {
+                x,
+                weight,
+                bias,
+                ref geometry,
+            } => conv::conv2d_forward_rule(cx, (x, weight, bias), geometry, out, aux),
+            Op::Pool {
+                x,
+                kind,
+                ref geometry,
+            } => pool::pool_forward(cx, (x, kind, geometry), out, indices),
+            Op::GlobalAvgPool { x } => pool::global_avgpool_forward_rule(cx, x, out),
+            Op::Reshape { x } => reshape::reshape_forward(cx.get(x), out),
+            Op::BatchNorm {
+                x,
+                ref params,
+                ref norm,
+                ..
+            } => batchnorm::batchnorm_forward(cx, (x, params, norm), training, out, aux),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_forward(cx.get(x), cx.get(mean), cx.get(std), out)
+            }
         }
     }
 
@@ -225,9 +433,10 @@ impl Op {
         shape: Shape,
         out: &[f32],
         grad_out: &[f32],
-        aux: &[f32],
+        scratch: Scratch<'_>,
         grads: &mut Grads<'_>,
     ) {
+        let Scratch { aux, indices } = scratch;
         match *self {
             Op::Input | Op::Labels { .. } | Op::Param(_) => {}
             Op::MatMul {
@@ -265,55 +474,106 @@ impl Op {
                 concat::concat_backward(cx, first, count, shape, grad_out, grads)
             }
             Op::Dropout { x, .. } => dropout::dropout_backward(x, grad_out, aux, grads),
+            Op::Conv2d {
+                x,
+                weight,
+                bias,
+                ref geometry,
+            } => conv::conv2d_backward(cx, (x, weight, bias), geometry, grad_out, aux, grads),
+            Op::Pool {
+                x,
+                kind,
+                ref geometry,
+            } => pool::pool_backward(cx, (x, kind, geometry), grad_out, indices, grads),
+            Op::GlobalAvgPool { x } => pool::global_avgpool_backward_rule(cx, x, grad_out, grads),
+            Op::Reshape { x } => reshape::reshape_backward(x, grad_out, grads),
+            Op::BatchNorm {
+                x,
+                ref params,
+                ref norm,
+                ..
+            } => batchnorm::batchnorm_backward(cx, (x, params, norm), grad_out, aux, grads),
+            Op::Standardize { x, mean, std } => {
+                standardize::standardize_backward(cx, (x, mean, std), out, grad_out, grads)
+            }
         }
     }
 }
 
 impl Op {
-    /// The fused SGD step of a parameter's only consumer (see `Tape::backward_sgd`):
-    /// `w ← w − lr·∂L/∂w`, computed from `∂L/∂output` straight into the parameter.
+    /// The operand whose plain SGD step this op can take inside its backward rule, when
+    /// that operand is a parameter nothing else reads (see `Tape::sgd_fusable`): a
+    /// product's right operand (a weight) or a bias.
+    pub(crate) fn fusable_operand(&self) -> Option<Var> {
+        match *self {
+            Op::MatMul { b, .. } => Some(b),
+            Op::BiasAdd { bias, .. } => Some(bias),
+            Op::Input
+            | Op::Labels { .. }
+            | Op::Param(_)
+            | Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Scale { .. }
+            | Op::AddScalar { .. }
+            | Op::Sum { .. }
+            | Op::Mean { .. }
+            | Op::Exp { .. }
+            | Op::Log { .. }
+            | Op::Sigmoid { .. }
+            | Op::Tanh { .. }
+            | Op::Relu { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Concat { .. }
+            | Op::Dropout { .. }
+            | Op::Conv2d { .. }
+            | Op::Pool { .. }
+            | Op::GlobalAvgPool { .. }
+            | Op::Reshape { .. }
+            | Op::BatchNorm { .. }
+            | Op::Standardize { .. } => None,
+        }
+    }
+
+    /// The fused SGD step of [`Op::fusable_operand`], `w ← w − lr·∂L/∂w`, computed from
+    /// `∂L/∂output` straight into the parameter by the same function the backward rule
+    /// uses for that operand's gradient (with `α = −lr` instead of 1).
     pub(crate) fn apply_sgd(
         &self,
         values: &[Vec<f32>],
         nodes: &[Node],
         grad_out: &[f32],
         lr: f32,
-        params: &mut [Vec<f32>],
+        weight: &mut [f32],
     ) {
-        let param_of = |v: Var| match nodes[v.index()].op {
-            Op::Param(id) => Some(id),
-            _ => None,
-        };
         match *self {
             Op::MatMul {
                 a,
                 b,
                 trans_a,
                 trans_b,
-            } => {
-                if let Some(id) = param_of(b) {
-                    let a_shape = nodes[a.index()].shape;
-                    let b_shape = nodes[b.index()].shape;
-                    dense::matmul_sgd(
-                        &values[a.index()],
-                        a_shape,
-                        trans_a,
-                        b_shape,
-                        trans_b,
-                        grad_out,
-                        lr,
-                        &mut params[id.index()],
-                    );
-                }
-            }
-            Op::BiasAdd { bias, .. } => {
-                if let Some(id) = param_of(bias) {
-                    dense::bias_add_sgd(grad_out, lr, &mut params[id.index()]);
-                }
-            }
-            _ => {}
+            } => dense::matmul_param_grad(
+                values,
+                nodes,
+                (a, b, trans_a, trans_b),
+                grad_out,
+                -lr,
+                weight,
+            ),
+            Op::BiasAdd { .. } => dense::bias_grad(grad_out, -lr, weight),
+            _ => unreachable!("`fusable_operand` names only products and biases"),
         }
     }
+}
+
+/// What a node keeps from forward for backward: floats (probabilities, masks, patches)
+/// and indices (where each maximum was).
+pub(crate) struct Scratch<'a> {
+    pub(crate) aux: &'a mut [f32],
+    pub(crate) indices: &'a mut [u32],
 }
 
 /// Read access to every value a rule may need: earlier nodes' and the parameters'.
@@ -343,7 +603,8 @@ pub(crate) struct Grads<'a> {
     pub(crate) nodes: &'a mut [Vec<f32>],
     pub(crate) params: &'a mut [Vec<f32>],
     pub(crate) tape: &'a [Node],
-    /// Fused SGD: parameters get no gradient here; `Op::apply_sgd` updates them instead.
+    /// Fused SGD: parameters get no gradient here; `Op::apply_sgd` updates them instead,
+    /// after the rule has read them for its other operand.
     pub(crate) skip_params: bool,
 }
 

@@ -1,8 +1,23 @@
 //! Softmax, log-softmax, and the fused softmax + cross-entropy computed from logits.
 
-use super::super::{Shape, Tape, TapeError, Var};
+use super::super::{Shape, ShapeError, Tape, TapeError, Var, describe_shape};
 use super::{Grads, Op, Values};
 use crate::kernels::{reduce, simd};
+
+/// The shape rule of `softmax` and `log_softmax` (`name`): over the features of a vector,
+/// which keeps its shape.
+pub fn softmax_shape(name: &str, x: Shape) -> Result<Shape, ShapeError> {
+    if x.is_vector() {
+        return Ok(x);
+    }
+    Err(ShapeError::new(
+        format!("`{name}` takes a vector, found {}", describe_shape(x)),
+        "not a vector",
+    )
+    .with_help(format!(
+        "flatten the image and score it first: `x |> flatten |> dense(10) |> {name}`"
+    )))
+}
 
 /// Labels are stored as `f32` on the tape: exact only below 2²⁴.
 const MAX_CLASSES: usize = 1 << 24;

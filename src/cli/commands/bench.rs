@@ -1,6 +1,14 @@
 //! `nnc bench FILE [--batch 1,32,256]`: times training steps and inference at each batch
 //! size on real samples, without training to convergence, and breaks a training step
-//! down by node.
+//! down by node. The report names the CPU and the SIMD instructions it ran on.
+//!
+//! `gflops` is *dense-equivalent*: the graph's dense FLOP count per sample times the
+//! samples per second. The products that skip the input's exact zeros (the first layer,
+//! see `kernels::gemm`) do less arithmetic than that, so it can exceed what the cores can
+//! do (120 on one Zen 3 core, whose AVX2 peak is 98: README, Performance). The FLOPs
+//! actually done are not reported: they depend on which path `kernels::gemm` picks for
+//! each product (density thresholds, batch sizes) and on the data, and counting them
+//! outside the kernels would restate that choice where it can silently fall out of date.
 
 use std::io::Write;
 use std::time::Duration;
@@ -10,8 +18,8 @@ use serde::Serialize;
 use crate::cli::args::{BenchArgs, RunArgs};
 use crate::cli::commands::check::{group_digits, print_json};
 use crate::cli::config::prepare;
+use crate::cli::machine::Machine;
 use crate::graph::Graph;
-use crate::graph::build::op_kind;
 use crate::training::bench::{OpTime, Stepper, time_for};
 
 /// Backward costs about twice the forward (two products per dense layer), so a training
@@ -21,6 +29,9 @@ const TRAIN_FLOPS_PER_FORWARD: u64 = 3;
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
     pub model: String,
+    /// `cpu`, `cores` and `simd` (`wide`, `matrixmultiply`): where the numbers come from.
+    #[serde(flatten)]
+    pub machine: Machine,
     pub params: usize,
     /// Forward FLOPs per sample; training counts three times this.
     pub flops_per_sample: u64,
@@ -37,7 +48,8 @@ pub struct BatchReport {
     pub batch: usize,
     pub train_samples_per_second: f64,
     pub infer_samples_per_second: f64,
-    /// Achieved training GFLOP/s, from the graph's FLOP count.
+    /// Training GFLOP/s, dense-equivalent: the graph's dense FLOP count (three forward
+    /// passes per sample) at the measured rate, not the arithmetic actually done.
     pub gflops: f64,
     pub ops: Vec<OpRow>,
 }
@@ -104,6 +116,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let first = results[0].clone();
     let report = BenchReport {
         model: session.graph.name.clone(),
+        machine: Machine::here(),
         params: session.graph.param_count(),
         flops_per_sample: session.graph.flops_per_sample(),
         train_samples_per_second: first.train_samples_per_second,
@@ -150,7 +163,7 @@ fn bench_batch(
         .zip(&rows)
         .map(|(node, t)| OpRow {
             name: node.name.clone(),
-            op: op_kind(&node.op).to_owned(),
+            op: node.op.kind().to_owned(),
             forward_us: per_step_us(t.forward),
             backward_us: per_step_us(t.backward),
             share: (t.forward + t.backward).as_secs_f64() / total,
@@ -185,14 +198,15 @@ fn print_table(report: &BenchReport) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{}: {} parameters, {} FLOPs per sample forward (x{TRAIN_FLOPS_PER_FORWARD} to train)\n",
+        "{}: {} parameters, {} FLOPs per sample forward (x{TRAIN_FLOPS_PER_FORWARD} to train)",
         report.model,
         group_digits(report.params as u64),
         group_digits(report.flops_per_sample)
     )?;
+    writeln!(out, "machine: {}\n", report.machine.describe())?;
     writeln!(
         out,
-        "| batch | train samples/s | inference samples/s | train GFLOP/s |"
+        "| batch | train samples/s | inference samples/s | train GFLOP/s (dense-equivalent) |"
     )?;
     writeln!(out, "| ---: | ---: | ---: | ---: |")?;
     for b in &report.batches {
@@ -205,6 +219,11 @@ fn print_table(report: &BenchReport) -> anyhow::Result<()> {
             b.gflops
         )?;
     }
+    writeln!(
+        out,
+        "\nGFLOP/s counts the dense FLOPs at the measured rate; products that skip the \
+         input's zeros do less arithmetic, so this can exceed the CPU's peak."
+    )?;
     for b in &report.batches {
         writeln!(
             out,

@@ -23,12 +23,12 @@ pub struct CheckReport {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let source = read_source(args)?;
-    let options = build_options(args)?;
-    let graph = match build_graph(&source, &options) {
-        Ok(graph) => graph,
-        Err(diagnostics) => {
-            if args.json {
+    let graph = match load_model(args) {
+        Ok((_, graph)) => graph,
+        Err(err) => {
+            if args.json
+                && let Some(crate::Error::Model(diagnostics)) = err.downcast_ref()
+            {
                 let errors = diagnostics
                     .items
                     .iter()
@@ -41,7 +41,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
                     errors,
                 })?;
             }
-            return Err(crate::Error::Model(diagnostics).into());
+            return Err(err);
         }
     };
     let report = CheckReport {
@@ -64,8 +64,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
 }
 
 /// Reads and builds the model named on the command line, with its `--set` overrides.
-/// Model problems come back as `crate::Error::Model` (exit 2), an unreadable file as a
-/// plain error (exit 1).
+/// Model problems (a file that is not UTF-8 included) come back as `crate::Error::Model`
+/// (exit 2), an unreadable file as a plain error (exit 1).
 pub fn load_model(args: &CheckArgs) -> anyhow::Result<(Source, Graph)> {
     let source = read_source(args)?;
     let options = build_options(args)?;
@@ -74,12 +74,11 @@ pub fn load_model(args: &CheckArgs) -> anyhow::Result<(Source, Graph)> {
 }
 
 fn read_source(args: &CheckArgs) -> anyhow::Result<Source> {
-    let text = std::fs::read_to_string(&args.file)
+    let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    Ok(Source {
-        path: args.file.display().to_string(),
-        text,
-    })
+    let color = std::io::stderr().is_terminal();
+    Source::from_bytes(args.file.display().to_string(), bytes, color)
+        .map_err(|diagnostics| crate::Error::Model(diagnostics).into())
 }
 
 /// `--set` flags as overrides, colour when stderr is a terminal.

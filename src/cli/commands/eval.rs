@@ -10,18 +10,25 @@ use serde::Serialize;
 
 use crate::cli::args::RunArgs;
 use crate::cli::commands::check::print_json;
+use crate::cli::commands::run::scores_text;
 use crate::cli::config::{Session, prepare};
 use crate::training::{Model, evaluate, weights};
 
-/// The `--json` output of `nnc eval`.
+/// The `--json` output of `nnc eval`: `test_accuracy` for a classifier, `test_mse` and
+/// `test_r2` for a regression.
 #[derive(Debug, Serialize)]
 pub struct EvalReport {
     pub model: String,
     pub weights: String,
     /// Test-set accuracy, 0..1.
-    pub test_accuracy: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f32>,
     /// Mean test loss; `null` when the model has no `loss` line.
     pub test_loss: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_r2: Option<f32>,
     /// Test samples evaluated.
     pub samples: usize,
 }
@@ -46,28 +53,35 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(config.settings.seed);
     let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
     weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
-    let (test_accuracy, test_loss) =
+    let scores =
         evaluate(graph, &model, &data.test, 0..data.test.len()).map_err(crate::Error::Train)?;
     let report = EvalReport {
         model: graph.name.clone(),
         weights: path.display().to_string(),
-        test_accuracy,
-        test_loss: graph.loss.map(|_| test_loss),
+        test_accuracy: scores.accuracy,
+        test_loss: graph.loss.map(|_| scores.loss),
+        test_mse: scores.mse,
+        test_r2: scores.r2,
         samples: data.test.len(),
     };
     if args.model.json {
         print_json(&report)?;
     } else if !args.model.quiet {
-        let loss = report
-            .test_loss
-            .map(|l| format!(", test loss {l:.4}"))
-            .unwrap_or_default();
+        let scores = match (report.test_accuracy, report.test_mse, report.test_loss) {
+            (Some(accuracy), _, loss) => {
+                let loss = loss
+                    .map(|l| format!(", test loss {l:.4}"))
+                    .unwrap_or_default();
+                format!("test accuracy {:.2} %{loss}", accuracy * 100.0)
+            }
+            (None, Some(mse), _) => scores_text(None, scores.loss, Some(mse), report.test_r2),
+            (None, None, _) => "no test scores".to_owned(),
+        };
         writeln!(
             std::io::stdout(),
-            "{} with {}: test accuracy {:.2} %{loss} on {} samples",
+            "{} with {}: {scores} on {} samples",
             report.model,
             report.weights,
-            report.test_accuracy * 100.0,
             report.samples,
         )?;
     }

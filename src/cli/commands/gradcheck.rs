@@ -16,7 +16,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::commands::check::print_json;
 use crate::cli::config::{Session, prepare};
 use crate::graph::lower::Network;
-use crate::training::{Model, TrainError, weights};
+use crate::training::{Model, TrainError, set_targets, weights};
 
 /// Samples in the checked batch unless `--batch` says otherwise: enough that rows
 /// interact through the mean loss, few enough that every forward pass is cheap.
@@ -44,6 +44,8 @@ pub struct GradcheckReport {
     pub one_sided: usize,
     /// Elements left out because steps on both sides crossed a relu kink.
     pub skipped: usize,
+    /// Elements compared with a smaller step, because the standard one crossed a kink.
+    pub smaller_step: usize,
     pub batch: usize,
 }
 
@@ -55,7 +57,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     } else if !args.model.quiet {
         writeln!(
             std::io::stdout(),
-            "{}: {} — max relative error {:.2e} (tolerance {:.0e}) at `{}`[{}]: analytic {:.6e}, numeric {:.6e}; {} elements checked on {} samples ({} one-sided at a relu kink, {} skipped)",
+            "{}: {} — max relative error {:.2e} (tolerance {:.0e}) at `{}`[{}]: analytic {:.6e}, numeric {:.6e}; {} elements checked on {} samples ({} with a smaller step and {} one-sided at a relu kink, {} skipped)",
             report.model,
             if report.ok { "ok" } else { "FAILED" },
             report.max_rel_error,
@@ -66,6 +68,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             report.worst_numeric,
             report.checked,
             report.batch,
+            report.smaller_step,
             report.one_sided,
             report.skipped,
         )?;
@@ -116,11 +119,11 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
     // Training mode, so dropout is part of the checked function; `check_tape` re-seeds
     // the masks before every evaluation.
     tape.set_training(true);
-    let mut net = Network::record(graph, &model.params, &model.dense, tape, batch, true)?;
-    let mut labels = vec![0u32; batch];
+    let mut net = Network::record(graph, &model.params, &model.node_params, tape, batch, true)?;
+    let mut targets = data.train.target_buffer(batch);
     data.train
-        .write_batch(&indices, net.tape.value_mut(net.input)?, &mut labels);
-    net.set_targets(&labels)?;
+        .write_batch_to(&indices, net.tape.value_mut(net.input)?, &mut targets);
+    set_targets(&mut net, &targets, batch)?;
     let loss = net.loss.ok_or(TrainError::NoLoss)?;
     let found = check_tape(&mut net.tape, &mut model.params, loss, ELEMENTS_PER_PARAM);
     Ok(GradcheckReport {
@@ -135,6 +138,7 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
         checked: found.checked,
         one_sided: found.one_sided,
         skipped: found.skipped,
+        smaller_step: found.smaller_step,
         batch,
     })
 }

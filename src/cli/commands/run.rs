@@ -10,15 +10,17 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::{RunArgs, RunCommandArgs};
-use crate::cli::commands::check::{parse_overrides, print_json};
+use crate::cli::commands::check::{group_digits, parse_overrides, print_json};
 use crate::cli::config::{Session, located, prepare};
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::curves::Curves;
 use crate::cli::record::{self, RecordContext, RunRecord};
-use crate::training::{EpochReport, Model, Progress, TrainReport, train, weights};
+use crate::training::{EpochReport, Model, Progress, TrainReport, train, training_rows, weights};
 
-/// The `--json` output of `nnc run` (and each run of `nnc sweep`).
-#[derive(Debug, Serialize)]
+/// The `--json` output of `nnc run` (and each run of `nnc sweep`). A classifier reports
+/// `test_accuracy`; a regression (a table's label read as a number) `test_mse` and
+/// `test_r2` instead.
+#[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub model: String,
     pub params: usize,
@@ -26,8 +28,13 @@ pub struct RunReport {
     pub batch: usize,
     pub seed: u64,
     pub samples: usize,
-    pub test_accuracy: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f32>,
     pub test_loss: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_r2: Option<f32>,
     pub train_seconds: f64,
     pub samples_per_second: f64,
     /// Test images per second in the last evaluation (an extension of the contract).
@@ -91,10 +98,14 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "{}: test accuracy {:.2} %, test loss {:.4} after {} epoch{} ({:.1} s training, {:.0} samples/s)",
+            "{}: {} after {} epoch{} ({:.1} s training, {:.0} samples/s)",
             report.model,
-            report.test_accuracy * 100.0,
-            report.test_loss,
+            scores_text(
+                report.test_accuracy,
+                report.test_loss,
+                report.test_mse,
+                report.test_r2
+            ),
             report.history.len(),
             if report.history.len() == 1 { "" } else { "s" },
             report.train_seconds,
@@ -146,38 +157,51 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
     } = session;
     let mut rng = StdRng::seed_from_u64(config.settings.seed);
     let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
+    // A table's features are standardised with the statistics of the rows trained on;
+    // weights loaded below bring their own, which then win.
+    let (trained, _) = training_rows(config, data.train.len());
+    model.standardize_with(graph, &data.train.range(0..trained));
     if let Some(path) = &args.weights {
         weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
     }
     let show = !args.model.quiet;
-    let bar = (show && std::io::stderr().is_terminal()).then(ProgressBar::hidden);
+    let terminal = show && std::io::stderr().is_terminal();
+    // The bar fills the terminal's width; the counts, running loss and speed follow it.
+    let style = ProgressStyle::with_template(
+        "epoch {prefix} [{wide_bar}] {pos}/{len} steps{msg}, eta {eta}",
+    )
+    .expect("a valid progress template")
+    .progress_chars("=> ");
+    let mut bar: Option<ProgressBar> = None;
     let mut on_progress = |event: Progress<'_>| match event {
         Progress::EpochStarted {
             epoch,
             epochs,
             steps,
         } => {
-            if let Some(bar) = &bar {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                bar.set_length(steps as u64);
-                bar.set_position(0);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "epoch {msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}",
-                    )
-                    .expect("a valid progress template")
-                    .progress_chars("=> "),
+            if terminal {
+                bar = Some(
+                    ProgressBar::new(steps as u64)
+                        .with_style(style.clone())
+                        .with_prefix(format!("{epoch}/{epochs}")),
                 );
-                bar.set_message(format!("{epoch}/{epochs}"));
             }
         }
-        Progress::Steps { done } => {
+        Progress::Steps {
+            done,
+            train_loss,
+            samples_per_second,
+        } => {
             if let Some(bar) = &bar {
+                bar.set_message(format!(
+                    ", loss {train_loss:.4}, {} samples/s",
+                    group_digits(samples_per_second as u64)
+                ));
                 bar.set_position(done as u64);
             }
         }
         Progress::EpochFinished(report) => {
-            if let Some(bar) = &bar {
+            if let Some(bar) = bar.take() {
                 bar.finish_and_clear();
             }
             if show {
@@ -186,7 +210,7 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
         }
     };
     let outcome = train(graph, &mut model, data, config, &mut rng, &mut on_progress);
-    if let Some(bar) = &bar {
+    if let Some(bar) = bar.take() {
         bar.finish_and_clear();
     }
     let report: TrainReport = outcome.map_err(|e| located(e, source))?;
@@ -201,8 +225,10 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
             batch: config.settings.batch,
             seed: config.settings.seed,
             samples: trained,
-            test_accuracy: report.test_accuracy,
-            test_loss: report.test_loss,
+            test_accuracy: report.test.accuracy,
+            test_loss: report.test.loss,
+            test_mse: report.test.mse,
+            test_r2: report.test.r2,
             train_seconds: report.train_seconds,
             samples_per_second: report.samples_per_second,
             infer_samples_per_second: report.infer_samples_per_second,
@@ -214,20 +240,54 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
     ))
 }
 
+/// A run's test scores in words: `test accuracy 97.50 %, test loss 0.0812` for a
+/// classifier, `test R² 0.4812, test mse 2901.3` for a regression (whose loss is its mse).
+pub fn scores_text(accuracy: Option<f32>, loss: f32, mse: Option<f32>, r2: Option<f32>) -> String {
+    match (accuracy, mse) {
+        (Some(accuracy), _) => format!(
+            "test accuracy {:.2} %, test loss {loss:.4}",
+            accuracy * 100.0
+        ),
+        (None, Some(mse)) => format!("test R² {}, test mse {}", r2_text(r2), mse_text(mse)),
+        (None, None) => format!("test loss {loss:.4}"),
+    }
+}
+
+/// R² as the tables write it: four decimals, or `–` when undefined (a constant target).
+pub fn r2_text(r2: Option<f32>) -> String {
+    r2.map_or_else(|| "–".to_owned(), |r2| format!("{r2:.4}"))
+}
+
+/// A mean squared error with five significant digits, whatever the target's scale.
+pub fn mse_text(mse: f32) -> String {
+    let digits = if mse == 0.0 || !mse.is_finite() {
+        4
+    } else {
+        (4 - mse.abs().log10().floor() as i32).clamp(0, 8) as usize
+    };
+    format!("{mse:.digits$}")
+}
+
 /// One plain progress line per epoch.
 pub fn epoch_line(r: &EpochReport) -> String {
-    let validation = match (r.validation_loss, r.validation_accuracy) {
-        (Some(loss), Some(acc)) => {
+    let validation = match (r.validation_loss, r.validation_accuracy, r.validation_r2) {
+        (Some(loss), Some(acc), _) => {
             format!("  validation loss {loss:.4} accuracy {:.2} %", acc * 100.0)
         }
+        (Some(loss), None, r2) => format!("  validation loss {loss:.4} R² {}", r2_text(r2)),
         _ => String::new(),
     };
+    let test = match (r.test_accuracy, r.test_mse) {
+        (Some(acc), _) => format!(
+            "test accuracy {:.2} %  test loss {:.4}",
+            acc * 100.0,
+            r.test_loss
+        ),
+        (None, Some(mse)) => format!("test R² {}  test mse {}", r2_text(r.test_r2), mse_text(mse)),
+        (None, None) => format!("test loss {:.4}", r.test_loss),
+    };
     format!(
-        "epoch {:>3}  train loss {:.4}  test accuracy {:.2} %  test loss {:.4}{validation}  {:.1} s",
-        r.epoch,
-        r.train_loss,
-        r.test_accuracy * 100.0,
-        r.test_loss,
-        r.seconds
+        "epoch {:>3}  train loss {:.4}  {test}{validation}  {:.1} s",
+        r.epoch, r.train_loss, r.seconds
     )
 }

@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use super::check::{group_digits, load_model, print_json};
 use crate::cli::args::CheckArgs;
-use crate::graph::build::op_kind;
-use crate::graph::{Activation, Graph, Loss, Op};
+use crate::graph::{Graph, Loss};
 
 /// What `nnc show` prints, as a table or as JSON.
 #[derive(Debug, Serialize)]
@@ -41,8 +40,8 @@ impl ShowReport {
             .iter()
             .map(|node| NodeRow {
                 name: node.name.clone(),
-                op: describe_op(&node.op),
-                shape: vec![node.width],
+                op: node.op.describe(),
+                shape: node.shape.dims(),
                 params: graph.node_params(node),
                 inputs: node
                     .inputs
@@ -105,28 +104,6 @@ impl ShowReport {
                 .unwrap_or("none (the model can be checked, not trained)")
         );
         out
-    }
-}
-
-/// `dense(256)`, `dense(10, bias = false, init = he)`, `dropout(0.5)`, `scale(-1)`.
-pub fn describe_op(op: &Op) -> String {
-    let kind = op_kind(op);
-    match op {
-        Op::Dense { units, bias, init } => {
-            let bias = if *bias {
-                String::new()
-            } else {
-                ", bias = false".to_owned()
-            };
-            format!(
-                "dense({units}{bias}, init = {})",
-                format!("{init:?}").to_lowercase()
-            )
-        }
-        Op::Activation(Activation::LeakyRelu { slope }) => format!("{kind}({slope})"),
-        Op::Dropout { p } => format!("{kind}({p})"),
-        Op::Scale(c) | Op::AddScalar(c) => format!("{kind}({c})"),
-        _ => kind.to_owned(),
     }
 }
 

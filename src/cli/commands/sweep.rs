@@ -1,24 +1,31 @@
 //! `nnc sweep FILE --set NAME=V1,V2,... [--set ...]`: one full `nnc run` per cell of the
-//! grid of every combination, then a markdown table of test accuracy and training
-//! seconds (and, when exactly two names vary, the same numbers pivoted: rows the first
-//! name's values, columns the second's). Training is `run::train_session`'s; this module
-//! owns the grid and the tables; `--plot` draws them as a heat map (`plot/heatmap.rs`).
+//! grid of every combination, then a markdown table of test accuracy (R² and mean squared
+//! error for a regression) and training seconds (and, when exactly two names vary, the
+//! same numbers pivoted: rows the first name's values, columns the second's). Training is
+//! `run::train_session`'s; this module owns the grid, its shards and the tables; `--plot`
+//! draws them as a heat map (`plot/heatmap.rs`).
+//!
+//! Across machines: `--shard K/N` runs cells K, K+N, K+2N, ... (1-based, in the order the
+//! grid lists them) and `--record DIR` writes each cell's run record into DIR, named by
+//! the sweep and the cell, with what `nnc report DIR` needs to print the whole sweep's
+//! table from the records of every shard (see `report.rs`).
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::cli::args::{RunArgs, SweepArgs};
 use crate::cli::commands::check::{parse_overrides, print_json};
-use crate::cli::commands::run::{RunReport, train_session};
+use crate::cli::commands::run::{RunReport, mse_text, r2_text, scores_text, train_session};
 use crate::cli::config::prepare;
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::heatmap::HeatMap;
-use crate::cli::record;
+use crate::cli::record::{self, RecordContext, RunRecord};
 
 /// One `--set` flag of a sweep: a `let` name and the values it takes, in flag order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Axis {
     pub name: String,
     pub values: Vec<String>,
@@ -42,6 +49,54 @@ pub struct SweepReport {
     pub runs: Vec<SweepRun>,
 }
 
+/// `--shard K/N`: shard `index` (from 1) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole grid.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// `K/N` with `1 ≤ K ≤ N`.
+    pub fn parse(text: &str) -> Result<Shard, crate::Error> {
+        let usage = || {
+            crate::Error::Usage(format!(
+                "`--shard {text}` is not K/N with 1 ≤ K ≤ N, e.g. `--shard 2/4` (the second of four shards)"
+            ))
+        };
+        let (index, count) = text.split_once('/').ok_or_else(usage)?;
+        let index: usize = index.trim().parse().map_err(|_| usage())?;
+        let count: usize = count.trim().parse().map_err(|_| usage())?;
+        if index == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether cell `cell` (from 0, in grid order) is this shard's: cells K, K+N, ... in
+    /// the 1-based numbering.
+    pub fn runs(self, cell: usize) -> bool {
+        cell % self.count == self.index - 1
+    }
+}
+
+/// What a sweep cell's run record says about the sweep it belongs to, so that `nnc
+/// report` can put the records of every shard back into one table.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SweepCell {
+    /// Names the sweep: the same model text, `--set` axes and training flags give the same
+    /// id on every machine (a hash of them), so shards of one sweep agree.
+    pub id: String,
+    pub axes: Vec<Axis>,
+    /// This cell's place in the grid (from 0), in the order `nnc sweep` lists the cells.
+    pub cell: usize,
+    /// Cells in the whole grid.
+    pub cells: usize,
+}
+
 /// Serialises the pairs as a JSON object, keeping flag order.
 fn ordered_map<S: serde::Serializer>(pairs: &Cell, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
@@ -58,7 +113,28 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
         .into());
     }
     let axes = parse_axes(&args.model.set)?;
-    let cells = grid(&axes);
+    let shard = command
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()?
+        .unwrap_or(Shard::ALL);
+    if let Some(dir) = &command.record {
+        record::check_folder(dir)?;
+    }
+    let all_cells = grid(&axes);
+    let total = all_cells.len();
+    let (numbers, cells): (Vec<usize>, Vec<Cell>) = all_cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.runs(*i))
+        .unzip();
+    if cells.is_empty() && !args.model.quiet {
+        eprintln!(
+            "shard {}/{} has no cells: the grid has {total}",
+            shard.index, shard.count
+        );
+    }
     // Build every cell's model (and check it against the data) before training any, so a
     // bad value in the last cell is reported at once, not after hours of training.
     let mut sessions = Vec::with_capacity(cells.len());
@@ -77,25 +153,57 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
     if let Some(target) = &plot {
         target.check()?;
     }
+    // Every cell reads the same file: its text, the axes and the flags name the sweep.
+    let id = sessions
+        .first()
+        .map(|s| sweep_id(&s.source.text, args, &axes))
+        .unwrap_or_default();
     let show = !args.model.quiet;
     let mut runs = Vec::with_capacity(cells.len());
     for (i, (cell, session)) in cells.into_iter().zip(&sessions).enumerate() {
         if show {
             eprintln!("[{}/{}] {}", i + 1, sessions.len(), describe(&cell));
         }
+        let number = numbers[i];
         let cell_args = args_for(args, &cell);
         let (report, _model) = train_session(session, &cell_args).inspect_err(|_| {
             if show {
                 eprintln!("in the sweep cell {}:", describe(&cell));
             }
         })?;
+        if let Some(dir) = &command.record {
+            let cell_args = args_for(args, &cell);
+            let mut run_record = RunRecord::new(
+                &report,
+                RecordContext {
+                    file: &cell_args.model.file,
+                    source: &session.source.text,
+                    overrides: parse_overrides(&cell_args.model.set)?,
+                    optimizer: &session.config.settings.optimizer,
+                    loss: session.graph.loss,
+                    threads: args.threads,
+                },
+            );
+            run_record.sweep = Some(SweepCell {
+                id: id.clone(),
+                axes: axes.clone(),
+                cell: number,
+                cells: total,
+            });
+            run_record.write(&cell_record(dir, &report.model, &id, number, total))?;
+        }
         if show {
             eprintln!(
-                "[{}/{}] {}: test accuracy {:.2} %, {:.1} s training",
+                "[{}/{}] {}: {}, {:.1} s training",
                 i + 1,
                 sessions.len(),
                 describe(&cell),
-                report.test_accuracy * 100.0,
+                scores_text(
+                    report.test_accuracy,
+                    report.test_loss,
+                    report.test_mse,
+                    report.test_r2
+                ),
                 report.train_seconds
             );
         }
@@ -140,6 +248,41 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
             .write_all(tables(&axes, &report).as_bytes())?;
     }
     Ok(())
+}
+
+/// The sweep's id: a hash of the model file's text, the axes and the flags that change
+/// what a cell trains, so every shard of one sweep computes the same one (and another
+/// sweep into the same folder another).
+fn sweep_id(text: &str, args: &RunArgs, axes: &[Axis]) -> String {
+    use sha2::{Digest, Sha256};
+    let flags = serde_json::to_vec(&(
+        axes,
+        args.epochs,
+        args.batch,
+        args.seed,
+        args.samples,
+        args.data.as_ref().map(|d| d.display().to_string()),
+    ))
+    .expect("the flags serialise");
+    let mut hash = Sha256::new();
+    hash.update(text.as_bytes());
+    hash.update([0]);
+    hash.update(&flags);
+    hash.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A cell's record in `dir`: `{model}-{id}-cell-{k}-of-{n}.run.json`, the same name
+/// whichever shard runs it (a rerun replaces it), and different for every cell.
+pub fn cell_record(dir: &Path, model: &str, id: &str, cell: usize, cells: usize) -> PathBuf {
+    let width = cells.to_string().len();
+    dir.join(format!(
+        "{model}-{id}-cell-{:0width$}-of-{cells}.{}",
+        cell + 1,
+        record::EXTENSION
+    ))
 }
 
 /// `--set NAME=V1,V2,...` flags as axes. A name given twice is a usage error: the grid
@@ -218,22 +361,59 @@ fn describe(cell: &Cell) -> String {
         .join(" ")
 }
 
-/// How a pivot table writes one run's number.
-type CellText = fn(&RunReport) -> String;
+/// A column of the tables: its title and how it writes one run's number (`None` when
+/// the run has none, a classifier's R², say).
+struct Column {
+    title: &'static str,
+    text: fn(&RunReport) -> Option<String>,
+}
+
+/// The columns of a sweep's runs: test accuracy for classifiers, R² and the mean squared
+/// error for regressions (both, should a sweep hold both), then training seconds.
+fn columns(report: &SweepReport) -> Vec<Column> {
+    let regression = |r: &SweepRun| r.report.test_mse.is_some();
+    let mut columns = Vec::new();
+    if report.runs.is_empty() || !report.runs.iter().all(regression) {
+        columns.push(Column {
+            title: "test accuracy (%)",
+            text: |r| r.test_accuracy.map(|a| format!("{:.2}", a * 100.0)),
+        });
+    }
+    if report.runs.iter().any(regression) {
+        columns.push(Column {
+            title: "test R²",
+            text: |r| r.test_mse.map(|_| r2_text(r.test_r2)),
+        });
+        columns.push(Column {
+            title: "test mse",
+            text: |r| r.test_mse.map(mse_text),
+        });
+    }
+    columns.push(Column {
+        title: "train seconds",
+        text: |r| Some(format!("{:.1}", r.train_seconds)),
+    });
+    columns
+}
 
 /// The markdown output: one row per run, then, when exactly two axes have more than one
-/// value, accuracy and seconds pivoted with the first of them as rows.
+/// value, each number pivoted with the first of them as rows.
 pub fn tables(axes: &[Axis], report: &SweepReport) -> String {
     let mut out = String::new();
+    let columns = columns(report);
     let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
     let mut header = names.clone();
-    header.extend(["test accuracy (%)", "train seconds"]);
+    header.extend(columns.iter().map(|c| c.title));
     markdown_row(&mut out, &header);
-    markdown_rule(&mut out, names.len(), 2);
+    markdown_rule(&mut out, names.len(), columns.len());
+    let missing = || "–".to_owned();
     for run in &report.runs {
         let mut row: Vec<String> = run.set.iter().map(|(_, v)| v.clone()).collect();
-        row.push(format!("{:.2}", run.report.test_accuracy * 100.0));
-        row.push(format!("{:.1}", run.report.train_seconds));
+        row.extend(
+            columns
+                .iter()
+                .map(|c| (c.text)(&run.report).unwrap_or_else(missing)),
+        );
         markdown_row(&mut out, &row);
     }
     let varying: Vec<&Axis> = axes.iter().filter(|a| a.values.len() > 1).collect();
@@ -244,14 +424,8 @@ pub fn tables(axes: &[Axis], report: &SweepReport) -> String {
                     && run.set.contains(&(cols.name.clone(), c.to_owned()))
             })
         };
-        let pivots: [(&str, CellText); 2] = [
-            ("test accuracy (%)", |r| {
-                format!("{:.2}", r.test_accuracy * 100.0)
-            }),
-            ("train seconds", |r| format!("{:.1}", r.train_seconds)),
-        ];
-        for (title, cell_text) in pivots {
-            let _ = writeln!(out, "\n{title}:\n");
+        for column in &columns {
+            let _ = writeln!(out, "\n{}:\n", column.title);
             let mut header = vec![format!("{} \\ {}", rows.name, cols.name)];
             header.extend(cols.values.iter().cloned());
             markdown_row(&mut out, &header);
@@ -259,7 +433,9 @@ pub fn tables(axes: &[Axis], report: &SweepReport) -> String {
             for r in &rows.values {
                 let mut row = vec![r.clone()];
                 row.extend(cols.values.iter().map(|c| {
-                    lookup(r, c).map_or_else(|| "–".to_owned(), |run| cell_text(&run.report))
+                    lookup(r, c)
+                        .and_then(|run| (column.text)(&run.report))
+                        .unwrap_or_else(missing)
                 }));
                 markdown_row(&mut out, &row);
             }

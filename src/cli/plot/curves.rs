@@ -1,6 +1,7 @@
-//! Learning curves: loss per epoch in the left panel, accuracy (%) per epoch in the right,
-//! for one run (train, test and validation curves) or several run records overlaid (one
-//! colour per record). Each curve is one line with a dot per epoch.
+//! Learning curves: loss per epoch in the left panel, accuracy (%) per epoch (R² for a
+//! regression) in the right, for one run (train, test and validation curves) or several
+//! run records overlaid (one colour per record). Each curve is one line with a dot per
+//! epoch.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -77,10 +78,21 @@ impl Curves {
             curve("test", 1, &|r| Some(r.test_loss)),
             curve("validation", 2, &|r| r.validation_loss),
         ];
-        let accuracy_series = [
-            curve("test", 1, &|r| Some(percent(r.test_accuracy))),
-            curve("validation", 2, &|r| r.validation_accuracy.map(percent)),
-        ];
+        // A regression has no accuracy: its right panel is R².
+        let regression = history.iter().any(|r| r.test_accuracy.is_none());
+        let (right_label, right_series) = if regression {
+            let series = [
+                curve("test", 1, &|r| r.test_r2),
+                curve("validation", 2, &|r| r.validation_r2),
+            ];
+            ("R²", series)
+        } else {
+            let series = [
+                curve("test", 1, &|r| r.test_accuracy.map(percent)),
+                curve("validation", 2, &|r| r.validation_accuracy.map(percent)),
+            ];
+            ("accuracy (%)", series)
+        };
         Curves {
             title,
             subtitle,
@@ -92,8 +104,8 @@ impl Curves {
                     legend: true,
                 },
                 Panel {
-                    y_label: "accuracy (%)".into(),
-                    series: accuracy_series.into_iter().flatten().collect(),
+                    y_label: right_label.into(),
+                    series: right_series.into_iter().flatten().collect(),
                     rising: true,
                     legend: true,
                 },

@@ -1,5 +1,6 @@
-//! A sweep's grid as two heat-map tables, test accuracy above training seconds: one cell
-//! per run, coloured by its value and labelled with it as the markdown table writes it.
+//! A sweep's grid as two heat-map tables, test accuracy (R² for a regression) above
+//! training seconds: one cell per run, coloured by its value and labelled with it as the
+//! markdown table writes it.
 //! The last name that varies runs across; the combinations of the others run down (for
 //! two names, the markdown pivot table's layout; for one, a single row).
 
@@ -64,6 +65,11 @@ pub fn accuracy_text(percent: f64) -> String {
     format!("{percent:.2}")
 }
 
+/// R² as the markdown table writes it.
+pub fn r2_text(r2: f64) -> String {
+    format!("{r2:.4}")
+}
+
 /// The seconds as the markdown table writes them.
 pub fn seconds_text(seconds: f64) -> String {
     format!("{seconds:.1}")
@@ -94,17 +100,18 @@ impl HeatMap {
                 .find(|run| row.iter().chain(col).all(|pair| run.set.contains(pair)))
                 .map(|run| &run.report)
         };
-        let values = |value: fn(&RunReport) -> f64| -> Vec<Vec<Option<f64>>> {
+        let values = |value: fn(&RunReport) -> Option<f64>| -> Vec<Vec<Option<f64>>> {
             row_cells
                 .iter()
                 .map(|row| {
                     col_values
                         .iter()
-                        .map(|col| find(row, col).map(value))
+                        .map(|col| find(row, col).and_then(value))
                         .collect()
                 })
                 .collect()
         };
+        let regression = !runs.is_empty() && runs.iter().all(|r| r.report.test_mse.is_some());
         let row_names: Vec<&str> = row_axes.iter().map(|a| a.name.as_str()).collect();
         let corner = match (row_names.is_empty(), col_axis) {
             (false, Some(col)) => format!("{} \\ {}", row_names.join(" / "), col.name),
@@ -129,15 +136,25 @@ impl HeatMap {
                 .map(|col| col.as_ref().map_or_else(String::new, |(_, v)| v.clone()))
                 .collect(),
             tables: [
-                Table {
-                    title: "test accuracy (%)",
-                    values: values(|r| f64::from(r.test_accuracy) * 100.0),
-                    text: accuracy_text,
-                    ramp: &ACCURACY_RAMP,
+                // A regression's cells have no accuracy: R² takes its place.
+                if regression {
+                    Table {
+                        title: "test R²",
+                        values: values(|r| r.test_r2.map(f64::from)),
+                        text: r2_text,
+                        ramp: &ACCURACY_RAMP,
+                    }
+                } else {
+                    Table {
+                        title: "test accuracy (%)",
+                        values: values(|r| r.test_accuracy.map(|a| f64::from(a) * 100.0)),
+                        text: accuracy_text,
+                        ramp: &ACCURACY_RAMP,
+                    }
                 },
                 Table {
                     title: "training time (seconds)",
-                    values: values(|r| r.train_seconds),
+                    values: values(|r| Some(r.train_seconds)),
                     text: seconds_text,
                     ramp: &SECONDS_RAMP,
                 },

@@ -1,7 +1,7 @@
 //! Unit tests of semantic analysis: naming, defaults, arithmetic lowering, errors.
 
 use super::*;
-use crate::graph::{DataSource, Optimizer, TrainSettings};
+use crate::graph::{Activation, DataSource, Init, Optimizer, TrainSettings};
 
 fn build(text: &str) -> Result<Graph, Diagnostics> {
     build_with(text, &[])
@@ -63,7 +63,7 @@ fn the_first_example_builds() {
         graph.node(graph.output).op,
         Op::Activation(Activation::Softmax)
     );
-    assert_eq!(graph.node(graph.input).width, 784);
+    assert_eq!(graph.node(graph.input).shape.dims(), [784]);
     let expected = TrainSettings {
         batch: 1,
         seed: 42,
@@ -99,6 +99,27 @@ fn overrides_apply_before_use() {
     let err = build_with(SIGMOID, &[("hiden", "32")]).unwrap_err();
     assert!(err.items[0].message.contains("`--set hiden=...`"), "{err}");
     assert_eq!(err.items[0].label, "did you mean `hidden`?");
+}
+
+/// Found by the `front_end` fuzz target: a `--set` close to a `let` whose value was
+/// refused looked that `let` up among the accepted ones and panicked.
+#[test]
+fn issue_11_set_near_a_refused_let_is_a_diagnostic() {
+    let text = "let hidden = 2 * 96\n\nmodel m {\n    x      = input(4)\n    output = x |> dense(hidden) |> softmax\n}\n";
+    let err = build_with(text, &[("hiddn", "64")]).unwrap_err();
+    let set = err
+        .items
+        .iter()
+        .find(|d| d.message.contains("`--set hiddn=...` names no `let`"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(set.label, "did you mean `hidden`?");
+    assert_eq!(&text[set.span.start..set.span.end], "hidden");
+    assert!(
+        err.items
+            .iter()
+            .any(|d| d.message.contains("`let hidden` must be a number")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -160,7 +181,7 @@ fn residual_and_concat_shapes() {
     let text = "model m {\n x = input(8)\n a = x |> dense(8) |> relu\n r = a + x\n c = concat(a, r, x)\n output = relu(c |> dense(2))\n}\n";
     let graph = build(text).unwrap();
     let c = graph.nodes.iter().find(|n| n.name == "c").unwrap();
-    assert_eq!((c.op.clone(), c.width), (Op::Concat, 24));
+    assert_eq!((c.op.clone(), c.shape.numel()), (Op::Concat, 24));
     assert_eq!(graph.node(graph.output).name, "output");
 }
 

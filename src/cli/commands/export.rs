@@ -1,0 +1,70 @@
+//! `nnc export FILE --weights W --out MODEL.onnx`: the trained network as an ONNX model
+//! (see `crate::export`), written atomically. The model is built with the file's `let`s
+//! and `--set` overrides, as `nnc run` built it, and the weights must match it exactly
+//! (`weights::load` lists the differences). No data is read.
+
+use std::io::Write;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+use crate::cli::args::ExportArgs;
+use crate::cli::commands::check::{group_digits, load_model, print_json};
+use crate::export::{OPSET, encode, to_onnx};
+use crate::training::{Model, weights};
+
+/// The `--json` output of `nnc export`.
+#[derive(Debug, Serialize)]
+pub struct ExportReport {
+    /// The file written.
+    pub path: String,
+    pub model: String,
+    /// The ONNX operator set the file imports.
+    pub opset: i64,
+    /// ONNX nodes in the file's graph.
+    pub nodes: usize,
+}
+
+pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
+    let Some(weights_path) = &args.weights else {
+        return Err(crate::Error::Usage(
+            "`nnc export` needs the trained weights: `--weights PATH` (written by `nnc run --save PATH`)"
+                .into(),
+        )
+        .into());
+    };
+    let (_, graph) = load_model(&args.model)?;
+    // The initial draw is overwritten by the load; it only gives the tensors their names
+    // and shapes.
+    let mut rng = StdRng::seed_from_u64(graph.train.seed);
+    let mut model = Model::init(&graph, &mut rng).map_err(crate::Error::Train)?;
+    weights::load(&mut model.params, weights_path).map_err(|e| crate::Error::Train(e.into()))?;
+    let onnx = to_onnx(&graph, &model).map_err(crate::Error::Export)?;
+    let nodes = onnx.graph.as_ref().map_or(0, |g| g.node.len());
+    let bytes = encode(&onnx).map_err(crate::Error::Export)?;
+    crate::atomic_file::write(&args.out, &bytes).map_err(|source| crate::Error::Write {
+        path: args.out.clone(),
+        source,
+    })?;
+    let report = ExportReport {
+        path: args.out.display().to_string(),
+        model: graph.name.clone(),
+        opset: OPSET,
+        nodes,
+    };
+    if args.model.json {
+        print_json(&report)?;
+    } else if !args.model.quiet {
+        writeln!(
+            std::io::stdout(),
+            "wrote {}: {} as ONNX (opset {}, {} nodes, {} bytes)",
+            report.path,
+            report.model,
+            report.opset,
+            report.nodes,
+            group_digits(bytes.len() as u64),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,552 @@
+//! The `train` block: each setting checked and stored, defaults filled in; the optimizer
+//! and the data files (`csv(...)`, `npz(...)`) bound with the same argument binder as the
+//! model's built-ins.
+
+use super::{Builder, Value};
+use crate::data::{CsvSource, TableTarget};
+use crate::graph::builtins::{Arg, ArgKind, Default, ParamDef};
+use crate::graph::{DataSource, Loss, Optimizer, Schedule, TrainSettings};
+use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
+use crate::language::suggest::did_you_mean;
+use crate::language::{Diagnostic, Span};
+
+/// Every setting the `train` block knows.
+pub const SETTINGS: [&str; 13] = [
+    "data",
+    "optimizer",
+    "epochs",
+    "batch",
+    "seed",
+    "shuffle",
+    "validation",
+    "early_stopping",
+    "lr_decay",
+    "flip",
+    "shift",
+    "weight_decay",
+    "schedule",
+];
+
+/// Largest `shift`, in pixels (an image's own side bounds it further at run time).
+const MAX_SHIFT: u32 = 1 << 16;
+
+const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
+
+impl Builder<'_> {
+    /// The `train` block with defaults filled in; problems are reported. The model's
+    /// `loss` says what a table's label column is: classes or a value.
+    pub(super) fn train_settings(
+        &mut self,
+        train: Option<&Train>,
+        loss: Option<Loss>,
+    ) -> TrainSettings {
+        let target = match loss {
+            Some(Loss::Mse) => TableTarget::Value,
+            Some(Loss::CrossEntropy) | None => TableTarget::Classes,
+        };
+        train_settings(self, train, target)
+    }
+
+    /// Reports `diagnostic` and returns the "already reported" error.
+    fn fail<T>(&mut self, diagnostic: Diagnostic) -> Result<T, ()> {
+        self.error(diagnostic);
+        Err(())
+    }
+}
+
+fn train_settings(
+    builder: &mut Builder<'_>,
+    train: Option<&Train>,
+    target: TableTarget,
+) -> TrainSettings {
+    let mut settings = TrainSettings::default();
+    let Some(train) = train else { return settings };
+    let mut seen: Vec<(&str, Span)> = Vec::new();
+    for Binding { name, value } in &train.settings {
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name.name) {
+            let line = builder.line_of(first.start);
+            builder.error(
+                Diagnostic::new(
+                    format!("setting `{}` is written twice", name.name),
+                    name.span,
+                    "written again here",
+                )
+                .with_help(format!("first written on line {line}")),
+            );
+            continue;
+        }
+        seen.push((&name.name, name.span));
+        let Ok(result) = setting(builder, &mut settings, &name.name, name.span, value, target)
+        else {
+            continue;
+        };
+        if let Err(diagnostic) = result {
+            builder.error(diagnostic);
+        }
+    }
+    // Two ways of changing the learning rate would fight: one of them must go.
+    let decay = seen.iter().find(|(n, _)| *n == "lr_decay");
+    let schedule = seen.iter().find(|(n, _)| *n == "schedule");
+    if let (Some((_, decay)), Some((_, schedule))) = (decay, schedule)
+        && settings.schedule != Schedule::Constant
+    {
+        let line = builder.line_of(decay.start);
+        builder.error(
+            Diagnostic::new(
+                "`lr_decay` and `schedule` both change the learning rate",
+                *schedule,
+                "a second learning-rate rule",
+            )
+            .with_help(format!(
+                "keep one of them: `lr_decay` is on line {line}; a schedule replaces it"
+            )),
+        );
+    }
+    if let DataSource::Csv(_) = settings.data {
+        // A table's rows are vectors: mirroring or shifting one would scramble its
+        // features. See: #15
+        let augmenting = [("flip", settings.flip > 0.0), ("shift", settings.shift > 0)];
+        for (setting, on) in augmenting {
+            let Some((_, span)) = seen.iter().find(|(n, _)| *n == setting).filter(|_| on) else {
+                continue;
+            };
+            builder.error(
+                Diagnostic::new(
+                    format!("`{setting}` augments images, and a table has none"),
+                    *span,
+                    "not for a table",
+                )
+                .with_help(format!(
+                    "remove `{setting}`: it mirrors or shifts the pixels of image datasets"
+                )),
+            );
+        }
+    }
+    settings
+}
+
+/// Applies one setting. The outer `Err` means "already reported".
+fn setting(
+    builder: &mut Builder<'_>,
+    settings: &mut TrainSettings,
+    name: &str,
+    name_span: Span,
+    expr: &Expr,
+    target: TableTarget,
+) -> Result<Result<(), Diagnostic>, ()> {
+    let span = expr.span;
+    if let ("data", ExprKind::Call { func, args, .. }) = (name, &expr.kind) {
+        return data_file(builder, func, args, target).map(|source| {
+            (settings.data, settings.data_span) = (source, Some(span));
+            Ok(())
+        });
+    }
+    if name == "optimizer" {
+        return optimizer(builder, expr).map(|o| {
+            settings.optimizer = o;
+            Ok(())
+        });
+    }
+    if name == "schedule" {
+        return schedule(builder, expr).map(|s| {
+            settings.schedule = s;
+            Ok(())
+        });
+    }
+    let value = builder.constant(expr)?;
+    let found = value.describe(&[]);
+    Ok(match (name, value) {
+        ("data", Value::Symbol(s)) if s == "mnist" => {
+            (settings.data, settings.data_span) = (DataSource::Mnist, Some(span));
+            Ok(())
+        }
+        ("data", Value::Symbol(s)) if s == "fashion_mnist" => {
+            (settings.data, settings.data_span) = (DataSource::FashionMnist, Some(span));
+            Ok(())
+        }
+        ("data", Value::Symbol(s)) => Err(Diagnostic::new(format!("unknown dataset `{s}`"), span, did_you_mean(&s, DATASETS, "not a built-in dataset"))
+            .with_help("use `mnist`, `fashion_mnist`, a folder of IDX files as a string (`data = \"path/to/dir\"`), `csv(...)` or `npz(...)`")),
+        ("data", Value::Str(path)) => {
+            (settings.data, settings.data_span) = (DataSource::Path(path), Some(span));
+            Ok(())
+        }
+        ("data", _) => Err(Diagnostic::new(format!("`data` must be a dataset, found {found}"), span, "expected `mnist`, `fashion_mnist`, a path, `csv(...)` or `npz(...)`")),
+        ("epochs", value) => whole(value, span, "epochs", 1).map(|n| settings.epochs = n as usize),
+        ("batch", value) => whole(value, span, "batch", 1).and_then(|n| {
+            if n > (1 << 24) {
+                return Err(Diagnostic::new(format!("`batch` of {n} is too large to allocate"), span, "at most 16777216"));
+            }
+            settings.batch = n as usize;
+            Ok(())
+        }),
+        ("seed", value) => whole(value, span, "seed", 0).map(|n| settings.seed = n),
+        ("early_stopping", Value::Bool(false)) => {
+            settings.early_stopping = None;
+            Ok(())
+        }
+        ("early_stopping", value) => whole(value, span, "early_stopping", 1).map(|n| settings.early_stopping = Some(n as usize)),
+        ("shuffle", Value::Bool(b)) => {
+            settings.shuffle = b;
+            Ok(())
+        }
+        ("shuffle", _) => Err(Diagnostic::new(format!("`shuffle` must be `true` or `false`, found {found}"), span, "expected `true` or `false`")),
+        ("validation", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
+            settings.validation = value as f32;
+            Ok(())
+        }
+        ("lr_decay", Value::Number { value, .. }) if value > 0.0 && value <= 1.0 => {
+            settings.lr_decay = value as f32;
+            Ok(())
+        }
+        ("weight_decay", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
+            settings.weight_decay = value as f32;
+            Ok(())
+        }
+        ("weight_decay", _) => Err(Diagnostic::new(format!("`weight_decay` must be in [0, 1), found {found}"), span, "out of range")
+            .with_help("the L2 penalty on every weight (not biases or batch-norm parameters), e.g. `weight_decay = 5e-4`")),
+        ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
+            .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
+        ("flip", Value::Number { value, .. }) if (0.0..=1.0).contains(&value) => {
+            settings.flip = value as f32;
+            Ok(())
+        }
+        ("flip", _) => Err(Diagnostic::new(format!("`flip` must be a probability in [0, 1], found {found}"), span, "out of range")
+            .with_help("each training image is mirrored left to right with this probability; e.g. `flip = 0.5`")),
+        ("shift", value) => whole(value, span, "shift", 0).and_then(|n| {
+            if n > u64::from(MAX_SHIFT) {
+                return Err(Diagnostic::new(format!("`shift` of {n} pixels is too large"), span, format!("at most {MAX_SHIFT}")));
+            }
+            settings.shift = n as u32;
+            Ok(())
+        }),
+        ("validation", _) => Err(Diagnostic::new(format!("`validation` must be a fraction in [0, 1), found {found}"), span, "out of range")
+            .with_help("e.g. `validation = 0.1` holds out a tenth of the training set")),
+        (unknown, _) => Err(Diagnostic::new(format!("unknown setting `{unknown}`"), name_span, did_you_mean(unknown, SETTINGS, "not a setting"))
+            .with_help(format!("the settings are {}", SETTINGS.join(", ")))),
+    })
+}
+
+/// A whole number at least `min`, read exactly from its text when it has no fraction.
+fn whole(value: Value, span: Span, setting: &str, min: u64) -> Result<u64, Diagnostic> {
+    let Value::Number { value, text } = value else {
+        return Err(Diagnostic::new(
+            format!("`{setting}` must be a whole number"),
+            span,
+            "not a number",
+        ));
+    };
+    let exact = text.trim_start_matches('+').parse::<u64>().ok();
+    match exact {
+        Some(n) if n >= min => Ok(n),
+        None if value.fract() == 0.0 && value >= min as f64 && value < 2f64.powi(53) => {
+            Ok(value as u64)
+        }
+        _ if value.fract() != 0.0 => Err(Diagnostic::new(
+            format!("`{setting}` must be a whole number, found {text}"),
+            span,
+            "not a whole number",
+        )),
+        _ if value < min as f64 => Err(Diagnostic::new(
+            format!("`{setting}` must be at least {min}, found {text}"),
+            span,
+            "too small",
+        )),
+        _ => Err(Diagnostic::new(
+            format!("`{setting}` is too large: {text}"),
+            span,
+            "too large",
+        )),
+    }
+}
+
+/// One optimizer of the language: its parameters (as a built-in's) and how the checked
+/// arguments become an [`Optimizer`].
+struct OptimizerDef {
+    name: &'static str,
+    params: &'static [ParamDef],
+    build: fn(&[f32]) -> Optimizer,
+}
+
+const LR_HELP: &str = "try `lr = 0.1` for sgd or `lr = 0.001` for adam";
+const FRACTION_HELP: &str = "the usual values are momentum 0.9, beta1 0.9, beta2 0.999";
+
+const fn setting_param(
+    name: &'static str,
+    kind: ArgKind,
+    default: Default,
+    what: &'static str,
+    help: &'static str,
+) -> ParamDef {
+    ParamDef {
+        name,
+        kind,
+        default,
+        what,
+        help,
+    }
+}
+
+const OPTIMIZERS: [OptimizerDef; 2] = [
+    OptimizerDef {
+        name: "sgd",
+        params: &[
+            setting_param(
+                "lr",
+                ArgKind::Positive,
+                Default::Required,
+                "the learning rate",
+                LR_HELP,
+            ),
+            setting_param(
+                "momentum",
+                ArgKind::Fraction,
+                Default::Number(0.0, "0"),
+                "",
+                FRACTION_HELP,
+            ),
+        ],
+        build: |v| Optimizer::Sgd {
+            lr: v[0],
+            momentum: v[1],
+        },
+    },
+    OptimizerDef {
+        name: "adam",
+        params: &[
+            setting_param(
+                "lr",
+                ArgKind::Positive,
+                Default::Number(0.001, "0.001"),
+                "the learning rate",
+                LR_HELP,
+            ),
+            setting_param(
+                "beta1",
+                ArgKind::Fraction,
+                Default::Number(0.9, "0.9"),
+                "",
+                FRACTION_HELP,
+            ),
+            setting_param(
+                "beta2",
+                ArgKind::Fraction,
+                Default::Number(0.999, "0.999"),
+                "",
+                FRACTION_HELP,
+            ),
+            setting_param(
+                "eps",
+                ArgKind::Positive,
+                Default::Number(1e-8, "1e-8"),
+                "",
+                "the usual value is 1e-8",
+            ),
+        ],
+        build: |v| Optimizer::Adam {
+            lr: v[0],
+            beta1: v[1],
+            beta2: v[2],
+            eps: v[3],
+        },
+    },
+];
+
+/// `sgd(lr, momentum = 0)` or `adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)`,
+/// written as a call or (for adam) a bare name.
+fn optimizer(builder: &mut Builder<'_>, expr: &Expr) -> Result<Optimizer, ()> {
+    let (func, args) = match &expr.kind {
+        ExprKind::Call { func, args, .. } => (func.clone(), args.as_slice()),
+        ExprKind::Name(name) => match builder.constant(expr)? {
+            Value::Symbol(s) => (
+                Ident {
+                    name: s,
+                    span: expr.span,
+                },
+                [].as_slice(),
+            ),
+            other => {
+                return builder.fail(
+                    Diagnostic::new(
+                        format!(
+                            "`optimizer` must be `sgd(...)` or `adam(...)`, found {}",
+                            other.describe(&[])
+                        ),
+                        expr.span,
+                        "not an optimizer",
+                    )
+                    .with_help(format!("`{name}` is a `let` parameter")),
+                );
+            }
+        },
+        _ => {
+            return builder.fail(Diagnostic::new(
+                "`optimizer` must be `sgd(...)` or `adam(...)`",
+                expr.span,
+                "not an optimizer",
+            ));
+        }
+    };
+    let Some(def) = OPTIMIZERS.iter().find(|o| o.name == func.name) else {
+        let label = did_you_mean(&func.name, OPTIMIZERS.map(|o| o.name), "not an optimizer");
+        return builder.fail(
+            Diagnostic::new(
+                format!("unknown optimizer `{}`", func.name),
+                func.span,
+                label,
+            )
+            .with_help("use `sgd(lr = 0.1)` or `adam(lr = 0.001)`"),
+        );
+    };
+    let given = builder.bind_arguments(def.name, &func, args, def.params, false)?;
+    let checked = builder.check_arguments(def.name, def.params, given, func.span)?;
+    let values: Vec<f32> = checked
+        .iter()
+        .map(|arg| match arg {
+            Arg::Number(x) => *x,
+            other => unreachable!("optimizer parameters are numbers, found {other:?}"),
+        })
+        .collect();
+    Ok((def.build)(&values))
+}
+
+/// The parameter of `onecycle(max_lr)`.
+const ONECYCLE: [ParamDef; 1] = [setting_param(
+    "max_lr",
+    ArgKind::Positive,
+    Default::Required,
+    "the peak learning rate",
+    "e.g. `schedule = onecycle(0.1)`: the rate rises to it, then anneals to almost 0",
+)];
+
+/// `schedule = cosine`, `onecycle(max_lr)` or `constant`.
+fn schedule(builder: &mut Builder<'_>, expr: &Expr) -> Result<Schedule, ()> {
+    const NAMES: [&str; 3] = ["constant", "cosine", "onecycle"];
+    let unknown = |builder: &mut Builder<'_>, name: &str, span: Span| -> Result<Schedule, ()> {
+        let label = did_you_mean(name, NAMES, "not a schedule");
+        builder.fail(
+            Diagnostic::new(format!("unknown schedule `{name}`"), span, label)
+                .with_help("use `cosine` or `onecycle(max_lr)`"),
+        )
+    };
+    match &expr.kind {
+        ExprKind::Call { func, args, .. } if func.name == "onecycle" => {
+            let given = builder.bind_arguments("onecycle", func, args, &ONECYCLE, false)?;
+            let checked = builder.check_arguments("onecycle", &ONECYCLE, given, func.span)?;
+            match checked.as_slice() {
+                [Arg::Number(max_lr)] => Ok(Schedule::OneCycle { max_lr: *max_lr }),
+                other => unreachable!("onecycle's one parameter is a number, found {other:?}"),
+            }
+        }
+        ExprKind::Call { func, .. } => unknown(builder, &func.name, func.span),
+        _ => match builder.constant(expr)? {
+            Value::Symbol(s) if s == "cosine" => Ok(Schedule::Cosine),
+            Value::Symbol(s) if s == "constant" => Ok(Schedule::Constant),
+            Value::Symbol(s) if s == "onecycle" => builder.fail(
+                Diagnostic::new("`onecycle` needs `max_lr`", expr.span, "`max_lr` missing")
+                    .with_help("e.g. `schedule = onecycle(0.1)`"),
+            ),
+            Value::Symbol(s) => unknown(builder, &s, expr.span),
+            other => builder.fail(Diagnostic::new(
+                format!(
+                    "`schedule` must be `cosine` or `onecycle(max_lr)`, found {}",
+                    other.describe(&[])
+                ),
+                expr.span,
+                "not a schedule",
+            )),
+        },
+    }
+}
+
+/// One kind of data file `data` can call, its parameters bound as a built-in's.
+struct DataFileDef {
+    name: &'static str,
+    params: &'static [ParamDef],
+}
+
+const PATH_HELP: &str = "a relative path is relative to the `.nn` file's folder";
+
+const DATA_FILES: [DataFileDef; 2] = [
+    DataFileDef {
+        name: "csv",
+        params: &[
+            setting_param("path", ArgKind::Path, Default::Required, "", PATH_HELP),
+            setting_param(
+                "label",
+                ArgKind::Text,
+                Default::Required,
+                "",
+                "the label column, by the name the header gives it: `label = \"species\"`",
+            ),
+            setting_param(
+                "test",
+                ArgKind::FractionOrFile,
+                Default::Number(0.2, "0.2"),
+                "",
+                "`test = 0.2` holds out a fifth of the rows; `test = \"test.csv\"` tests on a file with the same columns",
+            ),
+            setting_param("normalize", ArgKind::Bool, Default::Bool(true), "", ""),
+        ],
+    },
+    DataFileDef {
+        name: "npz",
+        params: &[setting_param(
+            "path",
+            ArgKind::Path,
+            Default::Required,
+            "",
+            PATH_HELP,
+        )],
+    },
+];
+
+/// `csv(PATH, label = COLUMN, test = 0.2, normalize = true)` or `npz(PATH)`.
+fn data_file(
+    builder: &mut Builder<'_>,
+    func: &Ident,
+    args: &[crate::language::ast::Arg],
+    target: TableTarget,
+) -> Result<DataSource, ()> {
+    let Some(def) = DATA_FILES.iter().find(|d| d.name == func.name) else {
+        let label = did_you_mean(&func.name, DATA_FILES.map(|d| d.name), "not a data file");
+        return builder.fail(
+            Diagnostic::new(
+                format!("unknown data file `{}`", func.name),
+                func.span,
+                label,
+            )
+            .with_help(
+                "use `csv(\"table.csv\", label = \"COLUMN\")` for a table or `npz(\"arrays.npz\")` for NumPy arrays",
+            ),
+        );
+    };
+    let given = builder.bind_arguments(def.name, func, args, def.params, false)?;
+    let mut checked = builder
+        .check_arguments(def.name, def.params, given, func.span)?
+        .into_iter();
+    let mut next = || checked.next().expect("one argument per parameter");
+    let text = |arg: Arg| match arg {
+        Arg::Text(text) => text,
+        other => unreachable!("a path or a column is text, found {other:?}"),
+    };
+    let path = text(next());
+    if def.name == "npz" {
+        return Ok(DataSource::Npz(path));
+    }
+    let label = text(next());
+    let test = match next() {
+        Arg::Holdout(holdout) => holdout,
+        other => unreachable!("`test` is a fraction or a file, found {other:?}"),
+    };
+    let normalize = match next() {
+        Arg::Bool(b) => b,
+        other => unreachable!("`normalize` is a bool, found {other:?}"),
+    };
+    Ok(DataSource::Csv(CsvSource {
+        path,
+        label,
+        test,
+        normalize,
+        target,
+    }))
+}

@@ -1,0 +1,421 @@
+//! `nnc export`: the ONNX model of a network trained on real MNIST runs in onnxruntime and
+//! gives nnc's own outputs, to 1e-5, on real test images, for every function of the
+//! language (an MLP, a model of every vector function, a CNN, and every shipped model with
+//! its initial weights); bad input is a clean error.
+//!
+//! nnc's outputs come from the library (the same graph, weights and test images as the
+//! binary's), onnxruntime's from `tests/onnx_check.py`, which also runs ONNX's full
+//! checker. python3 with onnxruntime, onnx and numpy is required, not optional: `.ci/run`
+//! installs them, and without them these tests fail.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use predicates::str::contains;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use nnc::autodiff::Tape;
+use nnc::data::{Search, open_in};
+use nnc::graph::lower::Network;
+use nnc::graph::{BuildOptions, build_graph};
+use nnc::language::Source;
+use nnc::training::{Model, weights};
+use util::{json, model, nnc, write_model};
+
+/// Test images compared (the first of the MNIST test set).
+const TEST_IMAGES: usize = 1000;
+
+/// Largest difference allowed between onnxruntime's outputs and nnc's.
+const TOLERANCE: f64 = 1e-5;
+
+/// Every function of the language for vectors: both dense layouts (stored transposed from
+/// 32 units, as saved below), a dense without bias, batch norm (its running statistics as
+/// training left them), every activation, concat, dropout, `+ - *` of layers, and number
+/// arithmetic (`0.25 * m - 0.5` is scale and add_scalar, `1 - k` scale by -1 and
+/// add_scalar). The output is probabilities, `log_softmax` is inside: log-probabilities of
+/// magnitude 20 are only good to a few 1e-6 in `f32`, too close to the tolerance for a
+/// test that must hold on every CPU.
+const EVERY_FUNCTION: &str = "\
+model every_function {
+    x      = input(784)
+    a      = x |> dense(40) |> tanh
+    b      = x |> dense(24, bias = false) |> batchnorm |> leaky_relu(slope = 0.1)
+    c      = concat(a, b) |> dropout(0.25)
+    s      = c |> dense(32) |> log_softmax
+    r      = c |> dense(16, init = uniform) |> relu |> dense(32) |> sigmoid
+    m      = (s + r) * (s - r)
+    k      = 0.25 * m - 0.5
+    n      = 1 - k |> identity
+    output = n |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = mnist
+    optimizer = adam(lr = 0.002)
+    epochs    = 1
+    batch     = 32
+    seed      = 3
+}
+";
+
+/// Every function for images: convolutions with `same` padding at strides 1 and 2 (the
+/// second padded unevenly, as TensorFlow does), with a padding the stride leaves partly
+/// unread and without bias; batch norm per channel, both poolings, global average pooling,
+/// flatten, and concat (along channels), layer and number arithmetic and an activation on
+/// images.
+const CNN: &str = "\
+model cnn {
+    x      = input(1, 28, 28)
+    a      = x |> conv2d(4, 3, pad = same) |> relu |> maxpool(2)
+    b      = a |> conv2d(6, 3, stride = 2, pad = same) |> batchnorm(momentum = 0.3) |> tanh
+    p      = b |> avgpool(2, stride = 1)
+    c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
+    d      = concat(c, c * (0.5 * c - 1))
+    g      = d |> global_avgpool
+    f      = d |> flatten |> dense(32) |> sigmoid
+    output = concat(g, f) |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = mnist
+    optimizer = adam(lr = 0.01)
+    epochs    = 1
+    batch     = 32
+    seed      = 8
+}
+";
+
+#[test]
+fn an_mlp_runs_in_onnxruntime_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = train_export_and_compare(dir.path(), &model("mnist_sigmoid"), &["hidden=64"]);
+    assert_eq!(report["input_shape"], serde_json::json!(["batch", "784"]));
+    assert_eq!(report["output_shape"], serde_json::json!(["batch", "10"]));
+}
+
+#[test]
+fn every_function_runs_in_onnxruntime_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_model(dir.path(), "every_function.nn", EVERY_FUNCTION);
+    train_export_and_compare(dir.path(), &file, &[]);
+}
+
+#[test]
+fn a_cnn_runs_in_onnxruntime_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_model(dir.path(), "cnn.nn", CNN);
+    let report = train_export_and_compare(dir.path(), &file, &[]);
+    assert_eq!(
+        report["input_shape"],
+        serde_json::json!(["batch", "1", "28", "28"])
+    );
+}
+
+#[test]
+fn every_shipped_model_runs_in_onnxruntime_as_in_nnc() {
+    // Initial weights, drawn as `nnc run` draws them: no training needed to compare.
+    for name in util::model_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = model(&name);
+        let graph = build(&file, &[]);
+        let fresh = Model::init(&graph, &mut StdRng::seed_from_u64(graph.train.seed)).unwrap();
+        let weights = dir.path().join("w.safetensors");
+        weights::save(&fresh.params, &weights).unwrap();
+        export_and_compare(dir.path(), &file, &[], &weights);
+    }
+}
+
+/// Trains `file` briefly on real MNIST with the binary, then [`export_and_compare`].
+fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_json::Value {
+    let weights = dir.join("w.safetensors");
+    let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    nnc()
+        .arg("run")
+        .arg(file)
+        .args(&set_args)
+        .args([
+            "--samples",
+            "500",
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--quiet",
+        ])
+        .arg("--save")
+        .arg(&weights)
+        .assert()
+        .success();
+    export_and_compare(dir, file, sets, &weights)
+}
+
+/// Exports `file` with `weights` by the binary, computes nnc's outputs on the first test
+/// images through the library and has onnxruntime compare. Returns `onnx_check.py`'s
+/// report.
+fn export_and_compare(dir: &Path, file: &Path, sets: &[&str], weights: &Path) -> serde_json::Value {
+    let onnx = dir.join("model.onnx");
+    let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    let exported = json(
+        nnc()
+            .arg("export")
+            .arg(file)
+            .args(&set_args)
+            .arg("--weights")
+            .arg(weights)
+            .arg("--out")
+            .arg(&onnx)
+            .arg("--json"),
+    );
+    assert_eq!(exported["path"], onnx.display().to_string());
+    assert!(exported["opset"].as_i64().unwrap() >= 17);
+    assert!(exported["nodes"].as_u64().unwrap() > 0);
+
+    let (inputs, outputs) = nnc_forward(file, sets, weights);
+    let inputs_path = dir.join("inputs.f32");
+    let outputs_path = dir.join("expected.f32");
+    std::fs::write(&inputs_path, to_bytes(&inputs)).unwrap();
+    std::fs::write(&outputs_path, to_bytes(&outputs)).unwrap();
+    let report = onnx_check(&onnx, &inputs_path, &outputs_path);
+    eprintln!("{}: {report}", file.display());
+    assert_eq!(report["samples"], TEST_IMAGES);
+    assert!(report["max_abs_diff"].as_f64().unwrap() <= TOLERANCE);
+    // Outputs that vary from image to image, and the same class nearly everywhere (a
+    // difference of 1e-5 can only flip a near-tie).
+    let first = &outputs[..outputs.len() / TEST_IMAGES];
+    assert!(outputs.chunks(first.len()).any(|row| row != first));
+    assert!(report["agree_on_class"].as_f64().unwrap() >= 0.999);
+    report
+}
+
+/// nnc's own forward pass at evaluation (dropout off) on the first [`TEST_IMAGES`] test
+/// images: the inputs it fed, `[images, features]`, and its output node's values.
+fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Vec<f32>) {
+    let graph = build(file, sets);
+    let mut model = Model::init(&graph, &mut StdRng::seed_from_u64(0)).unwrap();
+    weights::load(&mut model.params, weights_path).unwrap();
+    let data = open_in(&graph.train.data, &shared_data()).unwrap();
+    let mut tape = Tape::new();
+    tape.set_training(false);
+    let mut net = Network::record(
+        &graph,
+        &model.params,
+        &model.node_params,
+        tape,
+        TEST_IMAGES,
+        false,
+    )
+    .unwrap();
+    let indices: Vec<u32> = (0..TEST_IMAGES as u32).collect();
+    let mut labels = vec![0; TEST_IMAGES];
+    data.test.write_batch(
+        &indices,
+        net.tape.value_mut(net.input).unwrap(),
+        &mut labels,
+    );
+    net.tape.forward(&model.params);
+    (
+        net.tape.value(net.input).to_vec(),
+        net.tape.value(net.output).to_vec(),
+    )
+}
+
+/// The graph of `file` with the `--set` overrides `sets`, as the binary builds it.
+fn build(file: &Path, sets: &[&str]) -> nnc::graph::Graph {
+    let source = Source {
+        path: file.display().to_string(),
+        text: std::fs::read_to_string(file).unwrap(),
+    };
+    let overrides = sets
+        .iter()
+        .map(|s| {
+            let (name, value) = s.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    let options = BuildOptions {
+        overrides,
+        color: false,
+    };
+    build_graph(&source, &options).unwrap_or_else(|e| panic!("{}", e.rendered))
+}
+
+/// The shared datasets, decompressed into the tests' shared cache (as `util::nnc` sets up
+/// for the binary).
+fn shared_data() -> Search {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    Search {
+        data_dir: None,
+        nnc_data: Some(root.join("../shared/data")),
+        local: root.join("data"),
+        cache: PathBuf::from(concat!(env!("CARGO_TARGET_TMPDIR"), "/nnc-cache")),
+        system: false,
+    }
+}
+
+fn to_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Runs `tests/onnx_check.py` on the model and the two raw `f32` files; it must pass.
+fn onnx_check(model: &Path, inputs: &Path, expected: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx_check.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(model)
+        .arg(inputs)
+        .arg(expected)
+        .args(["--tolerance", &TOLERANCE.to_string()])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run python3 ({e}): the export tests need python3 with onnxruntime, \
+                 onnx and numpy (`python3 -m pip install -r tests/requirements.txt`, as .ci/run does)"
+            )
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "onnxruntime disagrees with nnc, or could not run ({}); install with \
+         `python3 -m pip install -r tests/requirements.txt`:\n{}\n{stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// A quick run of `mnist_sigmoid.nn` with 32 hidden units, saved to `dir/w.safetensors`.
+fn saved_weights(dir: &Path) -> PathBuf {
+    let weights = dir.join("w.safetensors");
+    util::quick_run()
+        .arg("--save")
+        .arg(&weights)
+        .assert()
+        .success();
+    weights
+}
+
+fn export(weights: &Path, out: &Path) -> assert_cmd::Command {
+    let mut cmd = nnc();
+    cmd.arg("export")
+        .arg(model("mnist_sigmoid"))
+        .args(["--set", "hidden=32", "--weights"])
+        .arg(weights)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+#[test]
+fn export_says_what_it_wrote_and_replaces_the_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = saved_weights(dir.path());
+    let out = dir.path().join("m.onnx");
+    std::fs::write(&out, b"an older file").unwrap();
+    export(&weights, &out)
+        .assert()
+        .success()
+        .stdout(contains("mnist_sigmoid as ONNX (opset 17, 4 nodes, "));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(
+        bytes.len() > 4 * (32 * 784 + 10 * 32),
+        "{} bytes",
+        bytes.len()
+    );
+    // No temporary file left beside it.
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 3, "w.safetensors, its run record and m.onnx");
+}
+
+#[test]
+fn export_without_weights_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    nnc()
+        .arg("export")
+        .arg(model("mnist_sigmoid"))
+        .arg("--out")
+        .arg(dir.path().join("m.onnx"))
+        .assert()
+        .code(2)
+        .stderr(contains("--weights"))
+        .stderr(contains("panicked").not());
+    assert!(!dir.path().join("m.onnx").exists());
+}
+
+#[test]
+fn export_without_out_is_a_usage_error() {
+    nnc()
+        .arg("export")
+        .arg(model("mnist_sigmoid"))
+        .args(["--weights", "w.safetensors"])
+        .assert()
+        .code(2)
+        .stderr(contains("--out"));
+}
+
+#[test]
+fn export_of_missing_or_mismatched_weights_fails_cleanly_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.onnx");
+    export(&dir.path().join("none.safetensors"), &out)
+        .assert()
+        .code(1)
+        .stderr(contains("cannot read weights"))
+        .stderr(contains("panicked").not());
+    let weights = saved_weights(dir.path());
+    // Weights of 32 hidden units for a model of 256.
+    nnc()
+        .arg("export")
+        .arg(model("mnist_sigmoid"))
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("do not match the model"))
+        .stderr(contains(
+            "`h.weight` has shape [32, 784], the model needs [256, 784]",
+        ))
+        .stderr(contains("panicked").not());
+    assert!(!out.exists());
+}
+
+#[test]
+fn export_to_an_unwritable_place_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = saved_weights(dir.path());
+    export(&weights, &dir.path().join("no/such/folder/m.onnx"))
+        .assert()
+        .code(1)
+        .stderr(contains("cannot write"))
+        .stderr(contains("no/such/folder/m.onnx"))
+        .stderr(contains("panicked").not());
+    export(&weights, dir.path())
+        .assert()
+        .code(1)
+        .stderr(contains("cannot write"))
+        .stderr(contains("folder"));
+}
+
+#[test]
+fn export_of_a_broken_model_is_a_model_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_model(
+        dir.path(),
+        "broken.nn",
+        "model m {\n    x = input(4)\n    output = x |> sigmod\n}\n",
+    );
+    nnc()
+        .arg("export")
+        .arg(&file)
+        .args(["--weights", "w.safetensors", "--out"])
+        .arg(dir.path().join("m.onnx"))
+        .assert()
+        .code(2)
+        .stderr(contains("unknown activation `sigmod`"));
+}
