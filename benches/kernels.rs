@@ -178,6 +178,33 @@ mod alternatives {
             });
     }
 
+    /// The weight gradient through the batch's patch matrix and one product, whatever the
+    /// shape (the library takes a direct path for one input channel at stride 1).
+    pub fn im2col_weight_grad(
+        s: &Conv2dShape,
+        batch: usize,
+        x: &[f32],
+        grad_y: &[f32],
+        col: &mut [f32],
+        rows: &mut [f32],
+        grad_w: &mut [f32],
+    ) {
+        im2col(s, batch, x, col);
+        let (n, out_pixels) = (batch * s.out_pixels(), s.out_pixels());
+        rows.par_chunks_mut(out_pixels)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let (f, b) = (i / batch, i % batch);
+                dst.copy_from_slice(&grad_y[(b * s.filters + f) * out_pixels..][..out_pixels]);
+            });
+        gemm(
+            MatRef::new(rows, s.filters, n),
+            MatRef::new(col, s.patch_len(), n).t(),
+            1.0,
+            grad_w,
+        );
+    }
+
     /// The output gradient gathered by filter, one product `Wᵀ·rows` for the batch, then
     /// col2im of the batch.
     pub fn batched_input_grad(
@@ -229,7 +256,12 @@ fn convolution(c: &mut Criterion) {
         );
         let grad_y = data(batch * s.out_len());
         let mut scratch = vec![0.0; s.scratch_len(batch)];
-        let (mut col, mut rows) = (vec![0.0; s.col_len(batch)], vec![0.0; s.rows_len(batch)]);
+        let (mut col, mut rows) = (
+            vec![0.0; s.col_len(batch)],
+            vec![0.0; s.filters * batch * s.out_pixels()],
+        );
+        let (wcol_len, wrows_len) = s.weight_scratch_len(batch);
+        let (mut wcol, mut wrows) = (vec![0.0; wcol_len], vec![0.0; wrows_len]);
         let mut y = vec![0.0; batch * s.out_len()];
         let (mut grad_x, mut grad_w) = (vec![0.0; batch * s.in_len()], vec![0.0; s.weight_len()]);
         group.throughput(Throughput::Elements((2 * s.macs() * batch) as u64));
@@ -248,10 +280,23 @@ fn convolution(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("weight_grad", name), |b| {
             b.iter(|| {
                 let scratch = WeightGradScratch {
-                    col: &mut col,
-                    rows: &mut rows,
+                    input: &mut wcol,
+                    grad: &mut wrows,
                 };
                 conv::conv2d_weight_grad(&s, batch, &x, &grad_y, scratch, &mut grad_w)
+            })
+        });
+        group.bench_function(BenchmarkId::new("weight_grad_im2col", name), |b| {
+            b.iter(|| {
+                alternatives::im2col_weight_grad(
+                    &s,
+                    batch,
+                    &x,
+                    &grad_y,
+                    &mut col,
+                    &mut rows,
+                    &mut grad_w,
+                )
             })
         });
         group.bench_function(BenchmarkId::new("input_grad", name), |b| {

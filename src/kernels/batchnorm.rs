@@ -6,7 +6,7 @@
 //! feature). Each channel's statistics are over its `batch·pixels` values.
 //!
 //! Sums, and why in this order: each `(sample, channel)` plane is summed in eight `f32`
-//! lanes (a fixed order, as [`reduce::sum`]), and the planes' sums are added in `f64` in
+//! lanes (a fixed order, as [`super::reduce::sum`]), and the planes' sums are added in `f64` in
 //! sample order. The `f32` part sees at most a plane (784 values for 28 × 28, about 100
 //! per lane), and `f64` keeps the 64 to 1000 planes of a batch from adding their rounding
 //! errors; the whole costs one conversion per plane. The variance is summed around the

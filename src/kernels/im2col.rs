@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::conv::Conv2dShape;
+use super::conv_shape::Conv2dShape;
 
 /// The outputs `o` in `0..out_len` whose input index `o·stride + offset` lies in
 /// `0..in_len`: the rest of a patch row reads padding. `offset` is the tap minus the
@@ -220,7 +220,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    use crate::kernels::conv::Padding;
+    use crate::kernels::conv_shape::Padding;
 
     /// Values in [-1, 1) from a seed (xorshift).
     fn filled(len: usize, seed: u64) -> Vec<f32> {

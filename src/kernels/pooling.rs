@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use wide::f32x8;
+
 use super::reduce;
 
 /// The sizes of one pooling layer: `[c, h, w] → [c, h', w']`, `h' = (h − size) / stride + 1`.
@@ -98,29 +100,85 @@ pub fn maxpool_forward(
         .for_each(|((y, argmax), x)| max_plane(shape, x, y, argmax));
 }
 
+/// One plane: eight outputs of a row at a time in registers (the stride known when
+/// compiled for the usual 1 and 2), the rest of the row one output at a time. Both visit a
+/// window's cells in row-major order and keep the first maximum.
 fn max_plane(shape: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    let (w, k, s) = (shape.width, shape.size, shape.stride);
     let rows = y
         .chunks_exact_mut(shape.out_width)
         .zip(argmax.chunks_exact_mut(shape.out_width));
     for (oy, (y_row, arg_row)) in rows.enumerate() {
-        for (ox, (y, arg)) in y_row.iter_mut().zip(arg_row).enumerate() {
-            let corner = oy * s * w + ox * s;
-            let (mut best, mut at) = (x[corner], corner);
-            for ky in 0..k {
-                let row = corner + ky * w;
-                for (kx, &v) in x[row..row + k].iter().enumerate() {
-                    // Strictly greater: a later equal value never moves the maximum. Written as
-                    // selects, not branches: which cell wins is data, not a predictable pattern.
-                    let take = v > best || (v.is_nan() && !best.is_nan());
-                    best = if take { v } else { best };
-                    at = if take { row + kx } else { at };
-                }
-            }
-            *y = best;
-            *arg = at as u32; // < h·w, checked against u32::MAX
+        let vectors = match shape.stride {
+            1 => max_row_vectors::<1>(shape, x, oy, y_row, arg_row),
+            2 => max_row_vectors::<2>(shape, x, oy, y_row, arg_row),
+            _ => max_row_vectors::<0>(shape, x, oy, y_row, arg_row),
+        };
+        for ox in vectors..shape.out_width {
+            let (best, at) = max_window(shape, x, oy, ox);
+            y_row[ox] = best;
+            arg_row[ox] = at as u32; // < h·w, checked against u32::MAX
         }
     }
+}
+
+/// `true` where `v` takes the place of `best`: strictly greater (a later equal value
+/// never moves the maximum), or the first NaN.
+#[inline(always)]
+fn takes_over(v: f32x8, best: f32x8) -> f32x8 {
+    v.simd_gt(best) | (v.is_nan() & !best.is_nan())
+}
+
+/// The outputs `0..8·n` of row `oy`, eight at a time; returns `8·n`. `S` is the stride,
+/// or 0 for one known only at run time. Each tap of the window is one register of the
+/// eight windows' cells at that tap (a load for stride 1), compared in row-major tap
+/// order; the winning tap's number is kept and turned into a position at the end.
+fn max_row_vectors<const S: usize>(
+    shape: &PoolShape,
+    x: &[f32],
+    oy: usize,
+    y_row: &mut [f32],
+    arg_row: &mut [u32],
+) -> usize {
+    let (w, k) = (shape.width, shape.size);
+    let s = if S == 0 { shape.stride } else { S };
+    let vectors = shape.out_width / 8 * 8;
+    for ox0 in (0..vectors).step_by(8) {
+        let corner = oy * s * w + ox0 * s;
+        let tap = |ky: usize, kx: usize| -> f32x8 {
+            let cells = &x[corner + ky * w + kx..][..7 * s + 1];
+            f32x8::new(std::array::from_fn(|j| cells[j * s]))
+        };
+        let (mut best, mut winner) = (tap(0, 0), f32x8::ZERO);
+        for t in 1..k * k {
+            let v = tap(t / k, t % k);
+            let take = takes_over(v, best);
+            best = take.select(v, best);
+            winner = take.select(f32x8::splat(t as f32), winner);
+        }
+        let (best, winner) = (best.to_array(), winner.to_array());
+        for j in 0..8 {
+            let t = winner[j] as usize; // a tap number below k², exact in f32
+            y_row[ox0 + j] = best[j];
+            arg_row[ox0 + j] = (corner + (t / k) * w + j * s + t % k) as u32;
+        }
+    }
+    vectors
+}
+
+/// One window, cell by cell: the maximum and its position in the plane.
+fn max_window(shape: &PoolShape, x: &[f32], oy: usize, ox: usize) -> (f32, usize) {
+    let (w, k, s) = (shape.width, shape.size, shape.stride);
+    let corner = oy * s * w + ox * s;
+    let (mut best, mut at) = (x[corner], corner);
+    for ky in 0..k {
+        let row = corner + ky * w;
+        for (kx, &v) in x[row..row + k].iter().enumerate() {
+            if v > best || (v.is_nan() && !best.is_nan()) {
+                (best, at) = (v, row + kx);
+            }
+        }
+    }
+    (best, at)
 }
 
 /// `grad_x[b, c, argmax[b, c, o]] += grad_y[b, c, o]`: each output's gradient goes to the
@@ -240,6 +298,7 @@ pub fn global_avgpool_backward(pixels: usize, grad_y: &[f32], grad_x: &mut [f32]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
     use proptest::prelude::*;
 
     /// Distinct values in [-5, 5) at least `10 / len` apart, in a scrambled order: no window
@@ -259,11 +318,12 @@ mod tests {
             .collect()
     }
 
+    /// Rows from 1 to 40 pixels: outputs in registers of eight and one at a time.
     fn shapes() -> impl Strategy<Value = (PoolShape, usize)> {
         (
             1usize..4,
             1usize..12,
-            1usize..12,
+            1usize..40,
             1usize..5,
             1usize..5,
             1usize..=5,
@@ -314,6 +374,25 @@ mod tests {
             }
             for (i, (&got, &want)) in grad_x.iter().zip(&want_grad).enumerate() {
                 prop_assert!((got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()), "grad_x[{}]: {} vs {}", i, got, want);
+            }
+        }
+
+        /// The registers of eight against [`max_window`], bit for bit: values from a few
+        /// (ties), signed zeros, infinities and NaNs with different payloads, so that which
+        /// NaN or which zero wins shows in the bits.
+        #[test]
+        fn max_rows_in_registers_equal_the_scalar_windows_bit_for_bit((s, batch) in shapes(), picks in vec(0usize..9, 4000)) {
+            const VALUES: [f32; 9] = [1.0, -1.0, 0.0, -0.0, 2.5, f32::INFINITY, f32::NEG_INFINITY,
+                f32::NAN, -f32::NAN];
+            let x: Vec<f32> = (0..batch * s.in_len()).map(|i| VALUES[picks[i % picks.len()]]).collect();
+            let (mut y, mut arg) = (vec![0.0; batch * s.out_len()], vec![u32::MAX; batch * s.out_len()]);
+            maxpool_forward(&s, batch, &x, &mut y, &mut arg);
+            let (plane, out_plane) = s.planes();
+            for o in 0..y.len() {
+                let (p, r) = (o / out_plane, o % out_plane);
+                let (best, at) = max_window(&s, &x[p * plane..][..plane], r / s.out_width, r % s.out_width);
+                prop_assert_eq!(y[o].to_bits(), best.to_bits(), "y[{}]", o);
+                prop_assert_eq!(arg[o] as usize, at, "argmax[{}]", o);
             }
         }
 

@@ -119,16 +119,17 @@ impl Tape {
 }
 
 /// Scratch a convolution uses: the patch matrices of one group of samples (forward and
-/// the input gradient), and the whole batch's patch matrix and output gradient gathered
-/// by filter (the weight gradient).
+/// the input gradient), and the weight gradient's two (the whole batch's patch matrix
+/// and output gradient gathered by filter, or the direct path's padded copies).
 pub(super) fn conv2d_aux_len(geometry: &Conv2dShape, batch: usize) -> usize {
-    geometry.scratch_len(batch) + geometry.col_len(batch) + geometry.rows_len(batch)
+    let (input, grad) = geometry.weight_scratch_len(batch);
+    geometry.scratch_len(batch) + input + grad
 }
 
 fn split_aux<'a>(aux: &'a mut [f32], geometry: &Conv2dShape, batch: usize) -> [&'a mut [f32]; 3] {
     let (group, rest) = aux.split_at_mut(geometry.scratch_len(batch));
-    let (col, rows) = rest.split_at_mut(geometry.col_len(batch));
-    [group, col, rows]
+    let (input, grad) = rest.split_at_mut(geometry.weight_scratch_len(batch).0);
+    [group, input, grad]
 }
 
 pub(super) fn conv2d_forward_rule(
@@ -155,9 +156,9 @@ pub(super) fn conv2d_backward(
     grads: &mut Grads<'_>,
 ) {
     let batch = cx.shape(x).dim(0);
-    let [group, col, rows] = split_aux(aux, geometry, batch);
+    let [group, input, grad] = split_aux(aux, geometry, batch);
     if let Some(grad_w) = grads.get_mut(weight) {
-        let scratch = WeightGradScratch { col, rows };
+        let scratch = WeightGradScratch { input, grad };
         conv2d_weight_grad(geometry, batch, cx.get(x), grad_out, scratch, grad_w);
     }
     if let Some(b) = bias
