@@ -6,7 +6,7 @@ predicts. Run by hand (PyTorch is too large a download for CI), after training a
     python3 tests/torch_load.py cnn.safetensors ../shared/data/mnist target/release/nnc
 
 It builds models/mnist_cnn.nn as a torch.nn.Module whose submodules carry nnc's node names
-(`c1.conv2d`, `c1.batchnorm`, ...), loads the file with `load_state_dict(..., strict=True)`
+(`c1.conv2d`, `c1.batchnorm`, `h`, ...), loads the file with `load_state_dict(..., strict=True)`
 (every tensor present, no tensor left over, every shape PyTorch's: conv weights [out, in,
 kh, kw], dense weights [out, in], batch norm's running statistics and its int64
 `num_batches_tracked`), evaluates the 10,000 test images in eval mode and compares
@@ -40,14 +40,15 @@ class MnistCnn(nn.Module):
         super().__init__()
         self.c1 = module(conv2d=nn.Conv2d(1, 16, 5, padding=2), batchnorm=nn.BatchNorm2d(16))
         self.c2 = module(conv2d=nn.Conv2d(16, 32, 5, padding=2), batchnorm=nn.BatchNorm2d(32))
-        self.h = module(dense=nn.Linear(32 * 7 * 7, 128))
-        self.output = module(dense=nn.Linear(128, 10))
+        # A binding's one dense layer names its tensors after the binding: `h.weight`.
+        self.h = nn.Linear(32 * 7 * 7, 128)
+        self.output = nn.Linear(128, 10)
 
     def forward(self, x):
         for block in (self.c1, self.c2):
             x = F.max_pool2d(F.relu(block.batchnorm(block.conv2d(x))), 2)
-        x = F.relu(self.h.dense(x.flatten(1)))  # dropout: identity in eval mode
-        return self.output.dense(x)  # logits; softmax inside the loss
+        x = F.relu(self.h(x.flatten(1)))  # dropout: identity in eval mode
+        return self.output(x)  # logits; softmax inside the loss
 
 
 def idx(path):
