@@ -48,17 +48,7 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
         (None, Some(weights)) => Some(record::beside_weights(weights)),
         (None, None) => None,
     };
-    let run_record = RunRecord::new(
-        &report,
-        RecordContext {
-            file: &args.model.file,
-            source: &session.source.text,
-            overrides: parse_overrides(&args.model.set)?,
-            optimizer: &session.config.settings.optimizer,
-            loss: session.graph.loss,
-            threads: args.threads,
-        },
-    );
+    let run_record = run_record(&report, &session, args)?;
     if let Some(path) = &record_path {
         run_record.write(path)?;
     }
@@ -102,6 +92,25 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The run record of `report`, trained from `session` with `args` (a sweep's cell's own).
+pub fn run_record(
+    report: &RunReport,
+    session: &Session,
+    args: &RunArgs,
+) -> Result<RunRecord, crate::Error> {
+    Ok(RunRecord::new(
+        report,
+        RecordContext {
+            file: &args.model.file,
+            source: &session.source.text,
+            overrides: parse_overrides(&args.model.set)?,
+            optimizer: &session.config.settings.optimizer,
+            loss: session.graph.loss,
+            threads: args.threads,
+        },
+    ))
 }
 
 /// The picture of one run: its name and settings in the heading, its curves below.

@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::args::{RunArgs, SweepArgs};
 use crate::cli::commands::check::print_json;
-use crate::cli::commands::run::{mse_text, r2_text, scores_text, train_session};
+use crate::cli::commands::run::{mse_text, r2_text, run_record, scores_text, train_session};
 use crate::cli::config::{parse_overrides, prepare};
 use crate::cli::outcome::{Axis, Cell, RunReport, SweepCell, SweepReport, SweepRun, grid};
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::heatmap::HeatMap;
-use crate::cli::record::{self, RecordContext, RunRecord};
+use crate::cli::record;
 
 /// `--shard K/N`: shard `index` (from 1) of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,18 +127,7 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
             }
         })?;
         if let Some(dir) = &command.record {
-            let cell_args = args_for(args, &cell);
-            let mut run_record = RunRecord::new(
-                &report,
-                RecordContext {
-                    file: &cell_args.model.file,
-                    source: &session.source.text,
-                    overrides: parse_overrides(&cell_args.model.set)?,
-                    optimizer: &session.config.settings.optimizer,
-                    loss: session.graph.loss,
-                    threads: args.threads,
-                },
-            );
+            let mut run_record = run_record(&report, session, &cell_args)?;
             run_record.sweep = Some(SweepCell {
                 id: id.clone(),
                 axes: axes.clone(),
