@@ -1,9 +1,11 @@
-//! `nnc export`: the ONNX model of a network trained on real MNIST runs in onnxruntime and
-//! gives nnc's own outputs, to 1e-5, on real test images, for every function of the
-//! language (an MLP, a model of every vector function, a CNN, and every shipped model with
-//! its initial weights); bad input is a clean error.
+//! `nnc export`: the ONNX model of a network trained on real data runs in onnxruntime and
+//! gives nnc's own outputs, to 1e-5, on real samples, for every function of the language
+//! (an MLP, a model of every vector function, a CNN, and every shipped model with its
+//! initial weights), for tables (the standardisation of their features is part of the
+//! exported model, so raw features go in) and for `.npz` arrays; bad input is a clean
+//! error.
 //!
-//! nnc's outputs come from the library (the same graph, weights and test images as the
+//! nnc's outputs come from the library (the same graph, weights and samples as the
 //! binary's), onnxruntime's from `tests/onnx_check.py`, which also runs ONNX's full
 //! checker. python3 with onnxruntime, onnx and numpy is required, not optional: `.ci/run`
 //! installs them, and without them these tests fail.
@@ -18,15 +20,17 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use nnc::autodiff::Tape;
-use nnc::data::{Search, open_in};
+use nnc::data::{FileOptions, Search, Split, open_with};
 use nnc::graph::lower::Network;
 use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
 use nnc::training::{Model, weights};
-use util::{json, model, nnc, write_model};
+use util::npz::{mnist_arrays, shared_mnist, write_npz};
+use util::{json, model, nnc, sklearn, write_model};
 
-/// Test images compared (the first of the MNIST test set).
-const TEST_IMAGES: usize = 1000;
+/// Samples compared at most: the first of the test split, then (for a small table) of the
+/// training split, so that a table's every row is compared.
+const SAMPLES: usize = 1000;
 
 /// Largest difference allowed between onnxruntime's outputs and nnc's.
 const TOLERANCE: f64 = 1e-5;
@@ -90,6 +94,24 @@ train {
 }
 ";
 
+/// A small MLP reading Keras' `mnist.npz` layout.
+const NPZ_MLP: &str = "\
+model mlp {
+    x      = input(784)
+    h      = x |> dense(32) |> relu
+    output = h |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+
+train {
+    data      = npz(\"mnist.npz\")
+    optimizer = adam(lr = 0.001)
+    epochs    = 1
+    batch     = 32
+    seed      = 5
+}
+";
+
 #[test]
 fn an_mlp_runs_in_onnxruntime_as_in_nnc() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,7 +152,61 @@ fn every_shipped_model_runs_in_onnxruntime_as_in_nnc() {
     }
 }
 
-/// Trains `file` briefly on real MNIST with the binary, then [`export_and_compare`].
+/// A table's model standardises its features itself (`normalize = true`, the default):
+/// the exported graph subtracts the training rows' mean and divides by their deviation,
+/// as saved with the weights, so onnxruntime is fed the table's raw features and must give
+/// what nnc gives, on every row. Wine's features run from about 0.1 to 1680 (proline), so
+/// a wrong or missing standardisation shows at once; diabetes is a regression (one output).
+#[test]
+fn table_models_run_in_onnxruntime_on_raw_features_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    sklearn::wine(dir.path());
+    sklearn::diabetes(dir.path());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+    // (example, rows in its table)
+    for (name, rows) in [("wine", 178), ("diabetes", 442)] {
+        let file = dir.path().join(format!("{name}.nn"));
+        std::fs::copy(examples.join(format!("{name}.nn")), &file).unwrap();
+        let weights = dir.path().join(format!("{name}.safetensors"));
+        nnc()
+            .arg("run")
+            .arg(&file)
+            .arg("--quiet")
+            .arg("--save")
+            .arg(&weights)
+            .assert()
+            .success();
+        let compared = export_and_compare_inputs(dir.path(), &file, &[], &weights);
+        assert_eq!(compared.report["samples"], rows, "{name}: every row");
+        // The inputs are the file's numbers, not standardised ones (which stay within a
+        // few units of 0).
+        let largest = compared.inputs.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(largest > 100.0, "{name}: largest input {largest}");
+    }
+}
+
+/// `data = npz(...)`: Keras' `mnist.npz` layout with real MNIST digits as `uint8`
+/// `[N, 28, 28]`, fed to `input(784)`; the ONNX model takes the pixels scaled by 1/255, as
+/// nnc feeds them.
+#[test]
+fn an_npz_model_runs_in_onnxruntime_as_in_nnc() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = shared_mnist();
+    let (x_train, y_train) = mnist_arrays(&mnist.train, 500);
+    let (x_test, y_test) = mnist_arrays(&mnist.test, SAMPLES);
+    let arrays = [
+        ("x_train", x_train),
+        ("y_train", y_train),
+        ("x_test", x_test),
+        ("y_test", y_test),
+    ];
+    write_npz(&dir.path().join("mnist.npz"), &arrays, true);
+    let file = write_model(dir.path(), "npz.nn", NPZ_MLP);
+    let compared = train_export_and_compare(dir.path(), &file, &[]);
+    assert_eq!(compared["input_shape"], serde_json::json!(["batch", "784"]));
+}
+
+/// Trains `file` briefly (500 samples, one epoch) with the binary, then [`export_and_compare`].
 fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_json::Value {
     let weights = dir.join("w.safetensors");
     let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
@@ -154,10 +230,21 @@ fn train_export_and_compare(dir: &Path, file: &Path, sets: &[&str]) -> serde_jso
     export_and_compare(dir, file, sets, &weights)
 }
 
-/// Exports `file` with `weights` by the binary, computes nnc's outputs on the first test
-/// images through the library and has onnxruntime compare. Returns `onnx_check.py`'s
-/// report.
+/// What [`export_and_compare`] compared: `onnx_check.py`'s report and the inputs both
+/// were fed, `[samples, features]`.
+struct Compared {
+    report: serde_json::Value,
+    inputs: Vec<f32>,
+}
+
+/// Exports `file` with `weights` by the binary, computes nnc's outputs on real samples
+/// through the library and has onnxruntime compare, to [`TOLERANCE`].
 fn export_and_compare(dir: &Path, file: &Path, sets: &[&str], weights: &Path) -> serde_json::Value {
+    export_and_compare_inputs(dir, file, sets, weights).report
+}
+
+/// [`export_and_compare`], returning the inputs compared as well.
+fn export_and_compare_inputs(dir: &Path, file: &Path, sets: &[&str], weights: &Path) -> Compared {
     let onnx = dir.join("model.onnx");
     let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
     let exported = json(
@@ -175,47 +262,70 @@ fn export_and_compare(dir: &Path, file: &Path, sets: &[&str], weights: &Path) ->
     assert!(exported["opset"].as_i64().unwrap() >= 17);
     assert!(exported["nodes"].as_u64().unwrap() > 0);
 
-    let (inputs, outputs) = nnc_forward(file, sets, weights);
+    let (inputs, outputs, samples) = nnc_forward(file, sets, weights);
     let inputs_path = dir.join("inputs.f32");
     let outputs_path = dir.join("expected.f32");
     std::fs::write(&inputs_path, to_bytes(&inputs)).unwrap();
     std::fs::write(&outputs_path, to_bytes(&outputs)).unwrap();
     let report = onnx_check(&onnx, &inputs_path, &outputs_path);
     eprintln!("{}: {report}", file.display());
-    assert_eq!(report["samples"], TEST_IMAGES);
+    assert_eq!(report["samples"], samples);
     assert!(report["max_abs_diff"].as_f64().unwrap() <= TOLERANCE);
-    // Outputs that vary from image to image, and the same class nearly everywhere (a
+    // Outputs that vary from sample to sample, and the same class nearly everywhere (a
     // difference of 1e-5 can only flip a near-tie).
-    let first = &outputs[..outputs.len() / TEST_IMAGES];
+    let first = &outputs[..outputs.len() / samples];
     assert!(outputs.chunks(first.len()).any(|row| row != first));
     assert!(report["agree_on_class"].as_f64().unwrap() >= 0.999);
-    report
+    Compared { report, inputs }
 }
 
-/// nnc's own forward pass at evaluation (dropout off) on the first [`TEST_IMAGES`] test
-/// images: the inputs it fed, `[images, features]`, and its output node's values.
-fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Vec<f32>) {
+/// nnc's own forward pass at evaluation (dropout off) on up to [`SAMPLES`] samples: the
+/// test split's first, then the training split's, so a small table is compared row for
+/// row. Returns the inputs it fed, `[samples, features]` (what the ONNX model's `input`
+/// takes: scaled pixels, raw table features), its output node's values and the number of
+/// samples. The data is opened as the binary opens it: a file the model names is
+/// relative to the model's folder, and a table's test rows are drawn with its seed.
+fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Vec<f32>, usize) {
     let graph = build(file, sets);
     let mut model = Model::init(&graph, &mut StdRng::seed_from_u64(0)).unwrap();
     weights::load(&mut model.params, weights_path).unwrap();
-    let data = open_in(&graph.train.data, &shared_data()).unwrap();
+    let files = FileOptions {
+        base: file.parent().unwrap().to_owned(),
+        seed: graph.train.seed,
+    };
+    let data = open_with(&graph.train.data, &shared_data(), &files).unwrap();
+    let (mut inputs, mut outputs, mut samples) = (Vec::new(), Vec::new(), 0);
+    for split in [&data.test, &data.train] {
+        let n = split.len().min(SAMPLES - samples);
+        if n == 0 {
+            continue;
+        }
+        let (split_inputs, split_outputs) = forward(&graph, &model, split, n);
+        inputs.extend(split_inputs);
+        outputs.extend(split_outputs);
+        samples += n;
+    }
+    (inputs, outputs, samples)
+}
+
+/// The inputs fed and the output node's values of `model` on the first `n` samples of
+/// `split`, as one batch.
+fn forward(
+    graph: &nnc::graph::Graph,
+    model: &Model,
+    split: &Split,
+    n: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let mut tape = Tape::new();
     tape.set_training(false);
-    let mut net = Network::record(
-        &graph,
-        &model.params,
-        &model.node_params,
-        tape,
-        TEST_IMAGES,
-        false,
-    )
-    .unwrap();
-    let indices: Vec<u32> = (0..TEST_IMAGES as u32).collect();
-    let mut labels = vec![0; TEST_IMAGES];
-    data.test.write_batch(
+    let mut net =
+        Network::record(graph, &model.params, &model.node_params, tape, n, false).unwrap();
+    let indices: Vec<u32> = (0..n as u32).collect();
+    let mut targets = split.target_buffer(n);
+    split.write_batch_to(
         &indices,
         net.tape.value_mut(net.input).unwrap(),
-        &mut labels,
+        &mut targets,
     );
     net.tape.forward(&model.params);
     (

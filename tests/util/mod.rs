@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
+pub mod npz;
 pub mod sklearn;
 
 /// `nnc` reading the shared datasets, with the shared cache.
