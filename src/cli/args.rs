@@ -69,7 +69,7 @@ pub struct CheckArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Print nothing but errors.
+    /// Print nothing but errors (`sweep` still prints its table, the result it exists for).
     #[arg(long)]
     pub quiet: bool,
 }

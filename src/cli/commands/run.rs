@@ -61,7 +61,7 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "{}: {} after {} epoch{} ({:.1} s training, {:.0} samples/s)",
+            "{}: {} after {} epoch{} ({:.1} s training, {} samples/s)",
             report.model,
             scores_text(
                 report.test_accuracy,
@@ -72,7 +72,7 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
             report.history.len(),
             if report.history.len() == 1 { "" } else { "s" },
             report.train_seconds,
-            report.samples_per_second,
+            group_digits(report.samples_per_second.round() as u64),
         )?;
         if report.stopped_early {
             writeln!(
