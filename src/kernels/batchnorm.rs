@@ -321,20 +321,8 @@ fn update_plane(x: &[f32], g: &[f32], out: &mut [f32], f: impl Fn(f32x8, f32x8, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_values::filled;
     use proptest::prelude::*;
-
-    /// Values in [-1, 1) from a seed (xorshift).
-    fn filled(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 20_000) as f32 / 10_000.0 - 1.0
-            })
-            .collect()
-    }
 
     /// Channel `c`'s values, in sample order.
     fn channel(bn: &BatchNorm, v: &[f32], c: usize) -> Vec<f64> {

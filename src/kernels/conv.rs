@@ -371,20 +371,8 @@ fn bias_sums(shape: &Conv2dShape, batch: usize, alpha: f32, grad_y: &[f32], out:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_values::filled;
     use proptest::prelude::*;
-
-    /// Values in [-1, 1) from a seed (xorshift).
-    fn filled(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 20_000) as f32 / 10_000.0 - 1.0
-            })
-            .collect()
-    }
 
     /// The input pixel `(b, c)` tap `(ky, kx)` of output `(oy, ox)` reads, if any.
     fn source(s: &Conv2dShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {

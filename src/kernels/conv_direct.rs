@@ -336,20 +336,8 @@ fn add_tap_sums<const T: usize>(
 mod tests {
     use super::*;
     use crate::kernels::conv_shape::Padding;
+    use crate::kernels::test_values::filled;
     use proptest::prelude::*;
-
-    /// Values in [-1, 1) from a seed (xorshift).
-    fn filled(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 20_000) as f32 / 10_000.0 - 1.0
-            })
-            .collect()
-    }
 
     /// Single-channel shapes wide enough for pairs of registers, single registers and
     /// partial ones, with blocks of 6 filters and a remainder.

@@ -218,22 +218,10 @@ fn scatter_tap(shape: &Conv2dShape, tap: &TapWindow, src: &[f32], dst: &mut [f32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_values::filled;
     use proptest::prelude::*;
 
     use crate::kernels::conv_shape::Padding;
-
-    /// Values in [-1, 1) from a seed (xorshift).
-    fn filled(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 20_000) as f32 / 10_000.0 - 1.0
-            })
-            .collect()
-    }
 
     fn shapes() -> impl Strategy<Value = (Conv2dShape, usize)> {
         let padding = prop_oneof![

@@ -25,6 +25,31 @@ pub mod pooling;
 pub mod reduce;
 pub mod simd;
 
+#[cfg(test)]
+pub(crate) mod test_values {
+    //! Seeded operands for the kernels' tests.
+
+    /// Values in [-1, 1) from a seed (xorshift).
+    pub fn filled(len: usize, seed: u64) -> Vec<f32> {
+        with_zeros(len, seed, 0.0)
+    }
+
+    /// [`filled`]'s values, those in the lowest `zeros` share of [-1, 1) replaced by 0
+    /// (sparse operands, as post-ReLU activations and MNIST's pixels are).
+    pub fn with_zeros(len: usize, seed: u64, zeros: f32) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let v = (state % 20_000) as f32 / 10_000.0 - 1.0;
+                if (v + 1.0) / 2.0 < zeros { 0.0 } else { v }
+            })
+            .collect()
+    }
+}
+
 pub use gemm::{MatRef, gemm, gemm_scaled};
 pub use pool::on_worker_pool;
 

@@ -184,19 +184,7 @@ pub(super) mod testing {
         ]
     }
 
-    /// Values in [-1, 1) from a seed (xorshift), `zeros` of them replaced by 0.
-    pub fn filled(len: usize, seed: u64, zeros: f32) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let v = (state % 20_000) as f32 / 10_000.0 - 1.0;
-                if (v + 1.0) / 2.0 < zeros { 0.0 } else { v }
-            })
-            .collect()
-    }
+    pub use crate::kernels::test_values::with_zeros;
 
     /// `a` (`[m, k]`) and `b` (`[k, n]`) viewed plainly or as transposes of their buffers.
     pub fn views<'a>(
@@ -284,9 +272,9 @@ mod tests {
             (300, 100, 136),
         ] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let a = filled(m * k, 7, 0.0);
-                let b = filled(k * n, 8, 0.0);
-                let c0 = filled(m * n, 9, 0.0);
+                let a = with_zeros(m * k, 7, 0.0);
+                let b = with_zeros(k * n, 8, 0.0);
+                let c0 = with_zeros(m * n, 9, 0.0);
                 let (a_view, b_view) = views(&a, &b, (m, k, n), ta, tb);
                 let mut one = c0.clone();
                 one_sgemm(-0.1, a_view, b_view, 1.0, &mut one);

@@ -166,9 +166,9 @@ mod tests {
             m in band_dims(), k in band_dims(), n in band_dims(), ta: bool, tb: bool,
             alpha in scalars(), beta in scalars(), bands in 1usize..=4, seed: u64,
         ) {
-            let a = filled(m * k, seed, 0.0);
-            let b = filled(k * n, seed ^ 0x9e37, 0.0);
-            let c0 = filled(m * n, seed ^ 0x51ed, 0.0);
+            let a = with_zeros(m * k, seed, 0.0);
+            let b = with_zeros(k * n, seed ^ 0x9e37, 0.0);
+            let c0 = with_zeros(m * n, seed ^ 0x51ed, 0.0);
             let (a_view, b_view) = views(&a, &b, (m, k, n), ta, tb);
             let mut one = c0.clone();
             sgemm(alpha, a_view, b_view, beta, &mut one);
@@ -190,9 +190,9 @@ mod tests {
     #[test]
     fn a_cut_inside_a_kernel_tile_changes_bits() {
         let (m, k, n) = (100, 300, 90);
-        let a = filled(m * k, 1, 0.0);
-        let b = filled(k * n, 2, 0.0);
-        let c0 = filled(m * n, 3, 0.0);
+        let a = with_zeros(m * k, 1, 0.0);
+        let b = with_zeros(k * n, 2, 0.0);
+        let c0 = with_zeros(m * n, 3, 0.0);
         let (a_view, b_view) = views(&a, &b, (m, k, n), false, false);
         let mut one = c0.clone();
         sgemm(-0.1, a_view, b_view, 1.0, &mut one);

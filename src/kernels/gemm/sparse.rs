@@ -497,9 +497,9 @@ mod tests {
             m in band_dims(), k in band_dims(), n in band_dims(), ta: bool,
             alpha in scalars(), beta in scalars(), bands in 2usize..=4, seed: u64,
         ) {
-            let a = filled(m * k, seed, 0.85);
-            let b = filled(k * n, seed ^ 0x9e37, 0.0);
-            let c0 = filled(m * n, seed ^ 0x51ed, 0.0);
+            let a = with_zeros(m * k, seed, 0.85);
+            let b = with_zeros(k * n, seed ^ 0x9e37, 0.0);
+            let c0 = with_zeros(m * n, seed ^ 0x51ed, 0.0);
             let (a_view, b_view) = views(&a, &b, (m, k, n), ta, false);
             let mut one = c0.clone();
             let took = sparse_left_in_bands(alpha, a_view, b_view, beta, &mut one, 1);
