@@ -245,7 +245,8 @@ pub fn conv2d_weight_grad(
 }
 
 /// [`conv2d_weight_grad`] as a fused SGD step, `weight ← weight − lr·∂L/∂weight`, with no
-/// gradient buffer (the partial sums added into the weights scaled by −lr), for plain SGD's update inside backward.
+/// gradient buffer (the partial sums added into the weights scaled by −lr), for plain
+/// SGD's update inside backward.
 pub fn conv2d_weight_sgd(
     shape: &Conv2dShape,
     batch: usize,
