@@ -100,23 +100,36 @@ pub fn maxpool_forward(
         .for_each(|((y, argmax), x)| max_plane(shape, x, y, argmax));
 }
 
-/// One plane: eight outputs of a row at a time in registers (the stride known when
-/// compiled for the usual 1 and 2), the rest of the row one output at a time. Both visit a
-/// window's cells in row-major order and keep the first maximum.
+/// One plane, row by row. A register of eight consecutive cells of an input row holds the
+/// same tap of `⌈8 / stride⌉` neighbouring windows (in lanes `0, stride, 2·stride, …`), so
+/// each tap is one contiguous load, with no gather; the other lanes compare cells no
+/// window needs, and are dropped. Where the last load would pass the plane's end (the
+/// last windows of a plane), windows go one at a time. Both visit a window's cells in
+/// row-major order and keep the first maximum.
 fn max_plane(shape: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    let rows = y
-        .chunks_exact_mut(shape.out_width)
-        .zip(argmax.chunks_exact_mut(shape.out_width));
+    let (w, k, s, ow) = (shape.width, shape.size, shape.stride, shape.out_width);
+    let per_register = 8usize.div_ceil(s);
+    let rows = y.chunks_exact_mut(ow).zip(argmax.chunks_exact_mut(ow));
     for (oy, (y_row, arg_row)) in rows.enumerate() {
-        let vectors = match shape.stride {
-            1 => max_row_vectors::<1>(shape, x, oy, y_row, arg_row),
-            2 => max_row_vectors::<2>(shape, x, oy, y_row, arg_row),
-            _ => max_row_vectors::<0>(shape, x, oy, y_row, arg_row),
-        };
-        for ox in vectors..shape.out_width {
-            let (best, at) = max_window(shape, x, oy, ox);
-            y_row[ox] = best;
-            arg_row[ox] = at as u32; // < h·w, checked against u32::MAX
+        let mut ox0 = 0;
+        while ox0 < ow {
+            let n = per_register.min(ow - ox0);
+            let (y_part, arg_part) = (&mut y_row[ox0..ox0 + n], &mut arg_row[ox0..ox0 + n]);
+            let last_load = (oy * s + k - 1) * w + ox0 * s + k - 1;
+            if last_load + 8 <= x.len() {
+                match s {
+                    1 => max_register::<1>(shape, x, oy, ox0, y_part, arg_part),
+                    2 => max_register::<2>(shape, x, oy, ox0, y_part, arg_part),
+                    _ => max_register::<0>(shape, x, oy, ox0, y_part, arg_part),
+                }
+            } else {
+                for (i, (y, arg)) in y_part.iter_mut().zip(arg_part).enumerate() {
+                    let (best, at) = max_window(shape, x, oy, ox0 + i);
+                    *y = best;
+                    *arg = at as u32; // < h·w, checked against u32::MAX
+                }
+            }
+            ox0 += n;
         }
     }
 }
@@ -128,41 +141,49 @@ fn takes_over(v: f32x8, best: f32x8) -> f32x8 {
     v.simd_gt(best) | (v.is_nan() & !best.is_nan())
 }
 
-/// The outputs `0..8·n` of row `oy`, eight at a time; returns `8·n`. `S` is the stride,
-/// or 0 for one known only at run time. Each tap of the window is one register of the
-/// eight windows' cells at that tap (a load for stride 1), compared in row-major tap
-/// order; the winning tap's number is kept and turned into a position at the end.
-fn max_row_vectors<const S: usize>(
+/// Windows `ox0..ox0 + y.len()` of output row `oy` (at most `⌈8 / stride⌉`), in the lanes
+/// `0, stride, …` of registers loaded from the input rows; `S` is the stride, or 0 for
+/// one known only at run time. Taps are compared in row-major order, and the winning
+/// tap's offset in the window is kept (as the bits of a lane: selects move bits, so no
+/// conversion) and added to each window's corner at the end.
+#[inline(always)]
+fn max_register<const S: usize>(
     shape: &PoolShape,
     x: &[f32],
     oy: usize,
-    y_row: &mut [f32],
-    arg_row: &mut [u32],
-) -> usize {
+    ox0: usize,
+    y: &mut [f32],
+    arg: &mut [u32],
+) {
     let (w, k) = (shape.width, shape.size);
     let s = if S == 0 { shape.stride } else { S };
-    let vectors = shape.out_width / 8 * 8;
-    for ox0 in (0..vectors).step_by(8) {
-        let corner = oy * s * w + ox0 * s;
-        let tap = |ky: usize, kx: usize| -> f32x8 {
-            let cells = &x[corner + ky * w + kx..][..7 * s + 1];
-            f32x8::new(std::array::from_fn(|j| cells[j * s]))
-        };
-        let (mut best, mut winner) = (tap(0, 0), f32x8::ZERO);
-        for t in 1..k * k {
-            let v = tap(t / k, t % k);
+    let corner = oy * s * w + ox0 * s;
+    let tap = |offset: usize| -> f32x8 {
+        let cells = x[corner + offset..]
+            .first_chunk::<8>()
+            .expect("maxpool: the caller checked the last load");
+        f32x8::new(*cells)
+    };
+    let (mut best, mut winner) = (tap(0), f32x8::ZERO);
+    for ky in 0..k {
+        for kx in 0..k {
+            let offset = ky * w + kx;
+            if offset == 0 {
+                continue;
+            }
+            let v = tap(offset);
             let take = takes_over(v, best);
             best = take.select(v, best);
-            winner = take.select(f32x8::splat(t as f32), winner);
-        }
-        let (best, winner) = (best.to_array(), winner.to_array());
-        for j in 0..8 {
-            let t = winner[j] as usize; // a tap number below k², exact in f32
-            y_row[ox0 + j] = best[j];
-            arg_row[ox0 + j] = (corner + (t / k) * w + j * s + t % k) as u32;
+            // < h·w, checked against u32::MAX.
+            winner = take.select(f32x8::splat(f32::from_bits(offset as u32)), winner);
         }
     }
-    vectors
+    let (best, winner) = (best.to_array(), winner.to_array());
+    for (i, (y, arg)) in y.iter_mut().zip(arg).enumerate() {
+        *y = best[i * s];
+        // The window's corner plus the winning offset: < h·w, checked against u32::MAX.
+        *arg = (corner + i * s) as u32 + winner[i * s].to_bits();
+    }
 }
 
 /// One window, cell by cell: the maximum and its position in the plane.
@@ -173,9 +194,11 @@ fn max_window(shape: &PoolShape, x: &[f32], oy: usize, ox: usize) -> (f32, usize
     for ky in 0..k {
         let row = corner + ky * w;
         for (kx, &v) in x[row..row + k].iter().enumerate() {
-            if v > best || (v.is_nan() && !best.is_nan()) {
-                (best, at) = (v, row + kx);
-            }
+            // Written as selects, not branches: which cell wins is data, not a
+            // predictable pattern.
+            let take = v > best || (v.is_nan() && !best.is_nan());
+            best = if take { v } else { best };
+            at = if take { row + kx } else { at };
         }
     }
     (best, at)
