@@ -1,7 +1,7 @@
 //! What the fuzz targets share: turning the fuzzer's bytes into a model file and its
 //! `--set` flags, as the command line would hand them to `build_graph`.
 
-use nnc::cli::commands::check::parse_overrides;
+use nnc::cli::config::parse_overrides;
 use nnc::graph::BuildOptions;
 use nnc::language::Source;
 
