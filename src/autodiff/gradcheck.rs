@@ -229,17 +229,15 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
 
 /// Writes into `out` which side of its kink every input element of every node with one
 /// is on, in tape order: the sign of each `relu`/`leaky_relu` input ([`Op::kink_input`]),
-/// and which input each max-pooling output took ([`Op::records_choices`]). A step that
+/// and which input each max-pooling output took (its index scratch). A step that
 /// changes any of them crossed a kink.
 fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<u32>) {
     out.clear();
     for index in 0..tape.len() {
         let var = Var(u32::try_from(index).expect("fewer than 2³² tape nodes"));
-        let op = tape.op(var);
-        if op.records_choices() {
-            out.extend_from_slice(tape.indices(index));
-        }
-        let Some(x) = op.kink_input() else {
+        // Only max pooling keeps index scratch: which input each output took.
+        out.extend_from_slice(tape.indices(index));
+        let Some(x) = tape.op(var).kink_input() else {
             continue;
         };
         // A parameter's value lives in `Params`, not on the tape.

@@ -157,11 +157,7 @@ pub const BUILTINS: &[Builtin] = &[
                 bias,
                 init: init.unwrap_or(Init::Xavier),
             };
-            let node = call.push(op, vec![x])?;
-            if init.is_none() {
-                call.default_init(node);
-            }
-            Ok(node)
+            call.push_weighted(op, x, init.is_some())
         },
     },
     Builtin {
@@ -273,11 +269,7 @@ pub const BUILTINS: &[Builtin] = &[
                 bias,
                 init: init.unwrap_or(Init::Xavier),
             };
-            let node = call.push(op, vec![x])?;
-            if init.is_none() {
-                call.default_init(node);
-            }
-            Ok(node)
+            call.push_weighted(op, x, init.is_some())
         },
     },
     Builtin {

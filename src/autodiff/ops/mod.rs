@@ -350,19 +350,6 @@ impl Op {
         }
     }
 
-    /// Whether the op keeps, in its index scratch, which input each output took (max
-    /// pooling's argmax): a step that changes a choice crosses a kink, as a sign change of
-    /// [`Op::kink_input`] does.
-    pub fn records_choices(&self) -> bool {
-        matches!(
-            self,
-            Op::Pool {
-                kind: Pooling::Max,
-                ..
-            }
-        )
-    }
-
     pub(crate) fn forward(
         &self,
         cx: &Values<'_>,

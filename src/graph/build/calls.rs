@@ -573,9 +573,14 @@ impl Call<'_, '_> {
         self.push(Op::Activation(which), vec![x])
     }
 
-    /// A `dense` whose initialiser is decided once its consumers are known.
-    pub fn default_init(&mut self, node: NodeId) {
-        self.builder.default_init.insert(node);
+    /// Pushes a layer with weights on `x`. When the file named no `init`, its
+    /// initialiser is decided once its consumers are known.
+    pub fn push_weighted(&mut self, op: Op, x: NodeId, init_given: bool) -> Result<NodeId, ()> {
+        let node = self.push(op, vec![x])?;
+        if !init_given {
+            self.builder.default_init.insert(node);
+        }
+        Ok(node)
     }
 
     /// `maxpool(x, size, stride = size)` or `avgpool(...)`.
