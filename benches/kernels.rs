@@ -71,6 +71,15 @@ fn elementwise(c: &mut Criterion) {
     group.bench_function("softmax_rows", |b| {
         b.iter(|| reduce::softmax_rows(&x, 256, &mut y))
     });
+    // A classifier's output: ten scores per row, a batch of 1000 rows.
+    let scores = data(1000 * 10);
+    let mut probabilities = vec![0.0; scores.len()];
+    group.bench_function("softmax_rows_1000x10", |b| {
+        b.iter(|| reduce::softmax_rows(&scores, 10, &mut probabilities))
+    });
+    group.bench_function("log_softmax_rows_1000x10", |b| {
+        b.iter(|| reduce::log_softmax_rows(&scores, 10, &mut probabilities))
+    });
     let bias = data(256);
     group.bench_function("bias_add", |b| b.iter(|| simd::bias_add(&bias, &mut y)));
     let mut sums = vec![0.0; 256];
