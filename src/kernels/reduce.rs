@@ -1,29 +1,27 @@
 //! Reductions: sums, and the row-wise softmax family (max-subtracted for stability).
 
-use wide::f32x8;
+use super::simd::{self, LANES, Lanes, exp_lanes};
 
-use super::simd;
-
-/// Σ x, with eight partial sums in a fixed order (so the result depends only on `x`).
+/// Σ x, with one partial sum per lane in a fixed order (so the result depends only on `x`).
 pub fn sum(x: &[f32]) -> f32 {
-    let (x8, tail) = x.as_chunks::<8>();
-    let mut acc = f32x8::ZERO;
+    let (x8, tail) = x.as_chunks::<LANES>();
+    let mut acc = Lanes::ZERO;
     for xs in x8 {
-        acc += f32x8::new(*xs);
+        acc += Lanes::new(*xs);
     }
-    let mut padded = [0.0; 8];
+    let mut padded = [0.0; LANES];
     padded[..tail.len()].copy_from_slice(tail);
-    (acc + f32x8::new(padded)).reduce_add()
+    (acc + Lanes::new(padded)).reduce_add()
 }
 
 /// Σ aᵢ·bᵢ.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot: lengths differ");
-    let (a8, a_tail) = a.as_chunks::<8>();
-    let (b8, b_tail) = b.as_chunks::<8>();
-    let mut acc = f32x8::ZERO;
+    let (a8, a_tail) = a.as_chunks::<LANES>();
+    let (b8, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = Lanes::ZERO;
     for (as_, bs) in a8.iter().zip(b8) {
-        acc = f32x8::new(*as_).mul_add(f32x8::new(*bs), acc);
+        acc = Lanes::new(*as_).mul_add(Lanes::new(*bs), acc);
     }
     let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
     acc.reduce_add() + tail
@@ -42,12 +40,12 @@ pub fn softmax_rows(x: &[f32], cols: usize, y: &mut [f32]) {
     }
     if cols <= LANE_ROWS_MAX_COLS {
         return across_rows(x, cols, y, |columns, max| {
-            let mut total = f32x8::ZERO;
+            let mut total = Lanes::ZERO;
             for column in columns.iter_mut() {
-                *column = (*column - max).exp();
+                *column = exp_lanes(*column - max);
                 total += *column;
             }
-            let inv = f32x8::ONE / total;
+            let inv = Lanes::ONE / total;
             columns.iter_mut().for_each(|c| *c *= inv);
         });
     }
@@ -68,10 +66,10 @@ pub fn log_softmax_rows(x: &[f32], cols: usize, y: &mut [f32]) {
     }
     if cols <= LANE_ROWS_MAX_COLS {
         return across_rows(x, cols, y, |columns, max| {
-            let mut total = f32x8::ZERO;
+            let mut total = Lanes::ZERO;
             for column in columns.iter_mut() {
                 *column -= max;
-                total += column.exp();
+                total += exp_lanes(*column);
             }
             let log_sum = total.ln();
             columns.iter_mut().for_each(|c| *c -= log_sum);
@@ -85,23 +83,23 @@ pub fn log_softmax_rows(x: &[f32], cols: usize, y: &mut [f32]) {
     }
 }
 
-/// Rows this short (a classifier's ten scores) are computed eight at a time, one row per
+/// Rows this short (a classifier's ten scores) are computed `LANES` at a time, one row per
 /// lane, by [`across_rows`]: one vector operation per column instead of a padded vector
 /// and a horizontal sum per row, which cost about ten times more at ten columns.
 const LANE_ROWS_MAX_COLS: usize = 32;
 
-/// Applies `finish(columns, max)` to groups of eight rows of `x` (`[rows, cols]`,
+/// Applies `finish(columns, max)` to groups of `LANES` rows of `x` (`[rows, cols]`,
 /// `cols ≤` [`LANE_ROWS_MAX_COLS`]) held transposed, lane `l` of `columns[j]` being row
 /// `l`'s column `j`, and `max` each lane's largest value; writes the result to `y`. The
 /// last group is padded with rows of zeros. Every lane runs the same operations, so a
 /// row's result does not depend on its position in the batch, nor on the batch size.
-fn across_rows(x: &[f32], cols: usize, y: &mut [f32], finish: impl Fn(&mut [f32x8], f32x8)) {
-    let mut lanes = [[0.0f32; 8]; LANE_ROWS_MAX_COLS];
-    let mut columns = [f32x8::ZERO; LANE_ROWS_MAX_COLS];
-    for (xs, ys) in x.chunks(8 * cols).zip(y.chunks_mut(8 * cols)) {
+fn across_rows(x: &[f32], cols: usize, y: &mut [f32], finish: impl Fn(&mut [Lanes], Lanes)) {
+    let mut lanes = [[0.0f32; LANES]; LANE_ROWS_MAX_COLS];
+    let mut columns = [Lanes::ZERO; LANE_ROWS_MAX_COLS];
+    for (xs, ys) in x.chunks(LANES * cols).zip(y.chunks_mut(LANES * cols)) {
         let lanes = &mut lanes[..cols];
-        if xs.len() < 8 * cols {
-            lanes.iter_mut().for_each(|l| *l = [0.0; 8]);
+        if xs.len() < LANES * cols {
+            lanes.iter_mut().for_each(|l| *l = [0.0; LANES]);
         }
         for (l, row) in xs.chunks_exact(cols).enumerate() {
             for (lane, &v) in lanes.iter_mut().zip(row) {
@@ -110,7 +108,7 @@ fn across_rows(x: &[f32], cols: usize, y: &mut [f32], finish: impl Fn(&mut [f32x
         }
         let columns = &mut columns[..cols];
         for (column, lane) in columns.iter_mut().zip(lanes.iter()) {
-            *column = f32x8::new(*lane);
+            *column = Lanes::new(*lane);
         }
         // NaN-ignoring like `max`: a NaN still reaches the row's every output through
         // its sum.
@@ -129,28 +127,28 @@ fn across_rows(x: &[f32], cols: usize, y: &mut [f32], finish: impl Fn(&mut [f32x
 
 /// `ln Σ e^v` of a row already shifted so that its max is 0 (so the sum is in [1, n]).
 fn log_sum_exp_shifted(row: &[f32]) -> f32 {
-    let mut total = f32x8::ZERO;
-    let (r8, tail) = row.as_chunks::<8>();
+    let mut total = Lanes::ZERO;
+    let (r8, tail) = row.as_chunks::<LANES>();
     for rs in r8 {
-        total += f32x8::new(*rs).exp();
+        total += exp_lanes(Lanes::new(*rs));
     }
     if !tail.is_empty() {
-        let mut padded = [f32::NEG_INFINITY; 8];
+        let mut padded = [f32::NEG_INFINITY; LANES];
         padded[..tail.len()].copy_from_slice(tail);
-        total += f32x8::new(padded).exp();
+        total += exp_lanes(Lanes::new(padded));
     }
     total.reduce_add().ln()
 }
 
 fn exp_in_place(v: &mut [f32]) {
-    let (v8, tail) = v.as_chunks_mut::<8>();
+    let (v8, tail) = v.as_chunks_mut::<LANES>();
     for vs in v8 {
-        *vs = f32x8::new(*vs).exp().to_array();
+        *vs = exp_lanes(Lanes::new(*vs)).to_array();
     }
     if !tail.is_empty() {
-        let mut padded = [0.0; 8];
+        let mut padded = [0.0; LANES];
         padded[..tail.len()].copy_from_slice(tail);
-        let e = f32x8::new(padded).exp().to_array();
+        let e = exp_lanes(Lanes::new(padded)).to_array();
         let n = tail.len();
         tail.copy_from_slice(&e[..n]);
     }
@@ -198,7 +196,7 @@ mod tests {
 
     fn rows_cols() -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
         (
-            0usize..20,
+            0usize..40,
             prop_oneof![
                 Just(1usize),
                 Just(7),
