@@ -59,6 +59,34 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
     })
 }
 
+/// `Err` with a diagnostic when this binary uses instructions this CPU lacks: it was built
+/// for another machine (see [`crate::kernels::features_missing_here`]).
+pub fn check_build_fits_cpu() -> Result<(), String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let missing = crate::kernels::features_missing_here(&cpuinfo);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(build_mismatch_message(&missing))
+}
+
+fn build_mismatch_message(missing: &[&str]) -> String {
+    format!(
+        "error: this nnc was compiled for a CPU with {}, which this CPU ({}) lacks\n  \
+         = note: `cargo build --release` builds for the machine it runs on \
+         (`target-cpu=native` in .cargo/config.toml); this binary was built elsewhere\n  \
+         = help: rebuild it here, or build one binary for every x86-64 CPU with AVX2 and \
+         FMA (AMD Zen 3 and Intel Xeon alike): \
+         RUSTFLAGS=\"-C target-cpu=x86-64-v3\" cargo build --release",
+        missing
+            .iter()
+            .map(|f| f.to_uppercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Machine::here().cpu,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +97,16 @@ mod tests {
         assert_eq!(cpu_model(text).as_deref(), Some("AMD EPYC 7B13"));
         assert_eq!(cpu_model("processor : 0\nmodel : 1\n"), None);
         assert_eq!(cpu_model("model name\t:\n"), None);
+    }
+
+    #[test]
+    fn a_binary_built_for_another_cpu_names_what_is_missing_and_how_to_rebuild() {
+        assert_eq!(check_build_fits_cpu(), Ok(()));
+        let message = build_mismatch_message(&["avx512f", "avx512bw"]);
+        assert!(
+            message.starts_with("error: this nnc was compiled for a CPU with AVX512F, AVX512BW"),
+            "{message}"
+        );
+        assert!(message.contains("target-cpu=x86-64-v3"), "{message}");
     }
 }

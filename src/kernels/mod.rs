@@ -2,8 +2,10 @@
 //!
 //! Kernels never see tape nodes or shapes; the autodiff layer calls them with buffers it
 //! owns. Matrix products go through [`gemm::gemm`] (the crate's only `sgemm` call);
-//! element-wise work through [`simd`] (`wide::f32x8`, eight lanes); row-wise reductions
-//! (softmax, sums) through [`reduce`]. Large products are cut into bands of rows that
+//! element-wise work through [`simd`] (`wide::f32x16`: one 512-bit register on an
+//! AVX-512 build, two 256-bit halves on AVX2); row-wise reductions (softmax, sums)
+//! through [`reduce`]. The convolution, pooling and batch-norm kernels keep
+//! `wide::f32x8`: their tiling and summation orders are built on eight lanes. Large products are cut into bands of rows that
 //! run on rayon's pool ([`pool`]); every output element is still summed by one
 //! thread in one order, so results never depend on the thread count.
 //!
@@ -57,8 +59,9 @@ pub use pool::on_worker_pool;
 /// little without them (`nnc bench`, `benches/race.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstructionSets {
-    /// Element-wise kernels and nnc's own products ([`simd`], `wide::f32x8`): chosen when
-    /// nnc is compiled (`.cargo/config.toml` builds with `target-cpu=native`).
+    /// Element-wise kernels, softmax and the zero-skipping product ([`simd`],
+    /// `wide::f32x16`): chosen when nnc is compiled (`.cargo/config.toml` builds with
+    /// `target-cpu=native`).
     pub wide: &'static str,
     /// `matrixmultiply::sgemm`: chosen at run time from the CPU's features.
     pub matrixmultiply: &'static str,
@@ -72,10 +75,12 @@ pub fn instruction_sets() -> InstructionSets {
     }
 }
 
-/// `wide::f32x8` is 256 bits wide at most: on AVX it is one `ymm` register (FMA fuses
-/// `mul_add`); below AVX, two SSE halves. An AVX-512 build still runs it on AVX2.
+/// `wide::f32x16` is one `zmm` register on an AVX-512 build; otherwise two `ymm` halves
+/// on AVX (FMA fuses `mul_add`), or four SSE quarters below AVX.
 fn wide_instructions() -> &'static str {
-    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+    if cfg!(target_feature = "avx512f") {
+        "AVX-512"
+    } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
         "AVX2+FMA"
     } else if cfg!(all(target_feature = "avx", target_feature = "fma")) {
         "AVX+FMA"
@@ -88,6 +93,44 @@ fn wide_instructions() -> &'static str {
     } else {
         "scalar"
     }
+}
+
+/// The instruction-set extensions this binary was compiled to use that this CPU lacks,
+/// from the `flags` of `cpuinfo` (the text of `/proc/cpuinfo`; `is_x86_feature_detected!`
+/// cannot tell, since it answers "yes" for whatever the build enabled). `.cargo/config.toml`
+/// builds for the machine at hand (`target-cpu=native`): a binary built on an Intel Xeon
+/// with AVX-512 and copied to an AMD Zen 3 would die of an illegal instruction at its
+/// first 512-bit kernel; the binary checks this list first instead.
+pub fn features_missing_here(cpuinfo: &str) -> Vec<&'static str> {
+    let Some(flags) = cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "flags").then_some(value)
+    }) else {
+        return Vec::new(); // not x86 Linux: nothing to compare
+    };
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    // (the build's name for a feature, cpuinfo's name for it)
+    let compiled_in = [
+        (cfg!(target_feature = "avx512f"), "avx512f", "avx512f"),
+        (cfg!(target_feature = "avx512bw"), "avx512bw", "avx512bw"),
+        (cfg!(target_feature = "avx512cd"), "avx512cd", "avx512cd"),
+        (cfg!(target_feature = "avx512dq"), "avx512dq", "avx512dq"),
+        (cfg!(target_feature = "avx512vl"), "avx512vl", "avx512vl"),
+        (cfg!(target_feature = "avx2"), "avx2", "avx2"),
+        (cfg!(target_feature = "fma"), "fma", "fma"),
+        (cfg!(target_feature = "avx"), "avx", "avx"),
+        (cfg!(target_feature = "f16c"), "f16c", "f16c"),
+        (cfg!(target_feature = "bmi1"), "bmi1", "bmi1"),
+        (cfg!(target_feature = "bmi2"), "bmi2", "bmi2"),
+        (cfg!(target_feature = "lzcnt"), "lzcnt", "abm"),
+        (cfg!(target_feature = "popcnt"), "popcnt", "popcnt"),
+        (cfg!(target_feature = "sse4.2"), "sse4.2", "sse4_2"),
+    ];
+    compiled_in
+        .into_iter()
+        .filter(|&(used, _, flag)| used && !has(flag))
+        .map(|(_, feature, _)| feature)
+        .collect()
 }
 
 /// The kernel `matrixmultiply` 0.3 picks for `f32` (its `sgemm_kernel::detect`): AVX-512F
@@ -128,9 +171,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_test_binary_runs_on_the_cpu_it_was_built_for() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        assert_eq!(features_missing_here(&cpuinfo), Vec::<&str>::new());
+        // A CPU with none of the extensions lacks every one the build uses.
+        let bare = "processor\t: 0\nflags\t\t: fpu sse sse2\n";
+        let lacking = features_missing_here(bare);
+        assert_eq!(
+            lacking.contains(&"avx2"),
+            cfg!(target_feature = "avx2"),
+            "{lacking:?}"
+        );
+        assert_eq!(
+            lacking.contains(&"avx512f"),
+            cfg!(target_feature = "avx512f"),
+            "{lacking:?}"
+        );
+    }
+
+    #[test]
     fn the_instruction_sets_follow_the_build_and_the_cpu() {
         let sets = instruction_sets();
-        #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+        #[cfg(target_feature = "avx512f")]
+        assert_eq!(sets.wide, "AVX-512");
+        #[cfg(all(
+            target_feature = "avx2",
+            target_feature = "fma",
+            not(target_feature = "avx512f")
+        ))]
         assert_eq!(sets.wide, "AVX2+FMA");
         #[cfg(not(target_feature = "avx"))]
         assert!(matches!(sets.wide, "SSE2" | "NEON" | "scalar"), "{sets:?}");
