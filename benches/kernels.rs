@@ -1,4 +1,5 @@
-//! Kernel benchmarks: `sgemm` at the seed network's shapes (throughput in FLOP/s), the
+//! Kernel benchmarks: one core's FMA peak (the roofline every GFLOP/s figure is read
+//! against), `sgemm` at the seed network's shapes (throughput in FLOP/s), the
 //! element-wise kernels over a 64×256 activation, and the layers of the `lenet` and
 //! `convnet` races at batch 64: convolutions (against the alternatives in
 //! [`alternatives`]), pooling and batch norm.
@@ -15,6 +16,38 @@ fn data(n: usize) -> Vec<f32> {
     (0..n)
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
         .collect()
+}
+
+/// One core's peak: ten independent chains of fused multiply-adds on the widest vectors
+/// the build targets (`f32x16` in `zmm` registers on AVX-512, `f32x8` in `ymm` on AVX2),
+/// enough chains to cover the FMA latency on both FMA pipes. Throughput is FLOP/s.
+fn fma_peak(c: &mut Criterion) {
+    macro_rules! peak {
+        ($vector:ty, $lanes:literal, $name:literal) => {{
+            const CHAINS: usize = 10;
+            const STEPS: usize = 10_000;
+            let mut group = c.benchmark_group("peak");
+            group.throughput(Throughput::Elements((2 * $lanes * CHAINS * STEPS) as u64));
+            group.bench_function($name, |b| {
+                let s = <$vector>::splat(std::hint::black_box(0.999_9));
+                b.iter(|| {
+                    let mut acc = [<$vector>::splat(1.0); CHAINS];
+                    for _ in 0..STEPS {
+                        for a in acc.iter_mut() {
+                            *a = a.mul_add(s, s);
+                        }
+                    }
+                    std::hint::black_box(acc)
+                })
+            });
+            group.finish();
+        }};
+    }
+    if cfg!(target_feature = "avx512f") {
+        peak!(wide::f32x16, 16, "fma_one_core_f32x16");
+    } else {
+        peak!(wide::f32x8, 8, "fma_one_core_f32x8");
+    }
 }
 
 fn sgemm(c: &mut Criterion) {
@@ -389,5 +422,12 @@ fn pooling_and_norm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sgemm, elementwise, convolution, pooling_and_norm);
+criterion_group!(
+    benches,
+    fma_peak,
+    sgemm,
+    elementwise,
+    convolution,
+    pooling_and_norm
+);
 criterion_main!(benches);
