@@ -51,19 +51,55 @@ impl Machine {
     }
 }
 
-/// The first `model name` line's value (x86 Linux; other systems have none).
-fn cpu_model(cpuinfo: &str) -> Option<String> {
+/// The value of the first `key: value` line of `cpuinfo` (the text of `/proc/cpuinfo`)
+/// whose key is `key` and whose value is not empty (x86 Linux; other systems have none).
+fn cpuinfo_value<'a>(cpuinfo: &'a str, key: &str) -> Option<&'a str> {
     cpuinfo.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key.trim() == "model name" && !value.trim().is_empty()).then(|| value.trim().to_owned())
+        let (k, value) = line.split_once(':')?;
+        (k.trim() == key && !value.trim().is_empty()).then(|| value.trim())
     })
 }
 
+/// The first `model name` line's value.
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo_value(cpuinfo, "model name").map(str::to_owned)
+}
+
+/// The vector extensions this binary was compiled to use that the CPU of `cpuinfo` lacks,
+/// from its `flags` (`is_x86_feature_detected!` cannot tell: it answers "yes" for whatever
+/// the build enabled). `.cargo/config.toml` builds for the machine at hand
+/// (`target-cpu=native`): a binary built on an Intel Xeon with AVX-512 and copied to an
+/// AMD Zen 3 would die of an illegal instruction at its first 512-bit kernel. Only the
+/// extensions that tell the two kinds of machine apart are compared, under names the build
+/// and cpuinfo share: a false alarm would stop every run.
+fn features_missing(cpuinfo: &str) -> Vec<&'static str> {
+    let Some(flags) = cpuinfo_value(cpuinfo, "flags") else {
+        return Vec::new(); // not x86 Linux: nothing to compare
+    };
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    let compiled_in = [
+        (cfg!(target_feature = "avx512f"), "avx512f"),
+        (cfg!(target_feature = "avx512bw"), "avx512bw"),
+        (cfg!(target_feature = "avx512cd"), "avx512cd"),
+        (cfg!(target_feature = "avx512dq"), "avx512dq"),
+        (cfg!(target_feature = "avx512vl"), "avx512vl"),
+        (cfg!(target_feature = "avx2"), "avx2"),
+        (cfg!(target_feature = "fma"), "fma"),
+        (cfg!(target_feature = "avx"), "avx"),
+    ];
+    compiled_in
+        .into_iter()
+        .filter(|&(used, name)| used && !has(name))
+        .map(|(_, name)| name)
+        .collect()
+}
+
 /// `Err` with a diagnostic when this binary uses instructions this CPU lacks: it was built
-/// for another machine (see [`crate::kernels::features_missing_here`]).
+/// for another machine ([`features_missing`]). The binary checks this before any kernel
+/// runs.
 pub fn check_build_fits_cpu() -> Result<(), String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let missing = crate::kernels::features_missing_here(&cpuinfo);
+    let missing = features_missing(&cpuinfo);
     if missing.is_empty() {
         return Ok(());
     }
@@ -101,7 +137,21 @@ mod tests {
 
     #[test]
     fn a_binary_built_for_another_cpu_names_what_is_missing_and_how_to_rebuild() {
+        // The test binary runs on the CPU it was built for.
         assert_eq!(check_build_fits_cpu(), Ok(()));
+        // A CPU with none of the extensions lacks every one the build uses.
+        let bare = "processor\t: 0\nflags\t\t: fpu sse sse2\n";
+        let lacking = features_missing(bare);
+        assert_eq!(
+            lacking.contains(&"avx2"),
+            cfg!(target_feature = "avx2"),
+            "{lacking:?}"
+        );
+        assert_eq!(
+            lacking.contains(&"avx512f"),
+            cfg!(target_feature = "avx512f"),
+            "{lacking:?}"
+        );
         let message = build_mismatch_message(&["avx512f", "avx512bw"]);
         assert!(
             message.starts_with("error: this nnc was compiled for a CPU with AVX512F, AVX512BW"),

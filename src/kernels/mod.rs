@@ -5,9 +5,10 @@
 //! element-wise work through [`simd`] (`wide::f32x16`: one 512-bit register on an
 //! AVX-512 build, two 256-bit halves on AVX2); row-wise reductions (softmax, sums)
 //! through [`reduce`]. The convolution, pooling and batch-norm kernels keep
-//! `wide::f32x8`: their tiling and summation orders are built on eight lanes. Large products are cut into bands of rows that
-//! run on rayon's pool ([`pool`]); every output element is still summed by one
-//! thread in one order, so results never depend on the thread count.
+//! `wide::f32x8`: their tiling and summation orders are built on eight lanes. Large
+//! products are cut into bands of rows that run on rayon's pool ([`pool`]); every output
+//! element is still summed by one thread in one order, so results never depend on the
+//! thread count.
 //!
 //! The layers of convolutional networks, on `[batch, c, h, w]` images: [`conv`] (im2col
 //! and products; its geometry in [`conv_shape`], its copies in [`im2col`], a direct path
@@ -95,39 +96,6 @@ fn wide_instructions() -> &'static str {
     }
 }
 
-/// The instruction-set extensions this binary was compiled to use that this CPU lacks,
-/// from the `flags` of `cpuinfo` (the text of `/proc/cpuinfo`; `is_x86_feature_detected!`
-/// cannot tell, since it answers "yes" for whatever the build enabled). `.cargo/config.toml`
-/// builds for the machine at hand (`target-cpu=native`): a binary built on an Intel Xeon
-/// with AVX-512 and copied to an AMD Zen 3 would die of an illegal instruction at its
-/// first 512-bit kernel; the binary checks this list first instead.
-pub fn features_missing_here(cpuinfo: &str) -> Vec<&'static str> {
-    let Some(flags) = cpuinfo.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key.trim() == "flags").then_some(value)
-    }) else {
-        return Vec::new(); // not x86 Linux: nothing to compare
-    };
-    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
-    // The vector extensions that tell the two kinds of machine apart, under names the
-    // build and cpuinfo share; a false alarm would stop every run, so nothing else.
-    let compiled_in = [
-        (cfg!(target_feature = "avx512f"), "avx512f"),
-        (cfg!(target_feature = "avx512bw"), "avx512bw"),
-        (cfg!(target_feature = "avx512cd"), "avx512cd"),
-        (cfg!(target_feature = "avx512dq"), "avx512dq"),
-        (cfg!(target_feature = "avx512vl"), "avx512vl"),
-        (cfg!(target_feature = "avx2"), "avx2"),
-        (cfg!(target_feature = "fma"), "fma"),
-        (cfg!(target_feature = "avx"), "avx"),
-    ];
-    compiled_in
-        .into_iter()
-        .filter(|&(used, name)| used && !has(name))
-        .map(|(_, name)| name)
-        .collect()
-}
-
 /// The kernel `matrixmultiply` 0.3 picks for `f32` (its `sgemm_kernel::detect`): AVX-512F
 /// first (its default `avx512` feature, which nnc keeps, on Rust 1.89 or later), then
 /// AVX2 with FMA, then AVX; otherwise its portable kernel, which the compiler vectorises
@@ -164,25 +132,6 @@ fn matrixmultiply_instructions() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_test_binary_runs_on_the_cpu_it_was_built_for() {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        assert_eq!(features_missing_here(&cpuinfo), Vec::<&str>::new());
-        // A CPU with none of the extensions lacks every one the build uses.
-        let bare = "processor\t: 0\nflags\t\t: fpu sse sse2\n";
-        let lacking = features_missing_here(bare);
-        assert_eq!(
-            lacking.contains(&"avx2"),
-            cfg!(target_feature = "avx2"),
-            "{lacking:?}"
-        );
-        assert_eq!(
-            lacking.contains(&"avx512f"),
-            cfg!(target_feature = "avx512f"),
-            "{lacking:?}"
-        );
-    }
 
     #[test]
     fn the_instruction_sets_follow_the_build_and_the_cpu() {

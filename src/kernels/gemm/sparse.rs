@@ -1,6 +1,7 @@
 //! Products whose left operand is mostly zeros (a batch of images, its transpose in a
 //! first layer's weight gradient): gathered by nonzeros, accumulated in registers one
-//! block of output columns at a time (64 or 128), in bands of output rows on the worker pool.
+//! block of output columns at a time (64 or 128), in bands of output rows on the worker
+//! pool.
 
 use rayon::prelude::*;
 use wide::{f32x8, f32x16};
@@ -26,7 +27,7 @@ type Accumulator = f32x16;
 type Accumulator = f32x8;
 
 /// A vector register [`accumulate_block`] can sum into.
-trait Lanes: Copy {
+trait Register: Copy {
     const LANES: usize;
     fn load(from: &[f32]) -> Self;
     fn splat(value: f32) -> Self;
@@ -35,9 +36,9 @@ trait Lanes: Copy {
     fn store(self, to: &mut [f32]);
 }
 
-macro_rules! lanes {
+macro_rules! register {
     ($vector:ty, $n:literal) => {
-        impl Lanes for $vector {
+        impl Register for $vector {
             const LANES: usize = $n;
             #[inline(always)]
             fn load(from: &[f32]) -> Self {
@@ -58,8 +59,8 @@ macro_rules! lanes {
         }
     };
 }
-lanes!(f32x8, 8);
-lanes!(f32x16, 16);
+register!(f32x8, 8);
+register!(f32x16, 16);
 
 /// The nonzeros of one band of rows of `α·a` (compressed sparse rows), in a buffer that
 /// grows to the largest product seen and is then reused: no allocation per step.
@@ -105,8 +106,8 @@ thread_local! {
 
 /// `c ← α·a·b + β·c` for a mostly-zero `a`, `b`'s rows contiguous. The nonzeros of `a`
 /// are gathered once; then, one block of output columns at a time (so that block of
-/// `b`, 64 or 128 columns by `k` rows, stays in cache for every row of `a`), each output row's
-/// block is accumulated in registers over its row's nonzeros, reading only the rows of
+/// `b`, 64 or 128 columns by `k` rows, stays in cache for every row of `a`), each output
+/// row's block is accumulated in registers over its row's nonzeros, reading only the rows of
 /// `b` they select. Used for a first layer's input batch (forward) and its weight
 /// gradient `xᵀ·dy`, where a pixel that is 0 in every sample skips a whole weight row.
 ///
@@ -147,7 +148,7 @@ pub(super) fn sparse_left(
 /// order of `p`, and its columns take the same path (full blocks, then the tail) in
 /// every band, so the bits do not depend on `bands`. The density decision is
 /// the whole product's for the same reason.
-fn sparse_left_in_bands<V: Lanes>(
+fn sparse_left_in_bands<V: Register>(
     alpha: f32,
     a: MatRef<'_>,
     b: MatRef<'_>,
@@ -396,7 +397,7 @@ const PARALLEL_WORK: usize = 1 << 18;
 /// contiguous buffer: in place, the block's rows sit a whole row of `b` apart (1 KiB for
 /// 256 columns), a power of two that maps them onto a quarter of the cache's sets, so a
 /// block that would fit in L2 keeps evicting itself; packed, it stays there.
-fn accumulate_rows<V: Lanes>(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut [f32]) {
+fn accumulate_rows<V: Register>(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut [f32]) {
     let block_width = 8 * V::LANES;
     let (k, n, brs) = (b.rows, b.cols, b.row_stride as usize);
     let pack = brs != block_width && k * brs >= PACK_MIN_FLOATS && sparse.count() >= PACK_READS * k;
@@ -458,7 +459,7 @@ const PACK_MIN_FLOATS: usize = 1 << 14;
 
 /// `block += Σ_t scales[t]·b[rows[t]·stride + at ..][..8·V::LANES]`, in eight registers.
 #[inline]
-fn accumulate_block<V: Lanes>(
+fn accumulate_block<V: Register>(
     rows: &[usize],
     scales: &[f32],
     b: &[f32],
