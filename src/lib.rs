@@ -3,9 +3,11 @@
 //! The crate is layered; imports point one way:
 //!
 //! ```text
-//! language (grammar, syntax tree, diagnostics) → graph (shapes, validation) → autodiff (tape, ops) → kernels
-//! cli → training / data → autodiff → kernels
-//! cli → export (ONNX) → training / graph / autodiff
+//! graph (building, validation, lowering) → language (grammar, syntax tree, diagnostics)
+//! graph → ops (one file per operation: its function, shape, tensors, rules, ONNX)
+//! ops → autodiff (tape, rules, gradient checks) → kernels
+//! cli → training / data → graph → ops
+//! cli → export (ONNX) → training / graph / ops
 //! ```
 //!
 //! The `nnc` binary (`src/main.rs`) only parses flags, dispatches and picks the exit code;
@@ -18,6 +20,7 @@ pub mod export;
 pub mod graph;
 pub mod kernels;
 pub mod language;
+pub mod ops;
 pub mod training;
 
 pub mod atomic_file;

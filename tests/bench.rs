@@ -87,7 +87,7 @@ fn bench_refuses_a_batch_of_zero_and_a_bad_duration() {
 }
 
 #[test]
-fn issue_11_the_table_names_the_machine_and_calls_gflops_dense_equivalent() {
+fn the_table_names_the_machine_and_calls_gflops_dense_equivalent() {
     let output = nnc()
         .arg("bench")
         .arg(model("mnist_sigmoid"))

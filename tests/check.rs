@@ -91,7 +91,7 @@ fn set_overrides_parameters_and_rejects_malformed_flags() {
 
 /// Found by the `front_end` fuzz target (`fuzz/`): this panicked with exit 101.
 #[test]
-fn issue_11_set_near_a_refused_let_exits_2() {
+fn set_near_a_refused_let_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("refused.nn");
     std::fs::write(
@@ -120,7 +120,7 @@ fn a_missing_file_is_a_runtime_error() {
 }
 
 #[test]
-fn issue_11_a_model_file_that_is_not_utf8_is_a_diagnostic_for_every_command() {
+fn a_model_file_that_is_not_utf8_is_a_diagnostic_for_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latin1.nn");
     // `é` saved as Latin-1: one byte 0xe9, which is not UTF-8.

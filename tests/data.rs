@@ -597,7 +597,7 @@ fn nnc_run_on_corrupt_data_exits_1_naming_the_file() {
 }
 
 #[test]
-fn issue_11_run_with_a_data_folder_that_lacks_the_files_fails_naming_it() {
+fn run_with_a_data_folder_that_lacks_the_files_fails_naming_it() {
     let root = tempfile::tempdir().unwrap();
     let partial = root.path().join("partial");
     std::fs::create_dir_all(&partial).unwrap();

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 #[test]
-fn issue_11_no_shipped_model_comes_near_the_divergence_bound() {
+fn no_shipped_model_comes_near_the_divergence_bound() {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     for name in util::model_names() {
         let path = util::model(&name);

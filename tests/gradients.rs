@@ -127,7 +127,9 @@ fn build_cnn(
     seed: u64,
     max_pool: bool,
 ) -> Result<(Tape, Params, Var), TapeError> {
-    use nnc::autodiff::ops::{BatchNormParams, Padding, Pooling};
+    use nnc::ops::batchnorm::BatchNormParams;
+    use nnc::ops::conv2d::Padding;
+    use nnc::ops::pool::Pooling;
     let mut params = Params::new();
     let image = Shape::new(&[batch, c, hw, hw])?;
     let n = image.numel();

@@ -87,12 +87,7 @@ fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
     let loss = net.loss.unwrap();
     // Forward one product per matmul node; backward at most two (input and weight).
     let products = (0..net.tape.len())
-        .filter(|&i| {
-            matches!(
-                net.tape.op(nnc::autodiff::Var::from_index(i)),
-                nnc::autodiff::Op::MatMul { .. }
-            )
-        })
+        .filter(|&i| net.tape.node_name(nnc::autodiff::Var::from_index(i)) == "matmul")
         .count()
         * 3;
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();

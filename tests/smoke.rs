@@ -4,8 +4,13 @@
 use std::path::PathBuf;
 
 use nnc::autodiff::Shape;
-use nnc::graph::{Activation, DataSource, Graph, Init, Loss, Node, NodeId, Op, TrainSettings};
+use nnc::graph::{DataSource, Graph, Layer, Loss, Node, NodeId, TrainSettings};
 use nnc::language::Span;
+use nnc::ops::InitChoice;
+use nnc::ops::dense::Dense;
+use nnc::ops::input::Input;
+use nnc::ops::sigmoid::Sigmoid;
+use nnc::ops::softmax::Softmax;
 use nnc::training::{Model, Progress, TrainConfig, train};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -14,10 +19,10 @@ fn shared_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
-fn node(name: &str, op: Op, inputs: &[u32], width: usize) -> Node {
+fn node(name: &str, op: impl Layer + 'static, inputs: &[u32], width: usize) -> Node {
     Node {
         name: name.into(),
-        op,
+        op: Box::new(op),
         inputs: inputs.iter().map(|&i| NodeId(i)).collect(),
         shape: Shape::vector(width).unwrap(),
         span: Span::default(),
@@ -29,29 +34,29 @@ fn mlp(settings: TrainSettings) -> Graph {
     Graph {
         name: "smoke".into(),
         nodes: vec![
-            node("x", Op::Input, &[], 784),
+            node("x", Input { dims: vec![784] }, &[], 784),
             node(
                 "h.dense",
-                Op::Dense {
+                Dense {
                     units: 32,
                     bias: true,
-                    init: Init::Xavier,
+                    init: InitChoice::from_call(None),
                 },
                 &[0],
                 32,
             ),
-            node("h", Op::Activation(Activation::Sigmoid), &[1], 32),
+            node("h", Sigmoid, &[1], 32),
             node(
                 "output.dense",
-                Op::Dense {
+                Dense {
                     units: 10,
                     bias: true,
-                    init: Init::Xavier,
+                    init: InitChoice::from_call(None),
                 },
                 &[2],
                 10,
             ),
-            node("output", Op::Activation(Activation::Softmax), &[3], 10),
+            node("output", Softmax, &[3], 10),
         ],
         input: NodeId(0),
         output: NodeId(4),
@@ -92,7 +97,7 @@ enum Seen {
 }
 
 #[test]
-fn issue_11_progress_arrives_within_every_epoch_at_a_large_batch() {
+fn progress_arrives_within_every_epoch_at_a_large_batch() {
     let data =
         nnc::data::open(&DataSource::Mnist, Some(&shared_data())).expect("MNIST in ../shared/data");
     // Batch 256 on 6,000 samples: 24 steps an epoch, far fewer than the 1024 steps between

@@ -9,7 +9,7 @@
 //! difference itself, `8·ε·|f|/h`, which grows with the size of the loss.
 //! A wrong rule (a missing factor, a transposed product) misses by far more.
 
-use super::{Op, Params, Shape, Tape, TapeError, Var};
+use super::{Params, Shape, Tape, TapeError, Var};
 
 /// Step of the central difference.
 pub const STEP: f32 = 1e-2;
@@ -238,7 +238,7 @@ pub fn check_tape(tape: &mut Tape, params: &mut Params, loss: Var, max_per_param
 }
 
 /// Writes into `out` which side of its kink every input element of every node with one
-/// is on, in tape order: the sign of each `relu`/`leaky_relu` input ([`Op::kink_input`]),
+/// is on, in tape order: how many of its kinks each `relu`/`leaky_relu` input is past ([`Tape::kinks`]),
 /// and which input each max-pooling output took (its index scratch). A step that
 /// changes any of them crossed a kink.
 fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<u32>) {
@@ -247,15 +247,19 @@ fn kink_signs(tape: &Tape, params: &Params, out: &mut Vec<u32>) {
         let var = Var(u32::try_from(index).expect("fewer than 2³² tape nodes"));
         // Only max pooling keeps index scratch: which input each output took.
         out.extend_from_slice(tape.indices(index));
-        let Some(x) = tape.op(var).kink_input() else {
+        let Some((x, kinks)) = tape.kinks(var) else {
             continue;
         };
         // A parameter's value lives in `Params`, not on the tape.
-        let values = match *tape.op(x) {
-            Op::Param(id) => params.value(id),
-            _ => tape.value(x),
+        let values = match tape.param_of(x) {
+            Some(id) => params.value(id),
+            None => tape.value(x),
         };
-        out.extend(values.iter().map(|&v| u32::from(v > 0.0)));
+        out.extend(
+            values
+                .iter()
+                .map(|&v| kinks.at.iter().filter(|&&k| v > k).count() as u32),
+        );
     }
 }
 

@@ -7,18 +7,18 @@
 //! outside the tape in [`Params`] and persist across steps; the tape's value, gradient and
 //! scratch buffers are sized once and reused, so a warmed-up step allocates nothing.
 //!
-//! Each operation's shape rule, forward rule and backward rule live side by side in one
-//! file under [`ops`]; [`gradcheck`] checks every backward rule against central
-//! differences.
+//! The engine knows no operation: a computing node is a [`Rule`], and each operation's
+//! rules live in its own file under `crate::ops`, beside everything else it knows.
+//! [`gradcheck`] checks every backward rule against central differences.
 
 pub mod gradcheck;
-pub mod ops;
 mod params;
+mod rule;
 mod shape;
 mod tape;
 
-pub use ops::Op;
 pub use params::{ParamId, Params};
+pub use rule::{FusedSgd, Grads, Kinks, Operand, OperandParams, Rule, Run, Scratch, Values};
 pub use shape::{Shape, ShapeError, describe as describe_shape};
 pub use tape::{Tape, Var};
 

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::ops::{self, Op};
+use super::rule::{Grads, Kinks, Operand, OperandParams, Rule, Run, Scratch, Values};
 use super::{ParamId, Params, Shape, TapeError};
 
 /// A node of the tape (an index into it). Inputs always have smaller indices.
@@ -24,10 +24,27 @@ impl Var {
     }
 }
 
-#[derive(Debug, Clone)]
+/// What a tape node is: a value the caller writes, a parameter, or a computation.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Filled by the caller before each forward pass.
+    Input,
+    /// Class indices (stored as exact `f32`), one per row, all below `classes`.
+    Labels {
+        classes: usize,
+    },
+    /// A parameter: its value and gradient live in `Params`.
+    Param(ParamId),
+    Compute(Box<dyn Rule>),
+}
+
+#[derive(Debug)]
 pub(crate) struct Node {
-    pub(crate) op: Op,
+    pub(crate) step: Step,
     pub(crate) shape: Shape,
+    /// The operands: `edges[first..first + count]` of the tape.
+    first: u32,
+    count: u32,
     /// Whether a parameter is upstream of this node: backward skips the rest.
     pub(crate) needs_grad: bool,
 }
@@ -60,8 +77,8 @@ pub struct Tape {
     /// masks, a convolution's patch matrix), and index scratch (max-pooling's argmax).
     aux: Vec<Vec<f32>>,
     indices: Vec<Vec<u32>>,
-    /// Input lists of variadic ops (`concat`), referenced by range from their [`Op`].
-    pub(crate) edges: Vec<Var>,
+    /// Every node's operands, end to end, referenced by range from its [`Node`].
+    edges: Vec<Var>,
     training: bool,
     rng: StdRng,
     /// Whether plain SGD can be fused into backward ([`Tape::sgd_fusable`]): decided once
@@ -125,13 +142,56 @@ impl Tape {
         self.nodes[var.index()].shape
     }
 
-    pub fn op(&self, var: Var) -> &Op {
-        &self.nodes[var.index()].op
+    /// What a node computes, by name: `input`, `labels`, `param`, or its rule's name.
+    pub fn node_name(&self, var: Var) -> &'static str {
+        match &self.nodes[var.index()].step {
+            Step::Input => "input",
+            Step::Labels { .. } => "labels",
+            Step::Param(_) => "param",
+            Step::Compute(rule) => rule.name(),
+        }
     }
 
-    /// The scratch node `index` kept from its last forward pass.
-    pub(crate) fn aux(&self, index: usize) -> &[f32] {
-        &self.aux[index]
+    /// Whether the caller writes this node (an input or labels), rather than a parameter
+    /// or a computation.
+    pub fn is_written_by_caller(&self, var: Var) -> bool {
+        matches!(
+            self.nodes[var.index()].step,
+            Step::Input | Step::Labels { .. }
+        )
+    }
+
+    /// The parameter a node reads, when it is a parameter node.
+    pub fn param_of(&self, var: Var) -> Option<ParamId> {
+        match self.nodes[var.index()].step {
+            Step::Param(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The class count of a labels node, `None` for any other node.
+    pub fn labels_classes(&self, var: Var) -> Option<usize> {
+        match self.nodes[var.index()].step {
+            Step::Labels { classes } => Some(classes),
+            _ => None,
+        }
+    }
+
+    /// A node's operands, in order.
+    pub fn inputs(&self, var: Var) -> &[Var] {
+        self.node_inputs(&self.nodes[var.index()])
+    }
+
+    fn node_inputs(&self, node: &Node) -> &[Var] {
+        &self.edges[node.first as usize..(node.first + node.count) as usize]
+    }
+
+    /// The kinks of a node, if it has any, and the operand they are in.
+    pub fn kinks(&self, var: Var) -> Option<(Var, Kinks)> {
+        match &self.nodes[var.index()].step {
+            Step::Compute(rule) => rule.kinks().map(|k| (self.inputs(var)[k.input], k)),
+            _ => None,
+        }
     }
 
     /// The index scratch node `index` kept from its last forward pass (max pooling's
@@ -140,15 +200,17 @@ impl Tape {
         &self.indices[index]
     }
 
-    /// Records a node, sizing its reused buffers.
-    pub(crate) fn push(&mut self, op: Op, shape: Shape) -> Var {
+    /// Records a computing node reading `inputs`, sizing its reused buffers.
+    pub fn push(&mut self, rule: impl Rule + 'static, inputs: &[Var], shape: Shape) -> Var {
+        self.push_step(Step::Compute(Box::new(rule)), inputs, shape)
+    }
+
+    fn push_step(&mut self, step: Step, inputs: &[Var], shape: Shape) -> Var {
         self.fusable.set(None);
         let index = self.nodes.len();
-        let needs_grad = match op {
-            Op::Param(_) => true,
-            _ => op
-                .inputs(&self.edges)
-                .any(|v| self.nodes[v.index()].needs_grad),
+        let needs_grad = match step {
+            Step::Param(_) => true,
+            _ => inputs.iter().any(|v| self.nodes[v.index()].needs_grad),
         };
         if self.values.len() == index {
             self.values.push(Vec::new());
@@ -156,22 +218,36 @@ impl Tape {
             self.aux.push(Vec::new());
             self.indices.push(Vec::new());
         }
-        let (value_len, aux_len) = match op {
+        let (value_len, aux_len, index_len) = match &step {
             // A parameter's value and gradient live in `Params`, not on the tape.
-            Op::Param(_) => (0, 0),
-            _ => (shape.numel(), op.aux_len(shape, &self.nodes)),
+            Step::Param(_) => (0, 0, 0),
+            Step::Input | Step::Labels { .. } => (shape.numel(), 0, 0),
+            Step::Compute(rule) => {
+                let operands: Vec<Operand> = inputs
+                    .iter()
+                    .map(|v| Operand {
+                        shape: self.nodes[v.index()].shape,
+                        needs_grad: self.nodes[v.index()].needs_grad,
+                    })
+                    .collect();
+                (
+                    shape.numel(),
+                    rule.aux_len(shape, &operands),
+                    rule.index_len(shape),
+                )
+            }
         };
         self.values[index].resize(value_len, 0.0);
         self.grads[index].resize(if needs_grad { value_len } else { 0 }, 0.0);
         self.aux[index].resize(aux_len, 0.0);
-        let index_len = match op {
-            Op::Param(_) => 0,
-            _ => op.index_len(shape),
-        };
         self.indices[index].resize(index_len, 0);
+        let first = u32::try_from(self.edges.len()).expect("fewer than 2³² operands");
+        self.edges.extend_from_slice(inputs);
         self.nodes.push(Node {
-            op,
+            step,
             shape,
+            first,
+            count: inputs.len() as u32,
             needs_grad,
         });
         Var(u32::try_from(index).expect("fewer than 2³² tape nodes"))
@@ -179,19 +255,19 @@ impl Tape {
 
     /// A value the caller fills before each forward pass (a batch of inputs or targets).
     pub fn input(&mut self, shape: Shape) -> Var {
-        self.push(Op::Input, shape)
+        self.push_step(Step::Input, &[], shape)
     }
 
     /// Class-index labels for [`Tape::softmax_cross_entropy`], one per row; filled with
     /// [`Tape::set_labels`], which checks every label is below `classes`.
     pub fn labels(&mut self, rows: usize, classes: usize) -> Result<Var, TapeError> {
-        Ok(self.push(Op::Labels { classes }, Shape::vector(rows)?))
+        Ok(self.push_step(Step::Labels { classes }, &[], Shape::vector(rows)?))
     }
 
     /// A parameter (trainable, or a buffer); its value is read from `params` at each
     /// forward pass.
     pub fn param(&mut self, params: &Params, id: ParamId) -> Var {
-        let var = self.push(Op::Param(id), params.shape(id));
+        let var = self.push_step(Step::Param(id), &[], params.shape(id));
         if !params.is_trainable(id) {
             // A buffer (a statistic the op keeps) has no gradient, so a node that reads
             // only buffers and inputs needs none either: backward skips it.
@@ -202,8 +278,8 @@ impl Tape {
 
     /// The buffer of an [`Tape::input`] node, to fill before [`Tape::forward`].
     pub fn value_mut(&mut self, var: Var) -> Result<&mut [f32], TapeError> {
-        match self.nodes.get(var.index()).map(|n| &n.op) {
-            Some(Op::Input) => Ok(&mut self.values[var.index()]),
+        match self.nodes.get(var.index()).map(|n| &n.step) {
+            Some(Step::Input) => Ok(&mut self.values[var.index()]),
             _ => Err(TapeError::Invalid {
                 op: "value_mut",
                 why: "only input nodes are written by the caller".into(),
@@ -214,7 +290,7 @@ impl Tape {
     /// Writes class labels into a [`Tape::labels`] node.
     pub fn set_labels(&mut self, var: Var, labels: &[u32]) -> Result<(), TapeError> {
         let node = self.nodes.get(var.index());
-        let Some(&Op::Labels { classes }) = node.map(|n| &n.op) else {
+        let Some(&Step::Labels { classes }) = node.map(|n| &n.step) else {
             return Err(TapeError::Invalid {
                 op: "set_labels",
                 why: "not a labels node".into(),
@@ -261,33 +337,60 @@ impl Tape {
 
     /// Runs one node (the caller goes in order): used to time or check node by node.
     pub fn forward_node(&mut self, index: usize, params: &Params) {
+        let node = &self.nodes[index];
+        let Step::Compute(rule) = &node.step else {
+            return;
+        };
         let (earlier, rest) = self.values.split_at_mut(index);
-        let cx = ops::Values {
+        let cx = Values {
             values: earlier,
             params: &params.values,
             nodes: &self.nodes,
-            edges: &self.edges,
+            inputs: &self.edges[node.first as usize..(node.first + node.count) as usize],
+            shape: node.shape,
         };
-        let node = &self.nodes[index];
-        node.op.forward(
+        rule.forward(
             &cx,
-            node.shape,
             &mut rest[0],
-            ops::Scratch {
+            Scratch {
                 aux: &mut self.aux[index],
                 indices: &mut self.indices[index],
             },
-            &mut self.rng,
-            self.training,
+            Run {
+                rng: &mut self.rng,
+                training: self.training,
+            },
         );
     }
 
     /// Sends `d loss / d node` back through the tape, accumulating into the gradients of
-    /// `params` (which the caller zeroes between steps). `loss` must be a scalar node.
+    /// `params` (which the caller zeroes between steps), then finishes the step
+    /// ([`Tape::backward_finish`]). `loss` must be a scalar node.
     pub fn backward(&mut self, loss: Var, params: &mut Params) {
         self.backward_prepare(loss);
         for index in (0..=loss.index()).rev() {
             self.backward_node(index, params);
+        }
+        self.backward_finish(params);
+    }
+
+    /// The end of a training step's backward pass: every rule's work after a step (batch
+    /// norm's running statistics move toward the batch's). Nothing in inference mode.
+    /// [`Tape::backward`] and [`Tape::backward_sgd`] call it; a caller going node by node
+    /// calls it after the last node.
+    pub fn backward_finish(&mut self, params: &mut Params) {
+        if !self.training {
+            return;
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            let Step::Compute(rule) = &node.step else {
+                continue;
+            };
+            let operands = OperandParams {
+                inputs: self.node_inputs(node),
+                nodes: &self.nodes,
+            };
+            rule.after_training_step(&self.aux[index], operands, params);
         }
     }
 
@@ -305,7 +408,7 @@ impl Tape {
     }
 
     /// Whether [`Tape::backward_sgd`] can fuse the update: every parameter node is read by
-    /// exactly one node, as that op's [`Op::fusable_operand`], whose other operands are not
+    /// exactly one node, as the operand of its rule's [`Rule::fused_sgd`], whose other operands are not
     /// parameters; and no parameter has two nodes. Decided once per recording.
     pub fn sgd_fusable(&self) -> bool {
         if let Some(known) = self.fusable.get() {
@@ -317,25 +420,24 @@ impl Tape {
     }
 
     fn decide_sgd_fusable(&self) -> bool {
-        let param = |v: Var| match self.nodes[v.index()].op {
-            Op::Param(id) => Some(id),
-            _ => None,
-        };
+        let param = |v: Var| self.param_of(v);
         (0..self.nodes.len()).map(Var::from_index).all(|var| {
             let Some(id) = param(var) else { return true };
             let duplicate = (0..var.index()).any(|i| param(Var::from_index(i)) == Some(id));
             let mut consumers = self
                 .nodes
                 .iter()
-                .filter(|n| n.op.inputs(&self.edges).any(|v| v == var));
+                .filter(|n| self.node_inputs(n).contains(&var));
             let (Some(consumer), None) = (consumers.next(), consumers.next()) else {
                 return false;
             };
-            let others_are_not_params = consumer
-                .op
-                .inputs(&self.edges)
-                .all(|v| v == var || param(v).is_none());
-            !duplicate && consumer.op.fusable_operand() == Some(var) && others_are_not_params
+            let inputs = self.node_inputs(consumer);
+            let others_are_not_params = inputs.iter().all(|&v| v == var || param(v).is_none());
+            let fused_operand = match &consumer.step {
+                Step::Compute(rule) => rule.fused_sgd().map(|f| inputs[f.operand()]),
+                _ => None,
+            };
+            !duplicate && fused_operand == Some(var) && others_are_not_params
         })
     }
 
@@ -351,6 +453,7 @@ impl Tape {
         for index in (0..=loss.index()).rev() {
             self.backward_node_with(index, params, Some(lr));
         }
+        self.backward_finish(params);
         true
     }
 
@@ -359,44 +462,51 @@ impl Tape {
     /// node-by-node form of [`Tape::backward_sgd`], valid only when [`Tape::sgd_fusable`].
     pub fn backward_node_with(&mut self, index: usize, params: &mut Params, sgd: Option<f32>) {
         let node = &self.nodes[index];
-        if !node.needs_grad || matches!(node.op, Op::Param(_)) {
+        let Step::Compute(rule) = &node.step else {
+            return;
+        };
+        if !node.needs_grad {
             return;
         }
+        let inputs = &self.edges[node.first as usize..(node.first + node.count) as usize];
         let (earlier, rest) = self.grads.split_at_mut(index);
-        let cx = ops::Values {
+        let cx = Values {
             values: &self.values,
             params: &params.values,
             nodes: &self.nodes,
-            edges: &self.edges,
+            inputs,
+            shape: node.shape,
         };
-        let mut grads = ops::Grads {
+        let mut grads = Grads {
             nodes: earlier,
             params: &mut params.grads,
             tape: &self.nodes,
             skip_params: sgd.is_some(),
         };
-        node.op.backward(
+        rule.backward(
             &cx,
-            node.shape,
             &self.values[index],
             &rest[0],
-            ops::Scratch {
+            Scratch {
                 aux: &mut self.aux[index],
                 indices: &mut self.indices[index],
             },
             &mut grads,
         );
         if let Some(lr) = sgd
-            && let Some(operand) = node.op.fusable_operand()
-            && let Op::Param(id) = self.nodes[operand.index()].op
+            && let Some(fused) = rule.fused_sgd()
+            && let Step::Param(id) = self.nodes[inputs[fused.operand()].index()].step
         {
-            node.op.apply_sgd(
-                &self.values,
-                &self.nodes,
-                &rest[0],
-                lr,
-                &mut params.values[id.index()],
-            );
+            // The other operands are not parameters (`sgd_fusable`): no parameter value is
+            // read while this one is written.
+            let cx = Values {
+                values: &self.values,
+                params: &[],
+                nodes: &self.nodes,
+                inputs,
+                shape: node.shape,
+            };
+            fused.apply(&cx, &rest[0], lr, &mut params.values[id.index()]);
         }
     }
 
@@ -407,7 +517,7 @@ impl Tape {
     pub fn largest_value(&self, upto: usize) -> Option<(Var, f32)> {
         let mut largest: Option<(Var, f32)> = None;
         for (i, node) in self.nodes.iter().enumerate().take(upto) {
-            if matches!(node.op, Op::Input | Op::Labels { .. } | Op::Param(_)) {
+            if !matches!(node.step, Step::Compute(_)) {
                 continue;
             }
             let magnitude = self.values[i].iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -421,8 +531,8 @@ impl Tape {
     /// The first node, in evaluation order, whose value holds a NaN or infinity.
     pub fn first_non_finite_value(&self, params: &Params) -> Option<Var> {
         (0..self.nodes.len()).find_map(|i| {
-            let values = match self.nodes[i].op {
-                Op::Param(id) => params.value(id),
+            let values = match self.nodes[i].step {
+                Step::Param(id) => params.value(id),
                 _ => &self.values[i],
             };
             (!crate::kernels::simd::all_finite(values)).then_some(Var(i as u32))
@@ -432,8 +542,8 @@ impl Tape {
     /// The first node, in backward order, whose gradient holds a NaN or infinity.
     pub fn first_non_finite_grad(&self, params: &Params) -> Option<Var> {
         (0..self.nodes.len()).rev().find_map(|i| {
-            let grads = match self.nodes[i].op {
-                Op::Param(id) => params.grad(id),
+            let grads = match self.nodes[i].step {
+                Step::Param(id) => params.grad(id),
                 _ => &self.grads[i],
             };
             (!crate::kernels::simd::all_finite(grads)).then_some(Var(i as u32))

@@ -71,7 +71,7 @@ impl Search {
         let folder = builtin.folder();
         if let Some(data) = &self.data_dir {
             // A folder the user names is authoritative: training on data found somewhere
-            // else instead would silently train on something they did not ask for. See: #11
+            // else instead would silently train on something they did not ask for.
             places.push(Place {
                 label: "--data".into(),
                 dir: Some(data.clone()),
@@ -265,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_11_a_data_folder_is_the_only_place_looked_in() {
+    fn a_data_folder_is_the_only_place_looked_in() {
         let root = tempfile::tempdir().unwrap();
         let mut s = search(root.path());
         // Every fallback holds the files: `--data` must still win, and fail.

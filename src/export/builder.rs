@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use super::ExportError;
 use super::proto::attribute_proto::AttributeType;
 use super::proto::tensor_proto::DataType;
 use super::proto::tensor_shape_proto::{Dimension, dimension};
@@ -15,6 +14,7 @@ use super::proto::{
 };
 use crate::autodiff::{ParamId, Params, Shape};
 use crate::graph::Node;
+use crate::ops::{Attr, Onnx, TensorRef};
 
 /// The ONNX graph under construction: its nodes and initializers, and the names taken.
 pub(super) struct Builder<'a> {
@@ -42,7 +42,7 @@ impl<'a> Builder<'a> {
 }
 
 /// The graph node being translated: its operands' value names, the name its result must
-/// take, and the tensors it owns by suffix (`weight`, `bias`, `running_mean`).
+/// take, and the tensors it owns, in the order its op declares them.
 pub(super) struct At<'b, 'a> {
     pub(super) builder: &'b mut Builder<'a>,
     pub(super) node: &'a Node,
@@ -50,37 +50,41 @@ pub(super) struct At<'b, 'a> {
     /// The operands' per-sample shapes.
     pub(super) input_shapes: Vec<Shape>,
     pub(super) output: String,
-    pub(super) tensors: Vec<(&'static str, ParamId)>,
+    pub(super) tensors: Vec<ParamId>,
     /// ONNX nodes emitted for this graph node so far.
     pub(super) emitted: usize,
 }
 
-impl At<'_, '_> {
-    /// The value name of operand `k`; the graph was validated, so the op has it.
-    pub(super) fn input(&self, k: usize) -> String {
+impl Onnx for At<'_, '_> {
+    fn input(&self, k: usize) -> String {
         self.inputs[k].clone()
     }
 
-    /// Adds the node's tensor `suffix` as an initializer, in its saved layout (a dense
-    /// weight `[units, n_in]` even when memory holds it transposed), and names it.
-    pub(super) fn tensor(&mut self, suffix: &str) -> Result<String, ExportError> {
-        let Some(&(_, id)) = self.tensors.iter().find(|(s, _)| *s == suffix) else {
-            return Err(ExportError::Mismatch(format!(
-                "node `{}` has no tensor `{suffix}`",
-                self.node.name
-            )));
-        };
+    fn inputs(&self) -> Vec<String> {
+        self.inputs.clone()
+    }
+
+    fn input_shape(&self, k: usize) -> Shape {
+        self.input_shapes[k]
+    }
+
+    fn input_shapes(&self) -> Vec<Shape> {
+        self.input_shapes.clone()
+    }
+
+    fn tensor(&mut self, tensor: TensorRef) -> String {
+        // `to_onnx` checked that the node owns as many tensors as its op declares.
+        let id = self.tensors[tensor.0];
         let params = self.builder.params;
         let name = self.builder.values.fresh(params.name(id));
         let dims = params.saved_shape(id).dims();
         self.builder
             .initializers
             .push(float_tensor(&name, &dims, params.saved_values(id)));
-        Ok(name)
+        name
     }
 
-    /// Adds a scalar constant (`{node}.{what}`) as an initializer and names it.
-    pub(super) fn scalar(&mut self, what: &str, value: f32) -> String {
+    fn scalar(&mut self, what: &str, value: f32) -> String {
         let name = self
             .builder
             .values
@@ -91,40 +95,36 @@ impl At<'_, '_> {
         name
     }
 
-    /// Emits the ONNX node that computes the graph node's value from `inputs`.
-    pub(super) fn emit(
-        &mut self,
-        op_type: &str,
-        inputs: Vec<String>,
-        attribute: Vec<AttributeProto>,
-    ) {
+    fn emit(&mut self, op_type: &str, inputs: Vec<String>, attributes: Vec<Attr>) {
         let output = self.output.clone();
-        self.emit_to(output, op_type, inputs, attribute);
+        self.emit_to(output, op_type, inputs, attributes);
     }
 
-    /// Emits an ONNX node computing a step on the way, `{node}.{what}`; returns its name.
-    pub(super) fn emit_value(
+    fn emit_value(
         &mut self,
         what: &str,
         op_type: &str,
         inputs: Vec<String>,
-        attribute: Vec<AttributeProto>,
+        attributes: Vec<Attr>,
     ) -> String {
         let name = self
             .builder
             .values
             .fresh(&format!("{}.{what}", self.node.name));
-        self.emit_to(name.clone(), op_type, inputs, attribute);
+        self.emit_to(name.clone(), op_type, inputs, attributes);
         name
     }
+}
 
+impl At<'_, '_> {
     fn emit_to(
         &mut self,
         output: String,
         op_type: &str,
         inputs: Vec<String>,
-        attribute: Vec<AttributeProto>,
+        attributes: Vec<Attr>,
     ) {
+        let attribute = attributes.into_iter().map(attribute).collect();
         let base = match self.emitted {
             0 => self.node.name.clone(),
             n => format!("{}.{n}", self.node.name),
@@ -200,7 +200,16 @@ pub(super) fn tensor_value(name: &str, batch: &str, per_sample: Shape) -> ValueI
     }
 }
 
-pub(super) fn int(name: &str, value: i64) -> AttributeProto {
+/// An op's attribute as ONNX writes it.
+fn attribute(attr: Attr) -> AttributeProto {
+    match attr {
+        Attr::Int(name, value) => int(name, value),
+        Attr::Ints(name, values) => ints(name, &values),
+        Attr::Float(name, value) => float(name, value),
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto {
         name: Some(name.to_owned()),
         r#type: Some(AttributeType::Int as i32),
@@ -209,7 +218,7 @@ pub(super) fn int(name: &str, value: i64) -> AttributeProto {
     }
 }
 
-pub(super) fn ints(name: &str, values: &[i64]) -> AttributeProto {
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto {
         name: Some(name.to_owned()),
         r#type: Some(AttributeType::Ints as i32),
@@ -218,7 +227,7 @@ pub(super) fn ints(name: &str, values: &[i64]) -> AttributeProto {
     }
 }
 
-pub(super) fn float(name: &str, value: f32) -> AttributeProto {
+fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto {
         name: Some(name.to_owned()),
         r#type: Some(AttributeType::Float as i32),

@@ -6,17 +6,15 @@
 //! values `nnc` feeds its own input (pixels scaled to `[0, 1]`); and one output, `output`,
 //! the value of the model's `output` node (probabilities when it ends in `softmax`).
 //!
-//! [`translate`] is the one place that knows what each graph op becomes: one arm per
-//! [`Op`] variant, exhaustive, so a new op does not compile until it has its ONNX
-//! translation. Everything around it is op-agnostic: value names, initializers in the
-//! saved (PyTorch) layout, the graph's input and output, and leaving out nodes the
-//! output does not read.
+//! What each graph op becomes is the op's own business ([`Layer::onnx`], in its file
+//! under `crate::ops`; every op must have one). Everything here is op-agnostic: value
+//! names, initializers in the saved (PyTorch) layout, the graph's input and output, and
+//! leaving out nodes the output does not read.
 
 use super::ExportError;
-use super::builder::{At, Builder, float, int, ints, tensor_value};
+use super::builder::{At, Builder, tensor_value};
 use super::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
-use crate::autodiff::ops::{Conv2dShape, Pooling, conv2d_geometry};
-use crate::graph::{Activation, Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId};
 use crate::training::Model;
 
 /// The operator set the file imports: every op below has had its current meaning since
@@ -81,14 +79,10 @@ pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> 
                 .collect(),
             input_shapes: graph.input_shapes(node),
             output: values[index].clone(),
-            tensors: specs
-                .iter()
-                .map(|s| s.suffix)
-                .zip(owned.iter().copied())
-                .collect(),
+            tensors: owned.clone(),
             emitted: 0,
         };
-        translate(&node.op, &mut at)?;
+        node.op.onnx(&mut at);
     }
     if graph.output == graph.input {
         // `output = x`: the one case where the output is no node's result.
@@ -124,134 +118,6 @@ pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> 
     })
 }
 
-/// What each graph op becomes in ONNX: the nodes it emits (into `at.output`) and the
-/// tensors they read. One arm per op, and no `_` arm.
-fn translate(op: &Op, at: &mut At<'_, '_>) -> Result<(), ExportError> {
-    match op {
-        // The graph's input, `input`: no node (see `to_onnx`).
-        Op::Input => {}
-        // `y = x·Wᵀ + b`: `Gemm` with `transB` reads `W` as saved, `[units, n_in]`.
-        Op::Dense { bias, .. } => {
-            let mut inputs = vec![at.input(0), at.tensor("weight")?];
-            if *bias {
-                inputs.push(at.tensor("bias")?);
-            }
-            at.emit("Gemm", inputs, vec![int("transB", 1)]);
-        }
-        Op::Activation(activation) => {
-            let x = vec![at.input(0)];
-            match *activation {
-                Activation::Sigmoid => at.emit("Sigmoid", x, vec![]),
-                Activation::Tanh => at.emit("Tanh", x, vec![]),
-                Activation::Relu => at.emit("Relu", x, vec![]),
-                Activation::LeakyRelu { slope } => {
-                    at.emit("LeakyRelu", x, vec![float("alpha", slope)]);
-                }
-                // Over each sample's vector, the last axis.
-                Activation::Softmax => at.emit("Softmax", x, vec![int("axis", -1)]),
-                Activation::LogSoftmax => at.emit("LogSoftmax", x, vec![int("axis", -1)]),
-                Activation::Identity => at.emit("Identity", x, vec![]),
-            }
-        }
-        // Identity at inference.
-        Op::Dropout { .. } => at.emit("Identity", vec![at.input(0)], vec![]),
-        // Vectors end to end, images along their channels: axis 1 either way.
-        Op::Concat => at.emit("Concat", at.inputs.clone(), vec![int("axis", 1)]),
-        Op::Add => at.emit("Add", vec![at.input(0), at.input(1)], vec![]),
-        Op::Sub => at.emit("Sub", vec![at.input(0), at.input(1)], vec![]),
-        Op::Mul => at.emit("Mul", vec![at.input(0), at.input(1)], vec![]),
-        Op::Scale(c) => {
-            let c = at.scalar("scale", *c);
-            at.emit("Mul", vec![at.input(0), c], vec![]);
-        }
-        Op::AddScalar(c) => {
-            let c = at.scalar("add", *c);
-            at.emit("Add", vec![at.input(0), c], vec![]);
-        }
-        // The weight `[filters, c, k, k]` is ONNX's layout; padding as nnc resolved it.
-        Op::Conv2d {
-            filters,
-            kernel,
-            stride,
-            padding,
-            bias,
-            ..
-        } => {
-            let geometry =
-                conv2d_geometry(at.input_shapes[0], *filters, *kernel, *stride, *padding)
-                    .expect("validation checked the convolution's geometry");
-            let mut inputs = vec![at.input(0), at.tensor("weight")?];
-            if *bias {
-                inputs.push(at.tensor("bias")?);
-            }
-            let k = *kernel as i64;
-            let attributes = vec![
-                ints("kernel_shape", &[k, k]),
-                ints("strides", &[*stride as i64; 2]),
-                ints("pads", &conv_pads(&geometry)),
-            ];
-            at.emit("Conv", inputs, attributes);
-        }
-        // Whole windows only, no padding: ONNX's default floor rounding.
-        Op::Pool { kind, size, stride } => {
-            let op_type = match kind {
-                Pooling::Max => "MaxPool",
-                Pooling::Average => "AveragePool",
-            };
-            let attributes = vec![
-                ints("kernel_shape", &[*size as i64; 2]),
-                ints("strides", &[*stride as i64; 2]),
-            ];
-            at.emit(op_type, vec![at.input(0)], attributes);
-        }
-        // `[batch, c, h, w] → [batch, c, 1, 1]`, then the vector `[batch, c]` nnc gives.
-        Op::GlobalAvgPool => {
-            let pooled = at.emit_value("pooled", "GlobalAveragePool", vec![at.input(0)], vec![]);
-            at.emit("Flatten", vec![pooled], vec![int("axis", 1)]);
-        }
-        // Channel, row, column order: row-major `[c, h, w]`, as ONNX flattens.
-        Op::Flatten => at.emit("Flatten", vec![at.input(0)], vec![int("axis", 1)]),
-        // At inference, `(x − running_mean) / √(running_var + eps) · weight + bias` along
-        // axis 1 (an image's channels, a vector's features): ONNX's formula outside
-        // training. `num_batches_tracked` only matters to training: not exported.
-        Op::BatchNorm { eps, .. } => {
-            let inputs = vec![
-                at.input(0),
-                at.tensor("weight")?,
-                at.tensor("bias")?,
-                at.tensor("running_mean")?,
-                at.tensor("running_var")?,
-            ];
-            at.emit("BatchNormalization", inputs, vec![float("epsilon", *eps)]);
-        }
-        // `(x − mean) / std` with the training rows' statistics, broadcast over the batch:
-        // the exported model reads raw features, as `nnc run` does.
-        Op::Standardize => {
-            let mean = at.tensor("mean")?;
-            let centred = at.emit_value("centred", "Sub", vec![at.input(0), mean], vec![]);
-            let std = at.tensor("std")?;
-            at.emit("Div", vec![centred, std], vec![]);
-        }
-    }
-    Ok(())
-}
-
-/// ONNX's `pads` of a convolution, `[top, left, bottom, right]`: nnc's padding before,
-/// and after only as much as the last window reads (what `same` resolved to, or fewer
-/// than declared when the stride skips the last rows), so ONNX's output size, `(len +
-/// pads − k) / stride + 1` rounded down, is nnc's.
-fn conv_pads(g: &Conv2dShape) -> [i64; 4] {
-    let end = |out: usize, len: usize, begin: usize| {
-        ((out - 1) * g.stride + g.kernel).saturating_sub(len + begin) as i64
-    };
-    [
-        g.pad_top as i64,
-        g.pad_left as i64,
-        end(g.out_height, g.height, g.pad_top),
-        end(g.out_width, g.width, g.pad_left),
-    ]
-}
-
 /// For each graph node, whether the output reads it (directly or through other nodes):
 /// only those are exported, so a binding the output never uses costs the file nothing.
 fn read_by_output(graph: &Graph) -> Vec<bool> {
@@ -275,12 +141,11 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
-    use crate::autodiff::ops::Padding;
     use crate::export::proto::tensor_shape_proto::dimension;
     use crate::export::proto::{ValueInfoProto, type_proto};
-    use crate::graph::builtins::{BUILTINS, Takes};
     use crate::graph::{BuildOptions, build_graph};
     use crate::language::Source;
+    use crate::ops::{Takes, builtins};
 
     fn graph(text: &str) -> Graph {
         let source = Source {
@@ -404,31 +269,12 @@ mod tests {
     }
 
     #[test]
-    fn convolution_pads_give_onnx_the_output_size_nnc_computes() {
-        let pads = |len: usize, kernel: usize, stride: usize, padding: Padding| {
-            let g = Conv2dShape::new([1, len, len], 1, kernel, stride, padding).unwrap();
-            let p = conv_pads(&g);
-            // ONNX's rule: (len + begin + end - kernel) / stride + 1, rounded down.
-            let onnx_out = (len as i64 + p[0] + p[2] - kernel as i64) / stride as i64 + 1;
-            assert_eq!(onnx_out, g.out_height as i64);
-            p
-        };
-        assert_eq!(pads(28, 3, 1, Padding::Same), [1, 1, 1, 1]);
-        // TensorFlow's `same` at stride 2: the odd pixel of padding goes after.
-        assert_eq!(pads(14, 3, 2, Padding::Same), [0, 0, 1, 1]);
-        assert_eq!(pads(28, 3, 1, Padding::Each(2)), [2, 2, 2, 2]);
-        // The stride never reaches the declared padding after: ONNX need not have it.
-        assert_eq!(pads(6, 3, 2, Padding::Each(1)), [1, 1, 0, 0]);
-        assert_eq!(pads(7, 2, 2, Padding::Each(0)), [0, 0, 0, 0]);
-    }
-
-    #[test]
     fn every_builtin_exports() {
         // Each row's example after a layer of each shape it takes, then scored: the export
         // succeeds, every node the output reads becomes ONNX nodes, values are defined once.
         let vector = " i = input(4)\n x = i |> dense(4)";
         let image = " i = input(2, 6, 6)\n x = i |> conv2d(2, 3, pad = 1)";
-        for builtin in BUILTINS {
+        for builtin in builtins() {
             let contexts = match builtin.takes {
                 Takes::Nothing => vec![format!(" x = {}", builtin.example)],
                 Takes::Vector => vec![vector.to_owned()],

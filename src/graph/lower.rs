@@ -1,18 +1,17 @@
 //! Lowering: a validated [`Graph`] onto the autodiff [`Tape`].
 //!
-//! [`init_params`] allocates and draws every tensor the nodes declare ([`Op::params`]:
-//! weights, biases, buffers), once; they persist across steps in [`Params`], named
+//! [`init_params`] allocates and draws every tensor the nodes declare
+//! ([`Layer::tensors`](crate::ops::Layer::tensors): weights, biases, buffers), once; they persist across steps in [`Params`], named
 //! `{prefix}.{suffix}`. [`Network::record`] records the graph for one batch size.
 //! Recording again for another batch size reuses the tape's buffers.
 
-use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::{Activation, Fill, Graph, Init, Loss, NodeId, Op, Role};
-use crate::autodiff::ops::BatchNormParams;
+use super::{Graph, Loss, NodeId, Role};
 use crate::autodiff::{ParamId, Params, Shape, Tape, TapeError, Var};
+use crate::ops::Lowering;
 
-/// Per graph node, the tensors it owns, in the order of its [`Op::params`].
+/// Per graph node, the tensors it owns, in the order of its declaration.
 pub type NodeParams = Vec<Vec<ParamId>>;
 
 /// Where the targets go: class indices for the fused softmax + cross-entropy, or one-hot
@@ -47,7 +46,7 @@ pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParam
         let mut ids = Vec::new();
         for spec in graph.node_specs(node) {
             let name = format!("{}.{}", node.param_prefix, spec.suffix);
-            let values = fill(spec.fill, spec.shape.numel(), rng);
+            let values = spec.fill.values(spec.shape.numel(), rng);
             let id = match (spec.role, spec.stored_transposed) {
                 (Role::Buffer, _) if spec.count => params.add_count(name, spec.shape, values)?,
                 (Role::Buffer, _) => params.add_buffer(name, spec.shape, values)?,
@@ -62,52 +61,6 @@ pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParam
         per_node.push(ids);
     }
     Ok((params, per_node))
-}
-
-/// `count` initial values of a tensor.
-fn fill(fill: Fill, count: usize, rng: &mut StdRng) -> Vec<f32> {
-    match fill {
-        Fill::Draw {
-            init,
-            fan_in,
-            fan_out,
-        } => draw(init, fan_in, fan_out, count, rng),
-        Fill::Zeros => vec![0.0; count],
-        Fill::Ones => vec![1.0; count],
-    }
-}
-
-/// `count` initial weights of a layer with `fan_in` inputs and `fan_out` outputs per
-/// weight (a dense layer's `n_in` and `units`).
-fn draw(init: Init, fan_in: usize, fan_out: usize, count: usize, rng: &mut StdRng) -> Vec<f32> {
-    let fan_in = fan_in.max(1) as f32;
-    match init {
-        Init::Xavier => uniform((6.0 / (fan_in + fan_out as f32)).sqrt(), count, rng),
-        Init::Uniform => uniform(1.0 / fan_in.sqrt(), count, rng),
-        Init::He => normal((2.0 / fan_in).sqrt(), count, rng),
-        Init::Normal => normal((1.0 / fan_in).sqrt(), count, rng),
-    }
-}
-
-fn uniform(limit: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
-    (0..count)
-        .map(|_| rng.random_range(-limit..=limit))
-        .collect()
-}
-
-/// Normal samples by the Box–Muller transform (two per pair of uniforms).
-fn normal(std_dev: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
-    let mut out = Vec::with_capacity(count + 1);
-    while out.len() < count {
-        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
-        let u2: f64 = rng.random();
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let angle = std::f64::consts::TAU * u2;
-        out.push((radius * angle.cos()) as f32 * std_dev);
-        out.push((radius * angle.sin()) as f32 * std_dev);
-    }
-    out.truncate(count);
-    out
 }
 
 impl Network {
@@ -132,93 +85,20 @@ impl Network {
         let mut input = None;
         for (index, node) in graph.nodes.iter().enumerate() {
             let id = NodeId(index as u32);
-            let x = node.inputs.first().map(|i| vars[i.index()]);
-            let arg = |k: usize| vars[node.inputs[k].index()];
-            let owned = &node_params[index];
-            let var = match (&node.op, x) {
-                (Op::Input, _) => {
-                    let v = tape.input(node.shape.batched(batch)?);
-                    input = Some(v);
-                    v
-                }
-                (Op::Dense { .. }, Some(x)) => {
-                    // `Op::params`: the weight, then the bias if the layer has one.
-                    let weight = owned[0];
-                    let w = tape.param(params, weight);
-                    let y = if params.is_transposed(weight) {
-                        tape.matmul(x, w)? // x·Wᵀ, with Wᵀ stored
-                    } else {
-                        tape.matmul_nt(x, w)?
-                    };
-                    match owned.get(1) {
-                        Some(&bias) => {
-                            let b = tape.param(params, bias);
-                            tape.bias_add(y, b)?
-                        }
-                        None => y,
-                    }
-                }
-                (Op::Activation(act), Some(x)) => match *act {
-                    Activation::Sigmoid => tape.sigmoid(x),
-                    Activation::Tanh => tape.tanh(x),
-                    Activation::Relu => tape.relu(x),
-                    Activation::LeakyRelu { slope } => tape.leaky_relu(x, slope),
-                    Activation::Softmax => tape.softmax(x),
-                    Activation::LogSoftmax => tape.log_softmax(x),
-                    Activation::Identity => x,
-                },
-                (Op::Dropout { p }, Some(x)) => tape.dropout(x, *p)?,
-                (Op::Concat, _) => {
-                    let parts: Vec<Var> = node.inputs.iter().map(|i| vars[i.index()]).collect();
-                    tape.concat(&parts)?
-                }
-                (Op::Add, _) => tape.add(arg(0), arg(1))?,
-                (Op::Sub, _) => tape.sub(arg(0), arg(1))?,
-                (Op::Mul, _) => tape.mul(arg(0), arg(1))?,
-                (Op::Scale(c), Some(x)) => tape.scale(x, *c),
-                (Op::AddScalar(c), Some(x)) => tape.add_scalar(x, *c),
-                (
-                    Op::Conv2d {
-                        stride, padding, ..
-                    },
-                    Some(x),
-                ) => {
-                    // `Op::params`: the weight, then the bias if the layer has one.
-                    let w = tape.param(params, owned[0]);
-                    let b = owned.get(1).map(|&bias| tape.param(params, bias));
-                    tape.conv2d(x, w, b, *stride, *padding)?
-                }
-                (Op::Pool { kind, size, stride }, Some(x)) => {
-                    tape.pool(*kind, x, *size, *stride)?
-                }
-                (Op::GlobalAvgPool, Some(x)) => tape.global_avgpool(x)?,
-                (Op::Flatten, Some(x)) => tape.reshape(x, node.shape.batched(batch)?)?,
-                (Op::BatchNorm { momentum, eps }, Some(x)) => {
-                    // `Op::params`: scale, shift, running mean and variance, count.
-                    let [gamma, beta, running_mean, running_var, tracked] =
-                        [0, 1, 2, 3, 4].map(|i| tape.param(params, owned[i]));
-                    let tensors = BatchNormParams {
-                        gamma,
-                        beta,
-                        running_mean,
-                        running_var,
-                        tracked,
-                    };
-                    tape.batchnorm(x, tensors, *momentum, *eps)?
-                }
-                (Op::Standardize, Some(x)) => {
-                    // `Op::params`: the mean, then the deviation.
-                    let mean = tape.param(params, owned[0]);
-                    let std = tape.param(params, owned[1]);
-                    tape.standardize(x, mean, std)?
-                }
-                (op, None) => {
-                    return Err(TapeError::Invalid {
-                        op: "lower",
-                        why: format!("{op:?} at `{}` has no input", node.name),
-                    });
-                }
-            };
+            let inputs: Vec<Var> = node.inputs.iter().map(|i| vars[i.index()]).collect();
+            let input_shapes = graph.input_shapes(node);
+            let var = node.op.lower(&mut Lowering {
+                tape: &mut tape,
+                params,
+                inputs: &inputs,
+                input_shapes: &input_shapes,
+                shape: node.shape,
+                batch,
+                owned: &node_params[index],
+            })?;
+            if node.op.is_input() {
+                input = Some(var);
+            }
             mark(&tape, &mut origin, Some(id));
             vars.push(var);
         }
@@ -232,28 +112,26 @@ impl Network {
             let output_node = graph.node(graph.output);
             let classes = output_node.shape.numel();
             let (l, t) = match kind {
-                Loss::CrossEntropy => match output_node.op {
-                    // From the logits in one stable step: never log(softmax).
-                    Op::Activation(Activation::Softmax | Activation::LogSoftmax) => {
-                        let logits = vars[output_node.inputs[0].index()];
-                        let labels = tape.labels(batch, classes)?;
-                        (
-                            tape.softmax_cross_entropy(logits, labels)?,
-                            Targets::Labels(labels),
-                        )
-                    }
-                    // Any other output is read as probabilities: mean over rows of −Σ t·ln p.
-                    _ => {
-                        let one_hot = tape.input(Shape::matrix(batch, classes)?);
-                        let log_p = tape.log(output);
-                        let picked = tape.mul(log_p, one_hot)?;
-                        let total = tape.sum(picked);
-                        (
-                            tape.scale(total, -1.0 / batch.max(1) as f32),
-                            Targets::OneHot(one_hot),
-                        )
-                    }
-                },
+                // From the logits in one stable step: never log(softmax).
+                Loss::CrossEntropy if output_node.op.is_softmax_of_input() => {
+                    let logits = vars[output_node.inputs[0].index()];
+                    let labels = tape.labels(batch, classes)?;
+                    (
+                        tape.softmax_cross_entropy(logits, labels)?,
+                        Targets::Labels(labels),
+                    )
+                }
+                // Any other output is read as probabilities: mean over rows of −Σ t·ln p.
+                Loss::CrossEntropy => {
+                    let one_hot = tape.input(Shape::matrix(batch, classes)?);
+                    let log_p = tape.log(output);
+                    let picked = tape.mul(log_p, one_hot)?;
+                    let total = tape.sum(picked);
+                    (
+                        tape.scale(total, -1.0 / batch.max(1) as f32),
+                        Targets::OneHot(one_hot),
+                    )
+                }
                 Loss::Mse => {
                     let one_hot = tape.input(Shape::matrix(batch, classes)?);
                     (tape.mse(output, one_hot)?, Targets::OneHot(one_hot))
@@ -346,7 +224,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::graph::{BuildOptions, build_graph};
+    use crate::graph::{BuildOptions, Init, build_graph};
     use crate::language::Source;
 
     fn graph(text: &str) -> Graph {
@@ -384,10 +262,10 @@ mod tests {
     #[test]
     fn initialisations_have_the_documented_spread() {
         let mut rng = StdRng::seed_from_u64(7);
-        let xavier = draw(Init::Xavier, 784, 256, 200_704, &mut rng);
+        let xavier = Init::Xavier.draw(784, 256, 200_704, &mut rng);
         let limit = (6.0f32 / (784.0 + 256.0)).sqrt();
         assert!(xavier.iter().all(|w| w.abs() <= limit));
-        let he = draw(Init::He, 784, 256, 200_704, &mut rng);
+        let he = Init::He.draw(784, 256, 200_704, &mut rng);
         let variance = he.iter().map(|w| (w * w) as f64).sum::<f64>() / he.len() as f64;
         assert!(
             (variance - 2.0 / 784.0).abs() < 0.05 * 2.0 / 784.0,

@@ -6,14 +6,11 @@
 //! no float buffers: parameters are declared here and allocated by the lowering.
 
 pub mod build;
-pub mod builtins;
 pub mod lower;
-pub mod op;
-pub mod shape;
 pub mod validate;
 
+pub use crate::ops::{Fill, Init, Layer, ParamSpec, Role};
 pub use build::{BuildOptions, build_graph};
-pub use op::{Activation, Fill, Init, Op, ParamSpec, Role};
 
 use crate::autodiff::Shape;
 pub use crate::data::DataSource;
@@ -51,7 +48,8 @@ pub struct Node {
     /// The name the file bound (`h`, `output`), or for an inner node of a binding's
     /// expression a derived one (`h.dense`, `h.sigmoid`, `h.dense1`). Unique in the graph.
     pub name: String,
-    pub op: Op,
+    /// What the node computes: one of the operations of `crate::ops`.
+    pub op: Box<dyn Layer>,
     pub inputs: Vec<NodeId>,
     /// The per-sample shape of this node's output: `[n]` or `[c, h, w]`.
     pub shape: Shape,
@@ -188,11 +186,11 @@ impl Graph {
         node.inputs.iter().map(|&id| self.node(id).shape).collect()
     }
 
-    /// The tensors a node owns (see [`Op::params`]); the graph was validated, so every
-    /// one of them fits in memory.
+    /// The tensors a node owns (see [`Layer::tensors`]); the graph was validated, so
+    /// every one of them fits in memory.
     pub fn node_specs(&self, node: &Node) -> Vec<ParamSpec> {
         node.op
-            .params(&self.input_shapes(node))
+            .tensors(&self.input_shapes(node))
             .expect("validation checked every tensor's size")
     }
 
@@ -210,7 +208,7 @@ impl Graph {
             .sum()
     }
 
-    /// Forward floating-point operations per sample (see [`Op::flops`]).
+    /// Forward floating-point operations per sample (see [`Layer::flops`]).
     pub fn flops_per_sample(&self) -> u64 {
         self.nodes
             .iter()

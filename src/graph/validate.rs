@@ -3,10 +3,10 @@
 //! own parameter specs), and the memory one batch needs. Also the diagnostic the training
 //! commands raise for a model without a `loss`.
 
-use super::shape::{MAX_ACTIVATIONS, MAX_PARAMS, batch_activations};
 use super::{Graph, Role};
 use crate::data::{self, Description, SampleShape, Target};
 use crate::language::{Diagnostic, Diagnostics, Source};
+use crate::ops::limits::{MAX_ACTIVATIONS, MAX_PARAMS, batch_activations};
 
 /// The problems of a built graph, in source order of the checks.
 pub(super) fn whole_graph(graph: &Graph) -> Vec<Diagnostic> {
@@ -19,7 +19,7 @@ pub(super) fn whole_graph(graph: &Graph) -> Vec<Diagnostic> {
     }
     let mut total: usize = 0;
     for node in &graph.nodes {
-        let specs = node.op.params(&graph.input_shapes(node));
+        let specs = node.op.tensors(&graph.input_shapes(node));
         let counted = specs.ok().and_then(|specs| {
             specs
                 .iter()

@@ -23,10 +23,10 @@ pub mod conv_direct;
 pub mod conv_shape;
 pub mod gemm;
 pub mod im2col;
-pub mod pool;
 pub mod pooling;
 pub mod reduce;
 pub mod simd;
+pub mod workers;
 
 #[cfg(test)]
 pub(crate) mod test_values {
@@ -54,7 +54,7 @@ pub(crate) mod test_values {
 }
 
 pub use gemm::{MatRef, gemm, gemm_scaled};
-pub use pool::on_worker_pool;
+pub use workers::on_worker_pool;
 
 /// The SIMD instructions the kernels run on, for reports that give a speed: a number means
 /// little without them (`nnc bench`, `benches/race.py`).

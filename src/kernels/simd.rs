@@ -14,9 +14,11 @@ use wide::f32x16;
 pub type Lanes = f32x16;
 pub const LANES: usize = 16;
 
-/// `out[i] = f(x[i])`.
+/// `out[i] = f(x[i])`, every element by the same operations wherever it sits (a tail
+/// is padded to a whole vector), so its bits depend on neither the length nor the
+/// threads. An element-wise op writes its kernel with it, in its own file.
 #[inline]
-fn map1(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes + Sync) {
+pub fn map(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes + Sync) {
     assert_eq!(x.len(), out.len(), "element-wise kernel: lengths differ");
     if x.len() >= 2 * PARALLEL_CHUNK && rayon::current_num_threads() > 1 {
         // A large activation (a batch of 1000 × 256) is shared by the worker pool in
@@ -24,17 +26,17 @@ fn map1(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes + Sync) {
         use rayon::prelude::*;
         x.par_chunks(PARALLEL_CHUNK)
             .zip(out.par_chunks_mut(PARALLEL_CHUNK))
-            .for_each(|(x, out)| map1_on_one_thread(x, out, &f));
+            .for_each(|(x, out)| map_on_one_thread(x, out, &f));
         return;
     }
-    map1_on_one_thread(x, out, f);
+    map_on_one_thread(x, out, f);
 }
 
-/// Elements per chunk when [`map1`] splits its work (a multiple of the vector width).
+/// Elements per chunk when [`map`] splits its work (a multiple of the vector width).
 const PARALLEL_CHUNK: usize = 1 << 15;
 
 #[inline(always)]
-fn map1_on_one_thread(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes) {
+fn map_on_one_thread(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes) {
     let (x_vectors, x_tail) = x.as_chunks::<LANES>();
     let (o_vectors, o_tail) = out.as_chunks_mut::<LANES>();
     for (xs, os) in x_vectors.iter().zip(o_vectors) {
@@ -48,9 +50,10 @@ fn map1_on_one_thread(x: &[f32], out: &mut [f32], f: impl Fn(Lanes) -> Lanes) {
     }
 }
 
-/// `out[i] = f(a[i], b[i], out[i])`: covers both `out = a ∘ b` and `out += a ∘ b`.
+/// `out[i] = f(a[i], b[i], out[i])`: covers both `out = a ∘ b` and `out += a ∘ b` (a
+/// backward rule's `grad_x += grad_y · f′(x)`).
 #[inline(always)]
-fn zip2(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(Lanes, Lanes, Lanes) -> Lanes) {
+pub fn zip2(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(Lanes, Lanes, Lanes) -> Lanes) {
     assert_eq!(a.len(), out.len(), "element-wise kernel: lengths differ");
     assert_eq!(b.len(), out.len(), "element-wise kernel: lengths differ");
     let (a_vectors, a_tail) = a.as_chunks::<LANES>();
@@ -112,13 +115,13 @@ pub fn mul_acc(a: &[f32], b: &[f32], out: &mut [f32]) {
 /// `out = alpha·x`.
 pub fn scale(alpha: f32, x: &[f32], out: &mut [f32]) {
     let alpha = Lanes::splat(alpha);
-    map1(x, out, |x| x * alpha);
+    map(x, out, |x| x * alpha);
 }
 
 /// `out = x + c`.
 pub fn add_scalar(c: f32, x: &[f32], out: &mut [f32]) {
     let c = Lanes::splat(c);
-    map1(x, out, |x| x + c);
+    map(x, out, |x| x + c);
 }
 
 /// `y += alpha·x`.
@@ -149,7 +152,7 @@ pub fn add_assign(x: &[f32], y: &mut [f32]) {
 
 /// `out = eˣ`.
 pub fn exp(x: &[f32], out: &mut [f32]) {
-    map1(x, out, exp_lanes);
+    map(x, out, exp_lanes);
 }
 
 /// `eˣ` lane by lane with Cephes' `expf` polynomial, within 1.01 ulp over 60 million
@@ -184,7 +187,7 @@ pub fn exp_lanes(x: Lanes) -> Lanes {
 
 /// `out = ln x` (NaN for negative `x`, −∞ at 0, as IEEE says).
 pub fn ln(x: &[f32], out: &mut [f32]) {
-    map1(x, out, Lanes::ln);
+    map(x, out, Lanes::ln);
 }
 
 /// `grad_x += grad_y / x`: the derivative of `ln`.
@@ -194,7 +197,7 @@ pub fn ln_backward(x: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
 
 /// `out = 1 / (1 + e⁻ˣ)`.
 pub fn sigmoid(x: &[f32], out: &mut [f32]) {
-    map1(x, out, |x| Lanes::ONE / (Lanes::ONE + exp_lanes(-x)));
+    map(x, out, |x| Lanes::ONE / (Lanes::ONE + exp_lanes(-x)));
 }
 
 /// `grad_x += grad_y·y·(1 − y)`, from the saved output `y`.
@@ -206,7 +209,7 @@ pub fn sigmoid_backward(y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
 
 /// `out = tanh x`.
 pub fn tanh(x: &[f32], out: &mut [f32]) {
-    map1(x, out, Lanes::tanh);
+    map(x, out, Lanes::tanh);
 }
 
 /// `grad_x += grad_y·(1 − y²)`, from the saved output `y`.
@@ -218,7 +221,7 @@ pub fn tanh_backward(y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
 
 /// `out = max(x, 0)`.
 pub fn relu(x: &[f32], out: &mut [f32]) {
-    map1(x, out, |x| x.max(Lanes::ZERO));
+    map(x, out, |x| x.max(Lanes::ZERO));
 }
 
 /// `grad_x += grad_y·[x > 0]`.
@@ -231,7 +234,7 @@ pub fn relu_backward(x: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
 /// `out = x` for `x > 0`, `slope·x` otherwise.
 pub fn leaky_relu(slope: f32, x: &[f32], out: &mut [f32]) {
     let slope = Lanes::splat(slope);
-    map1(x, out, |x| x.simd_gt(Lanes::ZERO).select(x, x * slope));
+    map(x, out, |x| x.simd_gt(Lanes::ZERO).select(x, x * slope));
 }
 
 /// `grad_x += grad_y·(x > 0 ? 1 : slope)`.
@@ -280,7 +283,7 @@ mod tests {
         let mut split = vec![f32::NAN; x.len()];
         let mut whole = vec![f32::NAN; x.len()];
         sigmoid(&x, &mut split);
-        map1_on_one_thread(&x, &mut whole, |x| {
+        map_on_one_thread(&x, &mut whole, |x| {
             Lanes::ONE / (Lanes::ONE + exp_lanes(-x))
         });
         assert!(

@@ -24,7 +24,7 @@ pub struct Source {
 impl Source {
     /// A model file's bytes as text. Bytes that are not UTF-8 make it a bad model file,
     /// not an unreadable one: a diagnostic at the line and column of the first invalid
-    /// byte (exit 2, like any other problem in the file). See: #11
+    /// byte (exit 2, like any other problem in the file).
     pub fn from_bytes(path: String, bytes: Vec<u8>, color: bool) -> Result<Source, Diagnostics> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Source { path, text }),
@@ -86,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_11_a_non_utf8_file_is_a_diagnostic_at_its_first_invalid_byte() {
+    fn a_non_utf8_file_is_a_diagnostic_at_its_first_invalid_byte() {
         // Line 2, after 10 characters, one of them two bytes long: the column counts
         // characters, as every other diagnostic's does.
         let d = diagnose(b"model m {\n   \xc3\xa9x = in\xffput(4)\n}\n\xfe");

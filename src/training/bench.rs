@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 
 use super::optimizer::Optimizer;
 use super::{Model, TrainError};
-use crate::autodiff::{Op, Tape, Var};
+use crate::autodiff::{Tape, Var};
 use crate::data::{Split, TargetBuffer};
 use crate::graph::lower::Network;
 use crate::graph::{Graph, NodeId};
@@ -90,7 +90,6 @@ impl<'a> Stepper<'a> {
         self.load_batch()?;
         let loss = self.net.loss.ok_or(TrainError::NoLoss)?;
         self.net.tape.forward(&self.model.params);
-        self.net.tape.update_running_stats(&mut self.model.params);
         let value = self.net.tape.value(loss)[0];
         self.optimizer
             .backward_and_step(&mut self.net.tape, loss, &mut self.model.params);
@@ -128,6 +127,7 @@ impl<'a> Stepper<'a> {
                     .backward_node_with(index, &mut self.model.params, fused);
                 rows[self.row_of(index, optimizer_row)].backward += started.elapsed();
             }
+            self.net.tape.backward_finish(&mut self.model.params);
             if fused.is_none() {
                 let started = Instant::now();
                 self.optimizer.step(&mut self.model.params);
@@ -142,11 +142,7 @@ impl<'a> Stepper<'a> {
     fn row_of(&self, index: usize, fallback: usize) -> usize {
         match self.net.origin_of(Var::from_index(index)) {
             Some(NodeId(n)) => n as usize,
-            None if matches!(
-                self.net.tape.op(Var::from_index(index)),
-                Op::Input | Op::Labels { .. }
-            ) =>
-            {
+            None if self.net.tape.is_written_by_caller(Var::from_index(index)) => {
                 self.graph.input.index()
             }
             None => fallback,

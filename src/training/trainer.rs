@@ -15,7 +15,9 @@ use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split, TargetBuffer};
 use crate::graph::lower::{Network, NodeParams, init_params};
-use crate::graph::{Graph, Op, Schedule, TrainSettings};
+use crate::graph::{Graph, Schedule, TrainSettings};
+use crate::ops::Owned;
+use crate::ops::standardize::Standardize;
 
 /// Most samples evaluated at once: enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
@@ -135,13 +137,17 @@ impl Model {
     /// graph's business: without one, this does nothing.
     pub fn standardize_with(&mut self, graph: &Graph, rows: &Split) {
         for (node, owned) in graph.nodes.iter().zip(&self.node_params) {
-            if node.op != Op::Standardize {
+            let Some(standardize) = node.op.downcast_ref::<Standardize>() else {
                 continue;
-            }
+            };
+            let Ok(tensors) =
+                standardize.declare(&graph.input_shapes(node), &mut Owned::new(owned))
+            else {
+                continue;
+            };
             let (mean, std) = rows.feature_stats();
-            // `Op::params`: the mean, then the deviation, each shaped like the input.
-            self.params.value_mut(owned[0]).copy_from_slice(&mean);
-            self.params.value_mut(owned[1]).copy_from_slice(&std);
+            self.params.value_mut(tensors.mean).copy_from_slice(&mean);
+            self.params.value_mut(tensors.std).copy_from_slice(&std);
         }
     }
 }
@@ -427,7 +433,6 @@ pub fn train(
             }
             set_targets(net, &targets, chunk.len())?;
             net.tape.forward(&model.params);
-            net.tape.update_running_stats(&mut model.params);
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
             let diverged = if loss.is_finite() {

@@ -5,7 +5,7 @@
 //! `gflops` is *dense-equivalent*: the graph's dense FLOP count per sample times the
 //! samples per second. The products that skip the input's exact zeros (the first layer,
 //! see `kernels::gemm`) do less arithmetic than that, so it can exceed what the cores can
-//! do (120 on one Zen 3 core, whose AVX2 peak is 98: README, Performance). The FLOPs
+//! do (120 on one Zen 3 core, whose AVX2 peak is 102.4: README, Performance). The FLOPs
 //! actually done are not reported: they depend on which path `kernels::gemm` picks for
 //! each product (density thresholds, batch sizes) and on the data, and counting them
 //! outside the kernels would restate that choice where it can silently fall out of date.

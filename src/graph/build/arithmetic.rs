@@ -2,9 +2,14 @@
 //! the ops' own rule); a layer and a number become `scale` / `add_scalar` nodes.
 
 use super::{Builder, Value};
-use crate::graph::Op;
 use crate::language::ast::{BinOp, Expr};
 use crate::language::{Diagnostic, Span};
+use crate::ops::Layer;
+use crate::ops::add::Add;
+use crate::ops::add_scalar::AddScalar;
+use crate::ops::mul::Mul;
+use crate::ops::scale::Scale;
+use crate::ops::sub::Sub;
 
 impl Builder<'_> {
     pub(super) fn binary(
@@ -37,30 +42,30 @@ impl Builder<'_> {
                 })
             }
             (Value::Node(a), Value::Node(b)) => {
-                let op = match op {
-                    BinOp::Add => Op::Add,
-                    BinOp::Sub => Op::Sub,
-                    BinOp::Mul => Op::Mul,
+                let op: Box<dyn Layer> = match op {
+                    BinOp::Add => Box::new(Add),
+                    BinOp::Sub => Box::new(Sub),
+                    BinOp::Mul => Box::new(Mul),
                 };
                 Ok(Value::Node(self.add_node(op, vec![a, b], span)?))
             }
             (Value::Node(a), Value::Number { value: c, .. }) => {
                 let c = self.float32(c, rhs.1)?;
-                let op = match op {
-                    BinOp::Add => Op::AddScalar(c),
-                    BinOp::Sub => Op::AddScalar(-c),
-                    BinOp::Mul => Op::Scale(c),
+                let op: Box<dyn Layer> = match op {
+                    BinOp::Add => Box::new(AddScalar(c)),
+                    BinOp::Sub => Box::new(AddScalar(-c)),
+                    BinOp::Mul => Box::new(Scale(c)),
                 };
                 Ok(Value::Node(self.add_node(op, vec![a], span)?))
             }
             (Value::Number { value: c, .. }, Value::Node(a)) => {
                 let c = self.float32(c, lhs.1)?;
                 let id = match op {
-                    BinOp::Add => self.add_node(Op::AddScalar(c), vec![a], span)?,
-                    BinOp::Mul => self.add_node(Op::Scale(c), vec![a], span)?,
+                    BinOp::Add => self.add_node(Box::new(AddScalar(c)), vec![a], span)?,
+                    BinOp::Mul => self.add_node(Box::new(Scale(c)), vec![a], span)?,
                     BinOp::Sub => {
-                        let negated = self.add_node(Op::Scale(-1.0), vec![a], span)?;
-                        self.add_node(Op::AddScalar(c), vec![negated], span)?
+                        let negated = self.add_node(Box::new(Scale(-1.0)), vec![a], span)?;
+                        self.add_node(Box::new(AddScalar(c)), vec![negated], span)?
                     }
                 };
                 Ok(Value::Node(id))

@@ -1,35 +1,21 @@
 //! Calls in model lines: resolving the function's name (possibly through a `let`),
 //! binding positional and named arguments to a built-in's parameters (the table in
-//! `graph::builtins`), checking each argument against its parameter's kind and range, and
-//! handing the checked arguments to the row's builder as a [`Call`]. The train block's
-//! optimizers bind their arguments with the same binder.
+//! `crate::ops`), checking each argument against its parameter's kind and range, and
+//! handing the checked arguments to the row's builder, whose layer becomes the call's
+//! node. The train block's optimizers bind their arguments with the same binder.
 
 use super::{Builder, Mode, Value};
-use crate::autodiff::Shape;
-use crate::autodiff::ops::{Padding, Pooling};
-use crate::data::Holdout;
-use crate::graph::builtins::{self, Arg, ArgKind, Builtin, Default, ParamDef, signature};
-use crate::graph::shape::MAX_WIDTH;
-use crate::graph::{Activation, Init, NodeId, Op};
+use crate::graph::{Init, NodeId};
+use crate::kernels::conv::Padding;
 use crate::language::ast::{Arg as AstArg, Expr, Ident};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
+use crate::ops::function::FractionOrFile;
+use crate::ops::limits::MAX_WIDTH;
+use crate::ops::{self as builtins, Arg, ArgKind, Args, Default, ParamDef, signature};
 
 /// An evaluated argument and where it was written.
 type Given = (Value, Span);
-
-/// A call being built: the checked arguments of one built-in and the builder to add its
-/// node to. Accessors take a parameter's name; the table guarantees it exists with the
-/// kind asked for (the table's test runs every row).
-pub struct Call<'b, 's> {
-    builder: &'b mut Builder<'s>,
-    builtin: &'static Builtin,
-    args: Vec<Arg>,
-    /// The whole call, where its node's diagnostics point.
-    span: Span,
-    /// The function's name as written.
-    func_span: Span,
-}
 
 impl Builder<'_> {
     pub(super) fn call(
@@ -49,15 +35,52 @@ impl Builder<'_> {
             self.input_attempted = true;
         }
         let given = self.bind_arguments(builtin.name, func, args, builtin.params, piped)?;
-        let args = self.check_arguments(builtin.name, builtin.params, given, func.span)?;
-        let mut call = Call {
-            builder: self,
+        let values = self.check_arguments(builtin.name, builtin.params, given, func.span)?;
+        let span = expr.node_span();
+        let mut layer = match (builtin.build)(&Args {
             builtin,
-            args,
-            span: expr.node_span(),
-            func_span: func.span,
+            values: &values,
+        }) {
+            Ok(layer) => layer,
+            Err(refused) => {
+                let at = if refused.at_function { func.span } else { span };
+                let mut diagnostic = Diagnostic::new(refused.message, at, refused.label);
+                if let Some(help) = refused.help {
+                    diagnostic = diagnostic.with_help(help);
+                }
+                self.error(diagnostic);
+                return Err(());
+            }
         };
-        (builtin.build)(&mut call).map(Value::Node)
+        // The call's layer arguments, in order, are the node's operands.
+        let inputs: Vec<NodeId> = values
+            .iter()
+            .flat_map(|arg| match arg {
+                Arg::Layer(id) => vec![NodeId(*id)],
+                Arg::Layers(ids) => ids.iter().map(|&id| NodeId(id)).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if layer.is_input()
+            && let Some(first) = self.input
+        {
+            let line = self.line_of(self.nodes[first.index()].span.start);
+            self.error(
+                Diagnostic::new("a model has exactly one `input`", span, "a second input")
+                    .with_help(format!("the input is declared on line {line}")),
+            );
+            return Err(());
+        }
+        // A file that names no initialiser gets the builder's, once consumers are known.
+        let default_init = layer.weight_init().is_some_and(|choice| !choice.given);
+        let id = self.add_node(layer, inputs, span)?;
+        if default_init {
+            self.default_init.insert(id);
+        }
+        if self.nodes[id.index()].op.is_input() {
+            self.input = Some(id);
+        }
+        Ok(Value::Node(id))
     }
 
     fn unknown_function(&mut self, function: &str, func: &Ident, args: &[AstArg]) {
@@ -255,9 +278,9 @@ impl Builder<'_> {
         func_span: Span,
     ) -> Result<Arg, ()> {
         if param.kind == ArgKind::Layers {
-            let layers: Result<Vec<NodeId>, ()> = values
+            let layers: Result<Vec<u32>, ()> = values
                 .iter()
-                .map(|given| self.layer(given, function, param.name))
+                .map(|given| self.layer(given, function, param.name).map(|id| id.0))
                 .collect();
             return layers.map(Arg::Layers);
         }
@@ -276,7 +299,9 @@ impl Builder<'_> {
         };
         let span = given.1;
         match param.kind {
-            ArgKind::Layer => self.layer(&given, function, param.name).map(Arg::Layer),
+            ArgKind::Layer => self
+                .layer(&given, function, param.name)
+                .map(|id| Arg::Layer(id.0)),
             ArgKind::Layers => unreachable!("handled above"),
             ArgKind::Size => self.count(&given, function, param.name).map(Arg::Size),
             ArgKind::Bool => self.boolean(&given, function, param.name).map(Arg::Bool),
@@ -326,12 +351,12 @@ impl Builder<'_> {
             (ArgKind::Path | ArgKind::Text, Value::Str(s)) => return Ok(Arg::Text(s.clone())),
             (ArgKind::Text, Value::Symbol(s)) => return Ok(Arg::Text(s.clone())),
             (ArgKind::FractionOrFile, Value::Str(s)) => {
-                return Ok(Arg::Holdout(Holdout::File(s.clone())));
+                return Ok(Arg::FractionOrFile(FractionOrFile::File(s.clone())));
             }
             (ArgKind::FractionOrFile, Value::Number { value, .. })
                 if *value > 0.0 && *value < 1.0 =>
             {
-                return Ok(Arg::Holdout(Holdout::Fraction(*value)));
+                return Ok(Arg::FractionOrFile(FractionOrFile::Fraction(*value)));
             }
             _ => {}
         }
@@ -494,187 +519,5 @@ impl Builder<'_> {
                 Err(())
             }
         }
-    }
-}
-
-impl Call<'_, '_> {
-    fn arg(&self, name: &str) -> &Arg {
-        let at = self
-            .builtin
-            .params
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or_else(|| panic!("builtins: `{}` has no `{name}`", self.builtin.name));
-        &self.args[at]
-    }
-
-    pub fn layer(&self, name: &str) -> NodeId {
-        match self.arg(name) {
-            Arg::Layer(id) => *id,
-            other => panic!("builtins: `{name}` is {other:?}, not a layer"),
-        }
-    }
-
-    pub fn size(&self, name: &str) -> usize {
-        match self.arg(name) {
-            Arg::Size(n) => *n,
-            other => panic!("builtins: `{name}` is {other:?}, not a size"),
-        }
-    }
-
-    /// A size, or `None` when the call left it to the function.
-    pub fn size_if_given(&self, name: &str) -> Option<usize> {
-        match self.arg(name) {
-            Arg::Size(n) => Some(*n),
-            Arg::Auto => None,
-            other => panic!("builtins: `{name}` is {other:?}, not a size"),
-        }
-    }
-
-    pub fn pad(&self, name: &str) -> Padding {
-        match self.arg(name) {
-            Arg::Pad(padding) => *padding,
-            other => panic!("builtins: `{name}` is {other:?}, not a padding"),
-        }
-    }
-
-    pub fn number(&self, name: &str) -> f32 {
-        match self.arg(name) {
-            Arg::Number(x) => *x,
-            other => panic!("builtins: `{name}` is {other:?}, not a number"),
-        }
-    }
-
-    pub fn boolean(&self, name: &str) -> bool {
-        match self.arg(name) {
-            Arg::Bool(b) => *b,
-            other => panic!("builtins: `{name}` is {other:?}, not a bool"),
-        }
-    }
-
-    /// The initialiser written, or `None` for the default the builder decides.
-    pub fn init(&self, name: &str) -> Option<Init> {
-        match self.arg(name) {
-            Arg::Init(init) => Some(*init),
-            Arg::Auto => None,
-            other => panic!("builtins: `{name}` is {other:?}, not an init"),
-        }
-    }
-
-    /// Adds the call's node, its shape from the op's rule (a refusal is a diagnostic at
-    /// the call).
-    pub fn push(&mut self, op: Op, inputs: Vec<NodeId>) -> Result<NodeId, ()> {
-        self.builder.add_node(op, inputs, self.span)
-    }
-
-    /// Adds the activation `which` of the call's `x`.
-    pub fn activation(&mut self, which: Activation) -> Result<NodeId, ()> {
-        let x = self.layer("x");
-        self.push(Op::Activation(which), vec![x])
-    }
-
-    /// Pushes a layer with weights on `x`. When the file named no `init`, its
-    /// initialiser is decided once its consumers are known.
-    pub fn push_weighted(&mut self, op: Op, x: NodeId, init_given: bool) -> Result<NodeId, ()> {
-        let node = self.push(op, vec![x])?;
-        if !init_given {
-            self.builder.default_init.insert(node);
-        }
-        Ok(node)
-    }
-
-    /// `maxpool(x, size, stride = size)` or `avgpool(...)`.
-    pub fn pool(&mut self, kind: Pooling) -> Result<NodeId, ()> {
-        let (x, size) = (self.layer("x"), self.size("size"));
-        let stride = self.size_if_given("stride").unwrap_or(size);
-        self.push(Op::Pool { kind, size, stride }, vec![x])
-    }
-
-    /// `input(n)` (a vector) or `input(c, h, w)` (an image): the model's one input.
-    pub fn input(&mut self) -> Result<NodeId, ()> {
-        let n = self.size("n");
-        let dims = match (self.size_if_given("h"), self.size_if_given("w")) {
-            (None, None) => vec![n],
-            (Some(h), Some(w)) => vec![n, h, w],
-            _ => {
-                self.builder.error(
-                    Diagnostic::new(
-                        "`input` takes one size (a vector) or three (channels, height, width)",
-                        self.span,
-                        "two sizes",
-                    )
-                    .with_help("e.g. `input(784)` or `input(1, 28, 28)`"),
-                );
-                return Err(());
-            }
-        };
-        if let Some(first) = self.builder.input {
-            let line = self
-                .builder
-                .line_of(self.builder.nodes[first.index()].span.start);
-            self.builder.error(
-                Diagnostic::new(
-                    "a model has exactly one `input`",
-                    self.span,
-                    "a second input",
-                )
-                .with_help(format!("the input is declared on line {line}")),
-            );
-            return Err(());
-        }
-        let shape = match Shape::new(&dims) {
-            Ok(shape) if shape.numel() <= MAX_WIDTH => shape,
-            _ => {
-                self.builder.error(
-                    Diagnostic::new(
-                        "this input is too large to allocate",
-                        self.span,
-                        format!("more than {MAX_WIDTH} values per sample"),
-                    )
-                    .with_help("layers are limited to 2^24 values per sample"),
-                );
-                return Err(());
-            }
-        };
-        let id = self
-            .builder
-            .push_node(Op::Input, Vec::new(), shape, self.span);
-        self.builder.input = Some(id);
-        Ok(id)
-    }
-
-    /// `concat(a, b, ...)`: two or more layers, their shapes joined by the op's rule.
-    pub fn concat(&mut self, name: &str) -> Result<NodeId, ()> {
-        let Arg::Layers(inputs) = self.arg(name).clone() else {
-            panic!("builtins: `{name}` of `concat` is not a list of layers");
-        };
-        if inputs.len() < 2 {
-            let shown = self.builtin.signature();
-            self.builder.error(
-                Diagnostic::new(
-                    format!("`concat` joins two or more layers, found {}", inputs.len()),
-                    self.func_span,
-                    "too few layers",
-                )
-                .with_help(format!("`{shown}`")),
-            );
-            return Err(());
-        }
-        let shapes: Vec<Shape> = inputs
-            .iter()
-            .map(|id| self.builder.nodes[id.index()].shape)
-            .collect();
-        let total = shapes
-            .iter()
-            .try_fold(0usize, |sum, s| sum.checked_add(s.numel()));
-        if total.is_none_or(|t| t > MAX_WIDTH) {
-            self.builder.error(Diagnostic::new(
-                "`concat` would be too large to allocate",
-                self.span,
-                format!("more than {MAX_WIDTH} values"),
-            ));
-            return Err(());
-        }
-        self.push(Op::Concat, inputs)
     }
 }

@@ -2,10 +2,10 @@
 //! `let`s) and calls; arithmetic is `arithmetic.rs`, calls `calls.rs`.
 
 use super::{Builder, Mode, Value};
-use crate::graph::builtins;
 use crate::language::ast::{Expr, ExprKind};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
+use crate::ops as builtins;
 
 impl Builder<'_> {
     /// Evaluates an option or setting: `let`s resolved, other names kept as symbols.

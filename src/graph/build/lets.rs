@@ -66,7 +66,7 @@ impl Builder<'_> {
             let declared: Vec<&str> = file.lets.iter().map(|l| l.name.name.as_str()).collect();
             let message = format!("`--set {name}=...` names no `let` in this file");
             // The span is the file's, not `self.lets`'s: a `let` whose value was refused
-            // (`let hidden = 2 * 96`) is declared but was never entered there. See: #11
+            // (`let hidden = 2 * 96`) is declared but was never entered there.
             let declaration = |near: &str| file.lets.iter().find(|l| l.name.name == near);
             let diagnostic = match closest(name, declared.iter().copied()).and_then(declaration) {
                 Some(near) => Diagnostic::new(

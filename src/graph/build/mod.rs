@@ -2,7 +2,7 @@
 //!
 //! `build_graph` parses the file, evaluates the `let`s (overrides first, `lets.rs`),
 //! evaluates each model line into graph nodes (`eval.rs`, `arithmetic.rs`, and `calls.rs`
-//! for the built-ins of `graph::builtins`), names them (`naming.rs`), reads the train block
+//! for the built-ins of `crate::ops`), names them (`naming.rs`), reads the train block
 //! (`train.rs`), then adds the whole-graph checks of `graph::validate`. Errors are
 //! collected, not thrown: a line that fails is remembered as failed, so later uses of its
 //! name stay quiet instead of piling up follow-on errors.
@@ -18,7 +18,7 @@
 //!   written: `h = x |> dense(256) |> relu |> dense(128) |> relu` gives `h.dense0`,
 //!   `h.relu`, `h.dense1` and `h`.
 //!
-//! Kinds are the built-in's name ([`Op::kind`]), or `add`, `sub`, `mul`, `scale` and
+//! Kinds are the built-in's name ([`Layer::kind`](crate::ops::Layer::kind)), or `add`, `sub`, `mul`, `scale` and
 //! `add_scalar` for arithmetic. Bound names are identifiers and derived names contain a
 //! dot, so the two never collide, and the names depend only on the file's text.
 //!
@@ -36,7 +36,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::validate;
-use super::{DataSource, Graph, Loss, Node, NodeId, Op};
+use super::{DataSource, Graph, Layer, Loss, Node, NodeId};
 use crate::autodiff::Shape;
 use crate::language::ast::{Expr, File, Model};
 use crate::language::suggest::did_you_mean;
@@ -120,7 +120,7 @@ pub(in crate::graph) struct Builder<'s> {
     /// Every name the model binds, to tell "used before bound" from "undefined".
     all_bound: HashSet<String>,
     pub(super) nodes: Vec<Node>,
-    /// Dense nodes without `init =`, to get the default once consumers are known.
+    /// Weighted nodes without `init =`, to get the default once consumers are known.
     default_init: HashSet<NodeId>,
     /// Nodes created by the line being evaluated, in order.
     created: Vec<NodeId>,
@@ -325,7 +325,7 @@ impl<'s> Builder<'s> {
     /// the rule refuses is reported at `span` (the "already reported" error).
     pub(super) fn add_node(
         &mut self,
-        op: Op,
+        op: Box<dyn Layer>,
         inputs: Vec<NodeId>,
         span: Span,
     ) -> Result<NodeId, ()> {
@@ -333,7 +333,7 @@ impl<'s> Builder<'s> {
             .iter()
             .map(|id| self.nodes[id.index()].shape)
             .collect();
-        match op.infer_shape(&shapes) {
+        match op.shape(&shapes) {
             Ok(shape) => Ok(self.push_node(op, inputs, shape, span)),
             Err(refused) => {
                 let mut diagnostic = Diagnostic::new(refused.message, span, refused.label);
@@ -349,7 +349,7 @@ impl<'s> Builder<'s> {
     /// Adds a node whose shape is known (an `input`).
     pub(super) fn push_node(
         &mut self,
-        op: Op,
+        op: Box<dyn Layer>,
         inputs: Vec<NodeId>,
         shape: Shape,
         span: Span,
@@ -377,8 +377,6 @@ mod lets;
 mod naming;
 mod standardize;
 mod train;
-
-pub(in crate::graph) use calls::Call;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::Builder;
-use crate::graph::{Activation, Init, NodeId, Op};
+use crate::graph::NodeId;
 
 impl Builder<'_> {
     /// Names the nodes the current line created; see the module docs for the rule.
@@ -59,26 +59,23 @@ impl Builder<'_> {
             .iter()
             .map(|i| self.nodes[i.index()].shape)
             .collect();
-        node.op.params(&inputs).is_ok_and(|specs| !specs.is_empty())
+        node.op
+            .tensors(&inputs)
+            .is_ok_and(|specs| !specs.is_empty())
     }
 
+    /// Gives each weighted layer whose file named no initialiser the one its consumer
+    /// prefers (He before `relu`), else leaves it Xavier.
     pub(super) fn apply_default_inits(&mut self) {
-        let he: Vec<NodeId> = self
+        let preferred: Vec<(NodeId, crate::graph::Init)> = self
             .nodes
             .iter()
-            .filter(|node| {
-                matches!(
-                    node.op,
-                    Op::Activation(Activation::Relu | Activation::LeakyRelu { .. })
-                )
-            })
-            .map(|node| node.inputs[0])
-            .filter(|input| self.default_init.contains(input))
+            .filter_map(|node| Some((*node.inputs.first()?, node.op.init_for_inputs()?)))
+            .filter(|(input, _)| self.default_init.contains(input))
             .collect();
-        for id in he {
-            if let Op::Dense { init, .. } | Op::Conv2d { init, .. } = &mut self.nodes[id.index()].op
-            {
-                *init = Init::He;
+        for (id, init) in preferred {
+            if let Some(choice) = self.nodes[id.index()].op.weight_init() {
+                choice.init = init;
             }
         }
     }

@@ -4,7 +4,8 @@
 //! `{input}.std`), saved and loaded with its weights. `nnc eval`, and anything else that
 //! runs the saved model, then feed raw features and see what training saw.
 
-use super::{Graph, Node, NodeId, Op};
+use super::{Graph, Node, NodeId};
+use crate::ops::standardize::Standardize;
 
 /// Inserts a `standardize` node after `graph`'s input, which every reader of the input
 /// (and the output, for `output = x`) reads instead. Ids after it shift by one, so every
@@ -26,7 +27,7 @@ pub(super) fn after_input(graph: &mut Graph) {
     let source = graph.node(input);
     let node = Node {
         name: format!("{}.standardize", source.name),
-        op: Op::Standardize,
+        op: Box::new(Standardize),
         inputs: vec![input],
         shape: source.shape,
         span: source.span,

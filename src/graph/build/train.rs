@@ -3,12 +3,13 @@
 //! model's built-ins.
 
 use super::{Builder, Value};
-use crate::data::{CsvSource, TableTarget};
-use crate::graph::builtins::{Arg, ArgKind, Default, ParamDef};
+use crate::data::{CsvSource, Holdout, TableTarget};
 use crate::graph::{DataSource, Loss, Optimizer, Schedule, TrainSettings};
 use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
+use crate::ops::function::FractionOrFile;
+use crate::ops::{Arg, ArgKind, Default, ParamDef};
 
 /// Every setting the `train` block knows.
 pub const SETTINGS: [&str; 13] = [
@@ -104,7 +105,7 @@ fn train_settings(
     }
     if let DataSource::Csv(_) = settings.data {
         // A table's rows are vectors: mirroring or shifting one would scramble its
-        // features. See: #15
+        // features.
         let augmenting = [("flip", settings.flip > 0.0), ("shift", settings.shift > 0)];
         for (setting, on) in augmenting {
             let Some((_, span)) = seen.iter().find(|(n, _)| *n == setting).filter(|_| on) else {
@@ -535,7 +536,8 @@ fn data_file(
     }
     let label = text(next());
     let test = match next() {
-        Arg::Holdout(holdout) => holdout,
+        Arg::FractionOrFile(FractionOrFile::Fraction(fraction)) => Holdout::Fraction(fraction),
+        Arg::FractionOrFile(FractionOrFile::File(file)) => Holdout::File(file),
         other => unreachable!("`test` is a fraction or a file, found {other:?}"),
     };
     let normalize = match next() {

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::MatRef;
-use crate::kernels::pool::worker_threads;
+use crate::kernels::workers::worker_threads;
 
 /// Products at least this large (multiply-adds) are split across the worker threads.
 const DENSE_PARALLEL_WORK: usize = 1 << 19;

@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use wide::{f32x8, f32x16};
 
 use super::{MatRef, scale_output};
-use crate::kernels::pool::worker_threads;
 use crate::kernels::simd;
+use crate::kernels::workers::worker_threads;
 
 /// At most this fraction of nonzeros in `a` lets [`sparse_left`] take a product: it does
 /// one multiply-add per nonzero of `a` and column of `b`, at a few times sgemm's cost per

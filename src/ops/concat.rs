@@ -1,11 +1,68 @@
-//! `concat`: join batches of samples along the axis after the batch.
-//!
-//! Per sample, vectors are joined end to end and images along their channels: both are
-//! the samples' values laid one after the other, so one kernel serves both.
+//! `concat(a, b, ...)`: layers joined along the axis after the batch. Per sample, vectors
+//! are joined end to end and images along their channels: both are the samples' values
+//! laid one after the other, so one kernel serves both.
 
-use super::super::{Shape, ShapeError, Tape, TapeError, Var};
-use super::{Grads, Op, Values};
+use super::function::param;
+use super::limits::MAX_WIDTH;
+use super::{ArgKind, Attr, Builtin, Default, Layer, Lowering, Onnx, Refusal, Takes};
+use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
 use crate::kernels::simd;
+
+pub const FUNCTIONS: &[Builtin] = &[Builtin {
+    name: "concat",
+    params: &[param("a", ArgKind::Layers, Default::Required)],
+    help: "joins two or more layers: vectors end to end, images along their channels",
+    activation: false,
+    takes: Takes::Any,
+    example: "concat(x, x)",
+    build: |args| {
+        let count = args.layer_count("a");
+        if count < 2 {
+            return Err(Refusal {
+                message: format!("`concat` joins two or more layers, found {count}"),
+                label: "too few layers".to_owned(),
+                help: Some(format!("`{}`", args.builtin.signature())),
+                at_function: true,
+            });
+        }
+        Ok(Box::new(Concat))
+    },
+}];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Concat;
+
+impl Layer for Concat {
+    fn kind(&self) -> &'static str {
+        "concat"
+    }
+
+    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
+        let total = inputs
+            .iter()
+            .try_fold(0usize, |sum, s| sum.checked_add(s.numel()));
+        if total.is_none_or(|t| t > MAX_WIDTH) {
+            return Err(ShapeError::new(
+                "`concat` would be too large to allocate",
+                format!("more than {MAX_WIDTH} values"),
+            ));
+        }
+        concat_shape(inputs)
+    }
+
+    fn flops(&self, _inputs: &[Shape], _output: Shape) -> u64 {
+        0
+    }
+
+    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
+        at.tape.concat(at.inputs)
+    }
+
+    /// Vectors end to end, images along their channels: axis 1 either way.
+    fn onnx(&self, at: &mut dyn Onnx) {
+        at.emit("Concat", at.inputs(), vec![Attr::Int("axis", 1)]);
+    }
+}
 
 /// The shape rule of `concat`: vectors `[a] ++ [b] = [a + b]`; images of one height and
 /// width `[c₁, h, w] ++ [c₂, h, w] = [c₁ + c₂, h, w]`.
@@ -77,20 +134,8 @@ impl Tape {
         let mut dims = head.dims();
         dims[axis] = joined;
         let shape = Shape::new(&dims)?;
-        let start = u32::try_from(self.edges.len()).expect("fewer than 2³² edges");
-        self.edges.extend_from_slice(parts);
-        Ok(self.push(
-            Op::Concat {
-                first: start,
-                count: parts.len() as u32,
-            },
-            shape,
-        ))
+        Ok(self.push(Concat, parts, shape))
     }
-}
-
-fn parts<'a>(cx: &'a Values<'_>, first: u32, count: u32) -> &'a [Var] {
-    &cx.edges[first as usize..(first + count) as usize]
 }
 
 /// The values of one row (one sample) of a tensor that [`Tape::concat`] joins: everything
@@ -102,56 +147,56 @@ fn row_len(shape: Shape) -> usize {
     }
 }
 
-/// Copies each part's row into its range of the output row.
-pub(super) fn concat_forward(
-    cx: &Values<'_>,
-    first: u32,
-    count: u32,
-    shape: Shape,
-    out: &mut [f32],
-) {
-    let cols = row_len(shape);
-    let mut offset = 0;
-    for &part in parts(cx, first, count) {
-        let width = row_len(cx.shape(part));
-        if width == 0 {
-            continue;
-        }
-        for (src, dst) in cx
-            .get(part)
-            .chunks_exact(width)
-            .zip(out.chunks_exact_mut(cols))
-        {
-            dst[offset..offset + width].copy_from_slice(src);
-        }
-        offset += width;
+impl Rule for Concat {
+    fn name(&self) -> &'static str {
+        "concat"
     }
-}
 
-/// Each part receives its range of each row of `∂L/∂y`.
-pub(super) fn concat_backward(
-    cx: &Values<'_>,
-    first: u32,
-    count: u32,
-    shape: Shape,
-    grad_out: &[f32],
-    grads: &mut Grads<'_>,
-) {
-    let cols = row_len(shape);
-    let mut offset = 0;
-    for &part in parts(cx, first, count) {
-        let width = row_len(cx.shape(part));
-        if width > 0
-            && let Some(grad) = grads.get_mut(part)
-        {
-            for (dst, src) in grad
-                .chunks_exact_mut(width)
-                .zip(grad_out.chunks_exact(cols))
-            {
-                simd::add_assign(&src[offset..offset + width], dst);
+    /// Copies each part's row into its range of the output row.
+    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
+        let cols = row_len(cx.shape);
+        let mut offset = 0;
+        for &part in cx.inputs {
+            let width = row_len(cx.shape(part));
+            if width == 0 {
+                continue;
             }
+            for (src, dst) in cx
+                .get(part)
+                .chunks_exact(width)
+                .zip(out.chunks_exact_mut(cols))
+            {
+                dst[offset..offset + width].copy_from_slice(src);
+            }
+            offset += width;
         }
-        offset += width;
+    }
+
+    /// Each part receives its range of each row of `∂L/∂y`.
+    fn backward(
+        &self,
+        cx: &Values<'_>,
+        _out: &[f32],
+        grad_out: &[f32],
+        _: Scratch<'_>,
+        grads: &mut Grads<'_>,
+    ) {
+        let cols = row_len(cx.shape);
+        let mut offset = 0;
+        for &part in cx.inputs {
+            let width = row_len(cx.shape(part));
+            if width > 0
+                && let Some(grad) = grads.get_mut(part)
+            {
+                for (dst, src) in grad
+                    .chunks_exact_mut(width)
+                    .zip(grad_out.chunks_exact(cols))
+                {
+                    simd::add_assign(&src[offset..offset + width], dst);
+                }
+            }
+            offset += width;
+        }
     }
 }
 
