@@ -55,6 +55,7 @@ register! {
     softmax,
     log_softmax,
     identity,
+    hardswish,
     conv2d,
     pool,
     global_avgpool,
