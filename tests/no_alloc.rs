@@ -67,7 +67,7 @@ fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
     let mut rng = StdRng::seed_from_u64(1);
     let mut model = Model::init(&graph, &mut rng).unwrap();
     let settings = if sgd {
-        nnc::graph::Optimizer::Sgd {
+        nnc::graph::OptimizerSettings::Sgd {
             lr: 0.1,
             momentum: 0.9,
         }

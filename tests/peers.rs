@@ -127,7 +127,7 @@ fn train_like_the_peers(
         params.load_saved(id, &values).unwrap(); // the peers' `[fan_out][fan_in]` is nnc's saved layout
     }
     let mut optimizer = Optimizer::new(
-        nnc::graph::Optimizer::Sgd {
+        nnc::graph::OptimizerSettings::Sgd {
             lr: 0.1,
             momentum: 0.0,
         },

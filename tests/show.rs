@@ -173,3 +173,28 @@ fn show_reports_model_errors_with_exit_2() {
         .stderr(contains("broken.nn:3:19"))
         .stdout("");
 }
+
+#[test]
+fn show_lists_every_train_setting_marking_the_defaults() {
+    let json = show_json("mnist_best", &[]);
+    let train = json["train"].as_array().unwrap();
+    let setting = |name: &str| {
+        train
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` in {train:?}"))
+    };
+    assert_eq!(train.len(), nnc::graph::settings::SETTINGS.len());
+    assert_eq!(setting("epochs")["value"], "20");
+    assert_eq!(setting("epochs")["default"], false);
+    assert_eq!(setting("shuffle")["value"], "true");
+    assert_eq!(setting("shuffle")["default"], true);
+    // The table shows the block a run uses, defaults as comments.
+    cargo_bin_cmd!("nnc")
+        .arg("show")
+        .arg(model_path("mnist_sigmoid"))
+        .assert()
+        .success()
+        .stdout(contains("train {\n"))
+        .stdout(contains("    # epochs         = 10  (default)\n"));
+}

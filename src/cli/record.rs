@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::outcome::{RunReport, SweepCell};
-use crate::graph::{Loss, Optimizer};
+use crate::graph::{Loss, OptimizerSettings};
 use crate::training::EpochReport;
 
 /// The file extension of a record, also appended to `--save`'s path stem.
@@ -89,7 +89,7 @@ pub struct RecordContext<'a> {
     pub file: &'a Path,
     pub source: &'a str,
     pub overrides: Vec<(String, String)>,
-    pub optimizer: &'a Optimizer,
+    pub optimizer: &'a OptimizerSettings,
     pub loss: Option<Loss>,
     pub threads: Option<u16>,
 }
@@ -221,11 +221,11 @@ pub fn check_folder(dir: &Path) -> Result<(), crate::Error> {
 }
 
 /// `sgd lr 0.1 momentum 0.9`, `adam lr 0.001`.
-pub fn optimizer_text(optimizer: &Optimizer) -> String {
+pub fn optimizer_text(optimizer: &OptimizerSettings) -> String {
     match *optimizer {
-        Optimizer::Sgd { lr, momentum: 0.0 } => format!("sgd lr {lr}"),
-        Optimizer::Sgd { lr, momentum } => format!("sgd lr {lr} momentum {momentum}"),
-        Optimizer::Adam { lr, .. } => format!("adam lr {lr}"),
+        OptimizerSettings::Sgd { lr, momentum: 0.0 } => format!("sgd lr {lr}"),
+        OptimizerSettings::Sgd { lr, momentum } => format!("sgd lr {lr} momentum {momentum}"),
+        OptimizerSettings::Adam { lr, .. } => format!("adam lr {lr}"),
     }
 }
 
@@ -283,7 +283,7 @@ mod tests {
             "sgd lr 0.1, batch 32, 1 epoch, seed 7, hidden=16"
         );
         assert_eq!(
-            optimizer_text(&Optimizer::Sgd {
+            optimizer_text(&OptimizerSettings::Sgd {
                 lr: 0.1,
                 momentum: 0.9
             }),

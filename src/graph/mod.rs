@@ -7,10 +7,12 @@
 
 pub mod build;
 pub mod lower;
+pub mod settings;
 pub mod validate;
 
 pub use crate::ops::{Fill, Init, Layer, ParamSpec, Role};
 pub use build::{BuildOptions, build_graph};
+pub use settings::{OptimizerSettings, Schedule, TrainSettings};
 
 use crate::autodiff::Shape;
 pub use crate::data::DataSource;
@@ -69,113 +71,6 @@ pub enum Loss {
     Mse,
 }
 
-/// The `train` block, defaults filled in (see the language contract).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainSettings {
-    pub data: DataSource,
-    pub optimizer: Optimizer,
-    pub epochs: usize,
-    pub batch: usize,
-    pub seed: u64,
-    pub shuffle: bool,
-    /// Fraction of the training set held out, in `[0, 1)`.
-    pub validation: f32,
-    /// Stop after this many epochs without a better validation loss.
-    pub early_stopping: Option<usize>,
-    /// L2 penalty on every weight (not biases or batch-norm parameters), in `[0, 1)`;
-    /// decoupled from the gradient with Adam (AdamW).
-    pub weight_decay: f32,
-    /// How the learning rate moves step by step (exclusive with `lr_decay`).
-    pub schedule: Schedule,
-    /// The learning rate of epoch `e` (from 1) is `lr · lr_decay^(e − 1)`; in `(0, 1]`.
-    /// An extension of the v1 language (see the README).
-    pub lr_decay: f32,
-    /// Probability that a training image is mirrored left to right (augmentation), in
-    /// `[0, 1]`. An extension of the v1 language.
-    pub flip: f32,
-    /// Largest random translation of a training image, in pixels per axis. An extension
-    /// of the v1 language.
-    pub shift: u32,
-    /// Where each setting was written, for diagnostics raised later (e.g. an input size
-    /// that does not match a dataset found at run time). `None` for defaults.
-    pub data_span: Option<Span>,
-}
-
-impl Default for TrainSettings {
-    fn default() -> Self {
-        TrainSettings {
-            data: DataSource::Mnist,
-            optimizer: Optimizer::Sgd {
-                lr: 0.1,
-                momentum: 0.0,
-            },
-            epochs: 10,
-            batch: 32,
-            seed: 0,
-            shuffle: true,
-            validation: 0.0,
-            early_stopping: None,
-            lr_decay: 1.0,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            flip: 0.0,
-            shift: 0,
-            data_span: None,
-        }
-    }
-}
-
-/// A learning-rate schedule over the whole run's steps.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Schedule {
-    /// The optimizer's `lr` throughout (with `lr_decay`, if any, per epoch).
-    Constant,
-    /// From `lr` down to 0 along a half cosine over all steps.
-    Cosine,
-    /// PyTorch's `OneCycleLR` (its defaults): from `max_lr / 25` up to `max_lr` over the
-    /// first 30 % of the steps, then down to `max_lr / 25 / 10⁴`, both halves cosines. The
-    /// optimizer's `lr` is not used.
-    OneCycle { max_lr: f32 },
-}
-
-impl Schedule {
-    /// The learning rate of step `step` (from 0) of `total`, for an optimizer `lr`.
-    pub fn lr_at(self, lr: f32, step: usize, total: usize) -> f32 {
-        let cosine = |from: f64, to: f64, fraction: f64| {
-            to + (from - to) * 0.5 * (1.0 + (std::f64::consts::PI * fraction.clamp(0.0, 1.0)).cos())
-        };
-        match self {
-            Schedule::Constant => lr,
-            Schedule::Cosine => cosine(lr as f64, 0.0, step as f64 / total.max(1) as f64) as f32,
-            Schedule::OneCycle { max_lr } => {
-                let (peak, initial) = (max_lr as f64, max_lr as f64 / 25.0);
-                let last = total.saturating_sub(1).max(1) as f64;
-                let rise = (0.3 * total as f64 - 1.0).max(1.0);
-                let step = step as f64;
-                if step <= rise {
-                    cosine(initial, peak, step / rise) as f32
-                } else {
-                    cosine(peak, initial / 1e4, (step - rise) / (last - rise).max(1.0)) as f32
-                }
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Optimizer {
-    Sgd {
-        lr: f32,
-        momentum: f32,
-    },
-    Adam {
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-    },
-}
-
 impl Graph {
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
@@ -214,28 +109,5 @@ impl Graph {
             .iter()
             .map(|node| node.op.flops(&self.input_shapes(node), node.shape))
             .sum()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Schedule;
-
-    #[test]
-    fn schedules_follow_pytorch() {
-        let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * b.abs().max(1e-3);
-        // Cosine annealing from 0.1 to 0 over 100 steps (`CosineAnnealingLR`, eta_min 0).
-        let cosine = |step| Schedule::Cosine.lr_at(0.1, step, 100);
-        assert!(close(cosine(0), 0.1) && close(cosine(50), 0.05) && cosine(100) == 0.0);
-        // `OneCycleLR(max_lr = 1, total_steps = 100)`: 0.04 at step 0, 1 at step 29
-        // (`pct_start·total − 1`), 4e-6 at step 99, the halves cosines.
-        let one = |step| Schedule::OneCycle { max_lr: 1.0 }.lr_at(0.5, step, 100);
-        assert!(close(one(0), 0.04), "{}", one(0));
-        assert!(close(one(29), 1.0), "{}", one(29));
-        assert!(close(one(99), 4e-6), "{}", one(99));
-        let mid_rise =
-            0.04 + (1.0 - 0.04) * 0.5 * (1.0 - (std::f64::consts::PI * 14.0 / 29.0).cos());
-        assert!(close(one(14), mid_rise as f32), "{}", one(14));
-        assert_eq!(Schedule::Constant.lr_at(0.3, 7, 10), 0.3);
     }
 }

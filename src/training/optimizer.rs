@@ -31,7 +31,7 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(settings: graph::Optimizer, params: &Params) -> Self {
+    pub fn new(settings: graph::OptimizerSettings, params: &Params) -> Self {
         let zeros = || {
             params
                 .ids()
@@ -39,13 +39,13 @@ impl Optimizer {
                 .collect::<Vec<_>>()
         };
         match settings {
-            graph::Optimizer::Sgd { lr, momentum } => Optimizer::Sgd {
+            graph::OptimizerSettings::Sgd { lr, momentum } => Optimizer::Sgd {
                 lr,
                 momentum,
                 velocity: if momentum == 0.0 { Vec::new() } else { zeros() },
                 weight_decay: 0.0,
             },
-            graph::Optimizer::Adam {
+            graph::OptimizerSettings::Adam {
                 lr,
                 beta1,
                 beta2,
@@ -195,7 +195,7 @@ mod tests {
 
     /// A decaying weight and a bias, both 1 with no gradient, after one step with
     /// `weight_decay = 0.1` and `lr = 0.5`.
-    fn after_one_decayed_step(settings: graph::Optimizer) -> (f32, f32) {
+    fn after_one_decayed_step(settings: graph::OptimizerSettings) -> (f32, f32) {
         let mut params = Params::new();
         let w = params
             .add("w", Shape::vector(1).unwrap(), vec![1.0])
@@ -212,13 +212,13 @@ mod tests {
     #[test]
     fn weight_decay_shrinks_weights_only() {
         // SGD: g = 0 + 0.1·1, w = 1 − 0.5·0.1.
-        let sgd = graph::Optimizer::Sgd {
+        let sgd = graph::OptimizerSettings::Sgd {
             lr: 0.5,
             momentum: 0.9,
         };
         assert_eq!(after_one_decayed_step(sgd), (0.95, 1.0));
         // AdamW: w·(1 − 0.5·0.1), then an Adam step of a zero gradient (none).
-        let adam = graph::Optimizer::Adam {
+        let adam = graph::OptimizerSettings::Adam {
             lr: 0.5,
             beta1: 0.9,
             beta2: 0.999,
@@ -236,8 +236,8 @@ mod tests {
         params
     }
 
-    fn plain_sgd(lr: f32) -> graph::Optimizer {
-        graph::Optimizer::Sgd { lr, momentum: 0.0 }
+    fn plain_sgd(lr: f32) -> graph::OptimizerSettings {
+        graph::OptimizerSettings::Sgd { lr, momentum: 0.0 }
     }
 
     #[test]
@@ -269,7 +269,7 @@ mod tests {
     fn momentum_accumulates_velocity() {
         let mut params = one_param(0.0, 1.0);
         let mut opt = Optimizer::new(
-            graph::Optimizer::Sgd {
+            graph::OptimizerSettings::Sgd {
                 lr: 1.0,
                 momentum: 0.5,
             },
@@ -347,7 +347,7 @@ mod tests {
     fn adam_first_step_moves_by_lr() {
         let mut params = one_param(1.0, 3.0);
         let mut opt = Optimizer::new(
-            graph::Optimizer::Adam {
+            graph::OptimizerSettings::Adam {
                 lr: 0.01,
                 beta1: 0.9,
                 beta2: 0.999,

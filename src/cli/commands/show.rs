@@ -1,5 +1,6 @@
 //! `nnc show FILE`: the network as a table (node, operation, output shape, parameters),
-//! with totals and forward FLOPs per sample. `--json` serialises the same report.
+//! with totals and forward FLOPs per sample, then every `train` setting as the run will
+//! use it (the file's, or the default). `--json` serialises the same report.
 
 use std::io::Write;
 
@@ -8,7 +9,8 @@ use serde::Serialize;
 use super::check::{group_digits, print_json};
 use crate::cli::args::CheckArgs;
 use crate::cli::config::load_model;
-use crate::graph::{Graph, Loss};
+use crate::graph::settings::{SETTINGS, train_block};
+use crate::graph::{Graph, Loss, TrainSettings};
 
 /// What `nnc show` prints, as a table or as JSON.
 #[derive(Debug, Serialize)]
@@ -19,6 +21,20 @@ pub struct ShowReport {
     /// `cross_entropy`, `mse`, or null without a `loss` line.
     pub loss: Option<&'static str>,
     pub nodes: Vec<NodeRow>,
+    /// Every setting of the `train` block, in the table's order.
+    pub train: Vec<SettingRow>,
+    #[serde(skip)]
+    settings: TrainSettings,
+}
+
+/// One setting of the `train` block.
+#[derive(Debug, Serialize)]
+pub struct SettingRow {
+    pub name: &'static str,
+    /// As the language writes it: `sgd(lr = 0.1, momentum = 0.9)`, `32`.
+    pub value: String,
+    /// The file left it at its default.
+    pub default: bool,
 }
 
 /// One node of the graph.
@@ -55,12 +71,26 @@ impl ShowReport {
             Loss::CrossEntropy => "cross_entropy",
             Loss::Mse => "mse",
         });
+        let defaults = TrainSettings::default();
+        let train = SETTINGS
+            .iter()
+            .map(|setting| {
+                let value = (setting.shown)(&graph.train);
+                SettingRow {
+                    name: setting.name,
+                    default: value == (setting.shown)(&defaults),
+                    value,
+                }
+            })
+            .collect();
         ShowReport {
             model: graph.name.clone(),
             params: graph.param_count(),
             flops_per_sample: graph.flops_per_sample(),
             loss,
             nodes,
+            train,
+            settings: graph.train.clone(),
         }
     }
 
@@ -104,6 +134,8 @@ impl ShowReport {
             self.loss
                 .unwrap_or("none (the model can be checked, not trained)")
         );
+        out += "\n";
+        out += &train_block(&self.settings);
         out
     }
 }

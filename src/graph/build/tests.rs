@@ -1,7 +1,7 @@
 //! Unit tests of semantic analysis: naming, defaults, arithmetic lowering, errors.
 
 use super::*;
-use crate::graph::{DataSource, Init, Optimizer, TrainSettings};
+use crate::graph::{DataSource, Init, OptimizerSettings, TrainSettings};
 use crate::ops::InitChoice;
 use crate::ops::dense::Dense;
 
@@ -204,7 +204,7 @@ fn train_block_reads_every_setting() {
     assert_eq!(t.data, DataSource::Path("some/dir".into()));
     assert_eq!(
         t.optimizer,
-        Optimizer::Adam {
+        OptimizerSettings::Adam {
             lr: 0.01,
             beta1: 0.9,
             beta2: 0.99,

@@ -4,32 +4,13 @@
 
 use super::{Builder, Value};
 use crate::data::{CsvSource, Holdout, TableTarget};
-use crate::graph::{DataSource, Loss, Optimizer, Schedule, TrainSettings};
+use crate::graph::settings::{self, Kind, Scalar, Setting};
+use crate::graph::{DataSource, Loss, OptimizerSettings, Schedule, TrainSettings};
 use crate::language::ast::{Binding, Expr, ExprKind, Ident, Train};
 use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
 use crate::ops::function::FractionOrFile;
 use crate::ops::{Arg, ArgKind, Default, ParamDef};
-
-/// Every setting the `train` block knows.
-pub const SETTINGS: [&str; 13] = [
-    "data",
-    "optimizer",
-    "epochs",
-    "batch",
-    "seed",
-    "shuffle",
-    "validation",
-    "early_stopping",
-    "lr_decay",
-    "flip",
-    "shift",
-    "weight_decay",
-    "schedule",
-];
-
-/// Largest `shift`, in pixels (an image's own side bounds it further at run time).
-const MAX_SHIFT: u32 = 1 << 16;
 
 const DATASETS: [&str; 2] = ["mnist", "fashion_mnist"];
 
@@ -136,95 +117,105 @@ fn setting(
     target: TableTarget,
 ) -> Result<Result<(), Diagnostic>, ()> {
     let span = expr.span;
-    if let ("data", ExprKind::Call { func, args, .. }) = (name, &expr.kind) {
-        return data_file(builder, func, args, target).map(|source| {
-            (settings.data, settings.data_span) = (source, Some(span));
-            Ok(())
-        });
-    }
-    if name == "optimizer" {
-        return optimizer(builder, expr).map(|o| {
-            settings.optimizer = o;
-            Ok(())
-        });
-    }
-    if name == "schedule" {
-        return schedule(builder, expr).map(|s| {
-            settings.schedule = s;
-            Ok(())
-        });
+    let def = settings::find(name);
+    match (def.map(|d| d.kind), &expr.kind) {
+        (Some(Kind::Data), ExprKind::Call { func, args, .. }) => {
+            return data_file(builder, func, args, target).map(|source| {
+                (settings.data, settings.data_span) = (source, Some(span));
+                Ok(())
+            });
+        }
+        (Some(Kind::Optimizer), _) => {
+            return optimizer(builder, expr).map(|o| {
+                settings.optimizer = o;
+                Ok(())
+            });
+        }
+        (Some(Kind::Schedule), _) => {
+            return schedule(builder, expr).map(|s| {
+                settings.schedule = s;
+                Ok(())
+            });
+        }
+        _ => {}
     }
     let value = builder.constant(expr)?;
     let found = value.describe(&[]);
-    Ok(match (name, value) {
-        ("data", Value::Symbol(s)) if s == "mnist" => {
-            (settings.data, settings.data_span) = (DataSource::Mnist, Some(span));
-            Ok(())
-        }
-        ("data", Value::Symbol(s)) if s == "fashion_mnist" => {
-            (settings.data, settings.data_span) = (DataSource::FashionMnist, Some(span));
-            Ok(())
-        }
-        ("data", Value::Symbol(s)) => Err(Diagnostic::new(format!("unknown dataset `{s}`"), span, did_you_mean(&s, DATASETS, "not a built-in dataset"))
+    let Some(def) = def else {
+        let names: Vec<&str> = settings::names().collect();
+        return Ok(Err(Diagnostic::new(
+            format!("unknown setting `{name}`"),
+            name_span,
+            did_you_mean(name, names.iter().copied(), "not a setting"),
+        )
+        .with_help(format!("the settings are {}", names.join(", ")))));
+    };
+    let Kind::Scalar(kind) = def.kind else {
+        // The named datasets and folders: calls were read above.
+        return Ok(match value {
+            Value::Symbol(s) if s == "mnist" => {
+                (settings.data, settings.data_span) = (DataSource::Mnist, Some(span));
+                Ok(())
+            }
+            Value::Symbol(s) if s == "fashion_mnist" => {
+                (settings.data, settings.data_span) = (DataSource::FashionMnist, Some(span));
+                Ok(())
+            }
+            Value::Symbol(s) => Err(Diagnostic::new(
+                format!("unknown dataset `{s}`"),
+                span,
+                did_you_mean(&s, DATASETS, "not a built-in dataset"),
+            )
             .with_help("use `mnist`, `fashion_mnist`, a folder of IDX files as a string (`data = \"path/to/dir\"`), `csv(...)` or `npz(...)`")),
-        ("data", Value::Str(path)) => {
-            (settings.data, settings.data_span) = (DataSource::Path(path), Some(span));
-            Ok(())
-        }
-        ("data", _) => Err(Diagnostic::new(format!("`data` must be a dataset, found {found}"), span, "expected `mnist`, `fashion_mnist`, a path, `csv(...)` or `npz(...)`")),
-        ("epochs", value) => whole(value, span, "epochs", 1).map(|n| settings.epochs = n as usize),
-        ("batch", value) => whole(value, span, "batch", 1).and_then(|n| {
-            if n > (1 << 24) {
-                return Err(Diagnostic::new(format!("`batch` of {n} is too large to allocate"), span, "at most 16777216"));
+            Value::Str(path) => {
+                (settings.data, settings.data_span) = (DataSource::Path(path), Some(span));
+                Ok(())
             }
-            settings.batch = n as usize;
-            Ok(())
-        }),
-        ("seed", value) => whole(value, span, "seed", 0).map(|n| settings.seed = n),
-        ("early_stopping", Value::Bool(false)) => {
-            settings.early_stopping = None;
-            Ok(())
-        }
-        ("early_stopping", value) => whole(value, span, "early_stopping", 1).map(|n| settings.early_stopping = Some(n as usize)),
-        ("shuffle", Value::Bool(b)) => {
-            settings.shuffle = b;
-            Ok(())
-        }
-        ("shuffle", _) => Err(Diagnostic::new(format!("`shuffle` must be `true` or `false`, found {found}"), span, "expected `true` or `false`")),
-        ("validation", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
-            settings.validation = value as f32;
-            Ok(())
-        }
-        ("lr_decay", Value::Number { value, .. }) if value > 0.0 && value <= 1.0 => {
-            settings.lr_decay = value as f32;
-            Ok(())
-        }
-        ("weight_decay", Value::Number { value, .. }) if (0.0..1.0).contains(&value) => {
-            settings.weight_decay = value as f32;
-            Ok(())
-        }
-        ("weight_decay", _) => Err(Diagnostic::new(format!("`weight_decay` must be in [0, 1), found {found}"), span, "out of range")
-            .with_help("the L2 penalty on every weight (not biases or batch-norm parameters), e.g. `weight_decay = 5e-4`")),
-        ("lr_decay", _) => Err(Diagnostic::new(format!("`lr_decay` must be a factor in (0, 1], found {found}"), span, "out of range")
-            .with_help("the learning rate is multiplied by it after every epoch; `lr_decay = 1` keeps it constant")),
-        ("flip", Value::Number { value, .. }) if (0.0..=1.0).contains(&value) => {
-            settings.flip = value as f32;
-            Ok(())
-        }
-        ("flip", _) => Err(Diagnostic::new(format!("`flip` must be a probability in [0, 1], found {found}"), span, "out of range")
-            .with_help("each training image is mirrored left to right with this probability; e.g. `flip = 0.5`")),
-        ("shift", value) => whole(value, span, "shift", 0).and_then(|n| {
-            if n > u64::from(MAX_SHIFT) {
-                return Err(Diagnostic::new(format!("`shift` of {n} pixels is too large"), span, format!("at most {MAX_SHIFT}")));
+            _ => Err(Diagnostic::new(
+                format!("`data` must be a dataset, found {found}"),
+                span,
+                "expected `mnist`, `fashion_mnist`, a path, `csv(...)` or `npz(...)`",
+            )),
+        });
+    };
+    let checked = match (kind, value) {
+        (
+            Scalar::Whole {
+                min,
+                max,
+                unit,
+                too_large,
+            },
+            value,
+        ) => whole(value, span, name, min).and_then(|n| {
+            if n > max {
+                return Err(Diagnostic::new(
+                    format!("`{name}` of {n}{unit} {too_large}"),
+                    span,
+                    format!("at most {max}"),
+                ));
             }
-            settings.shift = n as u32;
-            Ok(())
+            Ok(Setting::Whole(n))
         }),
-        ("validation", _) => Err(Diagnostic::new(format!("`validation` must be a fraction in [0, 1), found {found}"), span, "out of range")
-            .with_help("e.g. `validation = 0.1` holds out a tenth of the training set")),
-        (unknown, _) => Err(Diagnostic::new(format!("unknown setting `{unknown}`"), name_span, did_you_mean(unknown, SETTINGS, "not a setting"))
-            .with_help(format!("the settings are {}", SETTINGS.join(", ")))),
-    })
+        (Scalar::WholeOrOff { .. }, Value::Bool(false)) => Ok(Setting::Off),
+        (Scalar::WholeOrOff { min }, value) => whole(value, span, name, min).map(Setting::Whole),
+        (Scalar::Bool, Value::Bool(b)) => Ok(Setting::Bool(b)),
+        (Scalar::Bool, _) => Err(Diagnostic::new(
+            format!("`{name}` must be `true` or `false`, found {found}"),
+            span,
+            "expected `true` or `false`",
+        )),
+        (Scalar::Number { .. }, Value::Number { value, .. }) if kind.admits(value) => {
+            Ok(Setting::Number(value))
+        }
+        (Scalar::Number { words, .. }, _) => Err(Diagnostic::new(
+            format!("`{name}` must be {words}, found {found}"),
+            span,
+            "out of range",
+        )
+        .with_help(def.help)),
+    };
+    Ok(checked.map(|value| (def.set)(settings, value)))
 }
 
 /// A whole number at least `min`, read exactly from its text when it has no fraction.
@@ -261,11 +252,11 @@ fn whole(value: Value, span: Span, setting: &str, min: u64) -> Result<u64, Diagn
 }
 
 /// One optimizer of the language: its parameters (as a built-in's) and how the checked
-/// arguments become an [`Optimizer`].
+/// arguments become an [`OptimizerSettings`].
 struct OptimizerDef {
     name: &'static str,
     params: &'static [ParamDef],
-    build: fn(&[f32]) -> Optimizer,
+    build: fn(&[f32]) -> OptimizerSettings,
 }
 
 const LR_HELP: &str = "try `lr = 0.1` for sgd or `lr = 0.001` for adam";
@@ -306,7 +297,7 @@ const OPTIMIZERS: [OptimizerDef; 2] = [
                 FRACTION_HELP,
             ),
         ],
-        build: |v| Optimizer::Sgd {
+        build: |v| OptimizerSettings::Sgd {
             lr: v[0],
             momentum: v[1],
         },
@@ -343,7 +334,7 @@ const OPTIMIZERS: [OptimizerDef; 2] = [
                 "the usual value is 1e-8",
             ),
         ],
-        build: |v| Optimizer::Adam {
+        build: |v| OptimizerSettings::Adam {
             lr: v[0],
             beta1: v[1],
             beta2: v[2],
@@ -354,7 +345,7 @@ const OPTIMIZERS: [OptimizerDef; 2] = [
 
 /// `sgd(lr, momentum = 0)` or `adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)`,
 /// written as a call or (for adam) a bare name.
-fn optimizer(builder: &mut Builder<'_>, expr: &Expr) -> Result<Optimizer, ()> {
+fn optimizer(builder: &mut Builder<'_>, expr: &Expr) -> Result<OptimizerSettings, ()> {
     let (func, args) = match &expr.kind {
         ExprKind::Call { func, args, .. } => (func.clone(), args.as_slice()),
         ExprKind::Name(name) => match builder.constant(expr)? {
