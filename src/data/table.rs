@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::DataError;
-use crate::language::suggest::closest;
+use crate::suggest::closest;
 
 /// A table as read: the header, then per row its features (as `f32`), its label field
 /// and its line in the file.

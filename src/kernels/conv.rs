@@ -18,6 +18,9 @@
 //! Every product goes through [`gemm`], whose bits do not depend on the
 //! thread count; the samples of a group, and the copies, are shared among the worker
 //! threads by output element.
+//!
+//! Its length (378 lines of code, 324 of tests) is the kernel with the tests that pin
+//! its bits, which reach its private helpers: kept in one file on purpose.
 
 use rayon::prelude::*;
 

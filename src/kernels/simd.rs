@@ -7,6 +7,9 @@
 //! copied into a zero-padded `[f32; LANES]`, so an element's result never depends on where
 //! it sits in the buffer (or on the batch size). Backward kernels *accumulate* into the
 //! gradient (`grad_x += ...`): an input may feed several nodes.
+//!
+//! Its length (273 lines of code, 208 of tests) is the kernel with the tests that pin
+//! its bits, which reach its private helpers: kept in one file on purpose.
 
 use wide::f32x16;
 

@@ -1,6 +1,6 @@
 //! The `.nn` language: grammar (`grammar.rs`, from `grammar/nn.pest`), syntax tree
-//! (`ast.rs`), parsing (`parse.rs`), diagnostics (`diagnostic.rs`) and "did you mean"
-//! suggestions (`suggest.rs`).
+//! (`ast.rs`), parsing (`parse.rs`) and diagnostics (`diagnostic.rs`); the "did you mean"
+//! suggestions are `crate::suggest`, which the data layer uses too.
 //!
 //! This layer knows text and spans. Meaning (names, shapes, the `train` block) is given
 //! in `graph::build`, which reports through the [`Diagnostic`] type defined here.
@@ -9,7 +9,6 @@ pub mod ast;
 pub mod diagnostic;
 pub mod grammar;
 pub mod parse;
-pub mod suggest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, render_at};
 pub use parse::parse_file;

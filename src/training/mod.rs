@@ -3,17 +3,16 @@
 
 pub mod bench;
 pub mod divergence;
+pub mod evaluate;
 pub mod optimizer;
 pub mod progress;
 pub mod trainer;
 pub mod weights;
 
 pub use divergence::{Blame, BlameKind, Cause, DIVERGENCE_FACTOR, LossGuard};
+pub use evaluate::{argmax, evaluate, set_targets};
 pub use progress::{PROGRESS_INTERVAL, Progress};
-pub use trainer::{
-    EpochReport, Model, Scores, TrainConfig, TrainReport, evaluate, set_targets, train,
-    training_rows,
-};
+pub use trainer::{EpochReport, Model, Scores, TrainConfig, TrainReport, train, training_rows};
 
 use crate::autodiff::TapeError;
 

@@ -10,10 +10,11 @@ use rand::seq::SliceRandom;
 
 use super::TrainError;
 use super::divergence::{self, Cause, LossGuard};
+use super::evaluate::{Evaluator, set_targets};
 use super::optimizer::Optimizer;
 use super::progress::{PROGRESS_INTERVAL, Progress, ProgressTimer};
 use crate::autodiff::{Params, Tape};
-use crate::data::{Augment, Dataset, Split, TargetBuffer};
+use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{Network, NodeParams, init_params};
 use crate::graph::{Graph, Schedule, TrainSettings};
 use crate::ops::Owned;
@@ -30,7 +31,7 @@ const EVAL_MEMORY: usize = 256 << 20;
 /// The evaluation batch for `graph`: [`EVAL_BATCH`], or fewer when its values (every
 /// node's, and as much again for scratch such as patch matrices) would pass
 /// [`EVAL_MEMORY`]. An MLP keeps the full batch.
-fn eval_batch(graph: &Graph) -> usize {
+pub(super) fn eval_batch(graph: &Graph) -> usize {
     let floats: usize = graph.nodes.iter().map(|node| node.shape.numel()).sum();
     let per_sample = floats.saturating_mul(2 * size_of::<f32>()).max(1);
     (EVAL_MEMORY / per_sample).clamp(64, EVAL_BATCH)
@@ -163,13 +164,13 @@ pub fn training_rows(config: &TrainConfig, train_len: usize) -> (usize, usize) {
 
 /// Recorded networks for a full batch and, when the data does not divide evenly, for the
 /// last partial batch; each keeps its own tape so switching allocates nothing.
-struct Networks {
-    full: Network,
-    rest: Option<Network>,
+pub(super) struct Networks {
+    pub(super) full: Network,
+    pub(super) rest: Option<Network>,
 }
 
 impl Networks {
-    fn new(
+    pub(super) fn new(
         graph: &Graph,
         model: &Model,
         batch: usize,
@@ -198,144 +199,12 @@ impl Networks {
         Ok(Networks { full, rest })
     }
 
-    fn for_batch(&mut self, size: usize) -> &mut Network {
+    pub(super) fn for_batch(&mut self, size: usize) -> &mut Network {
         match &mut self.rest {
             Some(rest) if rest.batch == size => rest,
             _ => &mut self.full,
         }
     }
-}
-
-/// The scores of `model` on `split[range]`.
-pub fn evaluate(
-    graph: &Graph,
-    model: &Model,
-    split: &Split,
-    range: std::ops::Range<usize>,
-) -> Result<Scores, TrainError> {
-    Evaluator::new(graph, model, split, range)?.run(model)
-}
-
-/// The evaluation of one part of a split, recorded once and run after every epoch, so
-/// that evaluating a small table costs no recording and no allocation per epoch.
-struct Evaluator {
-    /// `None` for no samples.
-    nets: Option<Networks>,
-    split: Split,
-    indices: Vec<u32>,
-    targets: TargetBuffer,
-    /// Samples per forward pass ([`eval_batch`]).
-    batch: usize,
-}
-
-impl Evaluator {
-    fn new(
-        graph: &Graph,
-        model: &Model,
-        split: &Split,
-        range: std::ops::Range<usize>,
-    ) -> Result<Evaluator, TrainError> {
-        let split = split.range(range);
-        let total = split.len();
-        let batch = eval_batch(graph);
-        let nets = if total == 0 {
-            None
-        } else {
-            Some(Networks::new(graph, model, batch, total, false)?)
-        };
-        Ok(Evaluator {
-            nets,
-            indices: (0..total as u32).collect(),
-            targets: split.target_buffer(batch.min(total)),
-            batch,
-            split,
-        })
-    }
-
-    fn run(&mut self, model: &Model) -> Result<Scores, TrainError> {
-        let total = self.split.len();
-        let regression = self.split.is_regression();
-        let Some(nets) = &mut self.nets else {
-            return Ok(Scores {
-                loss: 0.0,
-                accuracy: (!regression).then_some(0.0),
-                mse: regression.then_some(0.0),
-                r2: None,
-            });
-        };
-        let (mut correct, mut loss_sum, mut squares) = (0usize, 0.0f64, 0.0f64);
-        for chunk in self.indices.chunks(self.batch) {
-            let net = nets.for_batch(chunk.len());
-            let input = net.tape.value_mut(net.input)?;
-            self.split.write_batch_to(chunk, input, &mut self.targets);
-            set_targets(net, &self.targets, chunk.len())?;
-            net.tape.forward(&model.params);
-            if let Some(loss) = net.loss {
-                loss_sum += net.tape.value(loss)[0] as f64 * chunk.len() as f64;
-            }
-            let output = net.tape.value(net.output);
-            match &self.targets {
-                TargetBuffer::Classes(labels) => {
-                    let classes = output.len() / chunk.len();
-                    for (row, &label) in output.chunks_exact(classes).zip(labels.iter()) {
-                        correct += usize::from(argmax(row) == label as usize);
-                    }
-                }
-                TargetBuffer::Values(values) => {
-                    for (&y, &t) in output.iter().zip(values.iter()) {
-                        squares += (f64::from(y) - f64::from(t)).powi(2);
-                    }
-                }
-            }
-        }
-        let n = total as f64;
-        let loss = (loss_sum / n) as f32;
-        let net_has_loss = nets.full.loss.is_some();
-        if !regression {
-            return Ok(Scores {
-                loss,
-                accuracy: Some(correct as f32 / total as f32),
-                mse: None,
-                r2: None,
-            });
-        }
-        let targets = self.split.values().expect("a regression split has values");
-        let mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
-        let spread: f64 = targets.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum();
-        let mse = (squares / n) as f32;
-        Ok(Scores {
-            // The loss is the mse: reported as the one figure, summed in f64 here rather
-            // than from the batches' f32 means.
-            loss: if net_has_loss { mse } else { loss },
-            accuracy: None,
-            mse: Some(mse),
-            r2: (spread > 0.0).then(|| (1.0 - squares / spread) as f32),
-        })
-    }
-}
-
-/// Writes the first `count` targets of `targets` into `net`'s target node.
-pub fn set_targets(
-    net: &mut Network,
-    targets: &TargetBuffer,
-    count: usize,
-) -> Result<(), TrainError> {
-    match targets {
-        TargetBuffer::Classes(labels) => net.set_targets(&labels[..count])?,
-        TargetBuffer::Values(values) => net.set_values(&values[..count])?,
-    }
-    Ok(())
-}
-
-/// Index of the largest element (the first of equals; NaN never wins).
-pub fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Trains `model` in place as `config` says, reporting progress through `progress`.

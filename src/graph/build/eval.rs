@@ -3,9 +3,9 @@
 
 use super::{Builder, Mode, Value};
 use crate::language::ast::{Expr, ExprKind};
-use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Span};
 use crate::ops as builtins;
+use crate::suggest::did_you_mean;
 
 impl Builder<'_> {
     /// Evaluates an option or setting: `let`s resolved, other names kept as symbols.

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::{Builder, LetEntry, Value};
 use crate::language::ast::{ExprKind, File, Ident};
-use crate::language::suggest::closest;
 use crate::language::{Diagnostic, Span};
+use crate::suggest::closest;
 
 impl Builder<'_> {
     /// Evaluates the `let`s in order, `--set` values replacing what the file says.

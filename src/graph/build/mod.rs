@@ -39,8 +39,8 @@ use super::validate;
 use super::{DataSource, Graph, Layer, Loss, Node, NodeId};
 use crate::autodiff::Shape;
 use crate::language::ast::{Expr, File, Model};
-use crate::language::suggest::did_you_mean;
 use crate::language::{Diagnostic, Diagnostics, Source, Span, parse_file};
+use crate::suggest::did_you_mean;
 use lets::bound_twice;
 
 /// What the command line adds to a file before it is analysed.
@@ -370,11 +370,13 @@ impl<'s> Builder<'s> {
     }
 }
 
+mod arguments;
 mod arithmetic;
 mod calls;
 mod eval;
 mod lets;
 mod naming;
+mod optimizer;
 mod standardize;
 mod train;
 

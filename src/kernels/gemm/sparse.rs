@@ -2,6 +2,9 @@
 //! first layer's weight gradient): gathered by nonzeros, accumulated in registers one
 //! block of output columns at a time (64 or 128), in bands of output rows on the worker
 //! pool.
+//!
+//! Its length (484 lines of code, 144 of tests) is the kernel with the tests that pin
+//! its bits, which reach its private helpers: kept in one file on purpose.
 
 use rayon::prelude::*;
 use wide::{f32x8, f32x16};

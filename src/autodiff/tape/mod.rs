@@ -7,6 +7,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::rule::{Grads, Kinks, Operand, OperandParams, Rule, Run, Scratch, Values};
+
+mod fused_sgd;
+mod inspect;
 use super::{ParamId, Params, Shape, TapeError};
 
 /// A node of the tape (an index into it). Inputs always have smaller indices.
@@ -407,56 +410,6 @@ impl Tape {
         self.backward_node_with(index, params, None);
     }
 
-    /// Whether [`Tape::backward_sgd`] can fuse the update: every parameter node is read by
-    /// exactly one node, as the operand of its rule's [`Rule::fused_sgd`], whose other operands are not
-    /// parameters; and no parameter has two nodes. Decided once per recording.
-    pub fn sgd_fusable(&self) -> bool {
-        if let Some(known) = self.fusable.get() {
-            return known;
-        }
-        let fusable = self.decide_sgd_fusable();
-        self.fusable.set(Some(fusable));
-        fusable
-    }
-
-    fn decide_sgd_fusable(&self) -> bool {
-        let param = |v: Var| self.param_of(v);
-        (0..self.nodes.len()).map(Var::from_index).all(|var| {
-            let Some(id) = param(var) else { return true };
-            let duplicate = (0..var.index()).any(|i| param(Var::from_index(i)) == Some(id));
-            let mut consumers = self
-                .nodes
-                .iter()
-                .filter(|n| self.node_inputs(n).contains(&var));
-            let (Some(consumer), None) = (consumers.next(), consumers.next()) else {
-                return false;
-            };
-            let inputs = self.node_inputs(consumer);
-            let others_are_not_params = inputs.iter().all(|&v| v == var || param(v).is_none());
-            let fused_operand = match &consumer.step {
-                Step::Compute(rule) => rule.fused_sgd().map(|f| inputs[f.operand()]),
-                _ => None,
-            };
-            !duplicate && fused_operand == Some(var) && others_are_not_params
-        })
-    }
-
-    /// Backward with plain SGD fused in: each parameter is updated in place,
-    /// `w ← w − lr·∂L/∂w`, by its only consumer's rule, so no gradient buffer is written
-    /// or read and no separate update pass runs. Leaves `params`' gradients untouched.
-    /// Returns `false`, doing nothing, unless [`Tape::sgd_fusable`].
-    pub fn backward_sgd(&mut self, loss: Var, params: &mut Params, lr: f32) -> bool {
-        if !self.sgd_fusable() {
-            return false;
-        }
-        self.backward_prepare(loss);
-        for index in (0..=loss.index()).rev() {
-            self.backward_node_with(index, params, Some(lr));
-        }
-        self.backward_finish(params);
-        true
-    }
-
     /// One node's backward rule; with `sgd = Some(lr)`, parameters get the SGD update
     /// instead of a gradient (after the rule has read them for its other operand): the
     /// node-by-node form of [`Tape::backward_sgd`], valid only when [`Tape::sgd_fusable`].
@@ -508,45 +461,5 @@ impl Tape {
             };
             fused.apply(&cx, &rest[0], lr, &mut params.values[id.index()]);
         }
-    }
-
-    /// The computed node (not an input, label or parameter) among the first `upto` that
-    /// holds the value of largest magnitude, with that magnitude. For a loss that grew
-    /// huge while staying finite there is no first non-finite node to blame; the largest
-    /// value shows where the magnitudes went. `None` when no computed node has a value.
-    pub fn largest_value(&self, upto: usize) -> Option<(Var, f32)> {
-        let mut largest: Option<(Var, f32)> = None;
-        for (i, node) in self.nodes.iter().enumerate().take(upto) {
-            if !matches!(node.step, Step::Compute(_)) {
-                continue;
-            }
-            let magnitude = self.values[i].iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            if largest.is_none_or(|(_, m)| magnitude > m) {
-                largest = Some((Var(i as u32), magnitude));
-            }
-        }
-        largest
-    }
-
-    /// The first node, in evaluation order, whose value holds a NaN or infinity.
-    pub fn first_non_finite_value(&self, params: &Params) -> Option<Var> {
-        (0..self.nodes.len()).find_map(|i| {
-            let values = match self.nodes[i].step {
-                Step::Param(id) => params.value(id),
-                _ => &self.values[i],
-            };
-            (!crate::kernels::simd::all_finite(values)).then_some(Var(i as u32))
-        })
-    }
-
-    /// The first node, in backward order, whose gradient holds a NaN or infinity.
-    pub fn first_non_finite_grad(&self, params: &Params) -> Option<Var> {
-        (0..self.nodes.len()).rev().find_map(|i| {
-            let grads = match self.nodes[i].step {
-                Step::Param(id) => params.grad(id),
-                _ => &self.grads[i],
-            };
-            (!crate::kernels::simd::all_finite(grads)).then_some(Var(i as u32))
-        })
     }
 }
