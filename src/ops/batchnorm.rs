@@ -5,10 +5,10 @@
 //! them at evaluation and moves them after each training step.
 
 use super::function::{X, param};
-use super::onnx::Positions;
+use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, Layer, Lowering, Onnx, ParamDef, ParamSpec,
-    SpecList, Takes,
+    Takes,
 };
 use crate::autodiff::{
     Grads, Operand, OperandParams, Params, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError,
@@ -66,14 +66,16 @@ pub struct BatchNormTensors<T> {
     pub num_batches_tracked: T,
 }
 
-impl BatchNormLayer {
+impl Tensors for BatchNormLayer {
+    type Named<T> = BatchNormTensors<T>;
+
     /// PyTorch's names and order: scale, shift, running mean and variance, and the count
     /// of batches seen.
-    pub fn declare<T>(
+    fn declare<T>(
         &self,
         inputs: &[Shape],
         tensors: &mut impl Declare<T>,
-    ) -> Result<BatchNormTensors<T>, TapeError> {
+    ) -> Result<Self::Named<T>, TapeError> {
         let c = Shape::vector(batchnorm_channels(inputs[0]))?;
         Ok(BatchNormTensors {
             weight: tensors.tensor(ParamSpec::trainable("weight", c, Fill::Ones))?,
@@ -102,9 +104,7 @@ impl Layer for BatchNormLayer {
     }
 
     fn tensors(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
-        let mut specs = SpecList::default();
-        self.declare(inputs, &mut specs)?;
-        Ok(specs.0)
+        self.specs(inputs)
     }
 
     /// Subtract, scale, shift; the statistics are two more passes in training.
@@ -129,9 +129,7 @@ impl Layer for BatchNormLayer {
     /// axis 1 (an image's channels, a vector's features): ONNX's formula outside
     /// training. `num_batches_tracked` only matters to training: not exported.
     fn onnx(&self, at: &mut dyn Onnx) {
-        let t = self
-            .declare(&at.input_shapes(), &mut Positions::default())
-            .expect("validation checked every tensor's size");
+        let t = self.onnx_tensors(at);
         let inputs = vec![
             at.input(0),
             at.tensor(t.weight),

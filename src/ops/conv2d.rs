@@ -3,10 +3,10 @@
 //! per filter; computed by the kernels as im2col and matrix products.
 
 use super::function::{X, param};
-use super::onnx::Positions;
+use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, InitChoice, Layer, Lowering, Onnx,
-    ParamDef, ParamSpec, SpecList, Takes,
+    ParamDef, ParamSpec, Takes,
 };
 use crate::autodiff::{
     Grads, Operand, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var,
@@ -64,13 +64,15 @@ pub struct Conv2dTensors<T> {
     pub bias: Option<T>,
 }
 
-impl Conv2d {
+impl Tensors for Conv2d {
+    type Named<T> = Conv2dTensors<T>;
+
     /// The weight `[filters, c, k, k]`, then the bias if the layer has one.
-    pub fn declare<T>(
+    fn declare<T>(
         &self,
         inputs: &[Shape],
         tensors: &mut impl Declare<T>,
-    ) -> Result<Conv2dTensors<T>, TapeError> {
+    ) -> Result<Self::Named<T>, TapeError> {
         let (channels, kernel) = (inputs[0].dim(0), self.kernel);
         let fill = Fill::Draw {
             init: self.init.init,
@@ -86,6 +88,9 @@ impl Conv2d {
             },
         })
     }
+}
+
+impl Conv2d {
 
     fn geometry(&self, x: Shape) -> Result<Conv2dShape, ShapeError> {
         conv2d_geometry(x, self.filters, self.kernel, self.stride, self.padding)
@@ -123,9 +128,7 @@ impl Layer for Conv2d {
     }
 
     fn tensors(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
-        let mut specs = SpecList::default();
-        self.declare(inputs, &mut specs)?;
-        Ok(specs.0)
+        self.specs(inputs)
     }
 
     /// Two per multiply-add, and the bias.
@@ -147,9 +150,7 @@ impl Layer for Conv2d {
         let geometry = self
             .geometry(at.input_shape(0))
             .expect("validation checked the convolution's geometry");
-        let t = self
-            .declare(&at.input_shapes(), &mut Positions::default())
-            .expect("validation checked every tensor's size");
+        let t = self.onnx_tensors(at);
         let mut inputs = vec![at.input(0), at.tensor(t.weight)];
         if let Some(bias) = t.bias {
             inputs.push(at.tensor(bias));

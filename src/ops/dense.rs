@@ -2,10 +2,10 @@
 //! recorded as a `matmul` by the weight and a `bias_add`.
 
 use super::function::{X, param};
-use super::onnx::Positions;
+use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, InitChoice, Layer, Lowering, Onnx,
-    ParamSpec, SpecList, Takes,
+    ParamSpec, Takes,
 };
 use crate::autodiff::{Shape, ShapeError, TapeError, Var, describe_shape};
 
@@ -49,13 +49,15 @@ pub struct DenseTensors<T> {
 /// product is `units` dot products of length `n_in`.
 const TRANSPOSE_FROM_UNITS: usize = 32;
 
-impl Dense {
+impl Tensors for Dense {
+    type Named<T> = DenseTensors<T>;
+
     /// The weight `[units, n_in]`, then the bias if the layer has one.
-    pub fn declare<T>(
+    fn declare<T>(
         &self,
         inputs: &[Shape],
         tensors: &mut impl Declare<T>,
-    ) -> Result<DenseTensors<T>, TapeError> {
+    ) -> Result<Self::Named<T>, TapeError> {
         let n_in = inputs[0].numel();
         let fill = Fill::Draw {
             init: self.init.init,
@@ -102,9 +104,7 @@ impl Layer for Dense {
     }
 
     fn tensors(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
-        let mut specs = SpecList::default();
-        self.declare(inputs, &mut specs)?;
-        Ok(specs.0)
+        self.specs(inputs)
     }
 
     /// `2·n_in·units (+ units)`.
@@ -129,9 +129,7 @@ impl Layer for Dense {
 
     /// `Gemm` with `transB` reads `W` as saved, `[units, n_in]`.
     fn onnx(&self, at: &mut dyn Onnx) {
-        let t = self
-            .declare(&at.input_shapes(), &mut Positions::default())
-            .expect("validation checked every tensor's size");
+        let t = self.onnx_tensors(at);
         let mut inputs = vec![at.input(0), at.tensor(t.weight)];
         if let Some(bias) = t.bias {
             inputs.push(at.tensor(bias));

@@ -1,7 +1,8 @@
 //! `eˣ`, element-wise, differentiated from its saved output.
 
 use super::Builtin;
-use crate::autodiff::{Grads, Rule, Run, Scratch, Tape, Values, Var};
+use super::elementwise::Elementwise;
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 pub const FUNCTIONS: &[Builtin] = &[];
@@ -9,34 +10,24 @@ pub const FUNCTIONS: &[Builtin] = &[];
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Exp;
 
-impl Tape {
-    pub fn exp(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Exp, &[x], shape)
-    }
-}
+impl Elementwise for Exp {
+    const NAME: &'static str = "exp";
+    const ONNX: &'static str = "Exp";
+    const FLOPS: u64 = 4;
 
-impl Rule for Exp {
-    fn name(&self) -> &'static str {
-        "exp"
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::exp(cx.input(0), out);
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::exp(x, out);
     }
 
     /// `dy/dx = y`.
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::mul_acc(grad_out, out, grad);
-        }
+    fn backward(&self, _x: &[f32], y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::mul_acc(grad_y, y, grad_x);
+    }
+}
+
+impl Tape {
+    pub fn exp(&mut self, x: Var) -> Var {
+        self.elementwise(Exp, x)
     }
 }
 

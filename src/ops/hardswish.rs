@@ -1,11 +1,10 @@
 //! `hardswish`: `x · relu6(x + 3) / 6`, element-wise (MobileNetV3's activation; PyTorch's
 //! `nn.Hardswish`). Differentiated from its input; kinks at ±3.
 
+use super::elementwise::Elementwise;
 use super::function::activation;
-use super::{Builtin, Init, Layer, Lowering, Onnx, Takes};
-use crate::autodiff::{
-    Grads, Kinks, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var,
-};
+use super::{Builtin, Init, Takes};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd::{self, Lanes};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,27 +18,36 @@ pub const FUNCTIONS: &[Builtin] = &[activation(
     |_| Ok(Box::new(Hardswish)),
 )];
 
-impl Layer for Hardswish {
-    fn kind(&self) -> &'static str {
-        "hardswish"
-    }
-
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
-    }
-
-    /// An add, two clamps, two products.
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        5 * output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.hardswish(at.x()))
-    }
-
+impl Elementwise for Hardswish {
+    const NAME: &'static str = "hardswish";
     /// ONNX's `HardSwish` (opset 14): `x · max(0, min(1, x/6 + 1/2))`.
-    fn onnx(&self, at: &mut dyn Onnx) {
-        at.emit("HardSwish", vec![at.input(0)], vec![]);
+    const ONNX: &'static str = "HardSwish";
+    /// An add, two clamps, two products.
+    const FLOPS: u64 = 5;
+
+    /// As PyTorch: `x · min(max(x + 3, 0), 6) / 6`.
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        let (three, six) = (Lanes::splat(3.0), Lanes::splat(6.0));
+        simd::map(x, out, |x| {
+            x * (x + three).max(Lanes::ZERO).min(six) / six
+        });
+    }
+
+    /// `dy/dx = 0` below −3, `x/3 + 1/2` from −3 to 3, 1 above (PyTorch's choices at the
+    /// kinks).
+    fn backward(&self, x: &[f32], _y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        let (three, half) = (Lanes::splat(3.0), Lanes::splat(0.5));
+        simd::zip2(x, grad_y, grad_x, |x, gy, gx| {
+            let slope = x.simd_lt(-three).select(
+                Lanes::ZERO,
+                x.simd_le(three).select(x / three + half, Lanes::ONE),
+            );
+            gx + gy * slope
+        });
+    }
+
+    fn kinks(&self) -> Option<&'static [f32]> {
+        Some(&[-3.0, 3.0])
     }
 
     /// Like relu, it zeroes most negative inputs: He suits the weights before it.
@@ -51,52 +59,7 @@ impl Layer for Hardswish {
 impl Tape {
     /// `x · relu6(x + 3) / 6`.
     pub fn hardswish(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Hardswish, &[x], shape)
-    }
-}
-
-impl Rule for Hardswish {
-    fn name(&self) -> &'static str {
-        "hardswish"
-    }
-
-    fn kinks(&self) -> Option<Kinks> {
-        Some(Kinks {
-            input: 0,
-            at: &[-3.0, 3.0],
-        })
-    }
-
-    /// As PyTorch: `x · min(max(x + 3, 0), 6) / 6`.
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        let (three, six) = (Lanes::splat(3.0), Lanes::splat(6.0));
-        simd::map(cx.input(0), out, |x| {
-            x * (x + three).max(Lanes::ZERO).min(six) / six
-        });
-    }
-
-    /// `dy/dx = 0` below −3, `x/3 + 1/2` from −3 to 3, 1 above (PyTorch's choices at the
-    /// kinks).
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        _out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        let Some(grad) = grads.get_mut(cx.inputs[0]) else {
-            return;
-        };
-        let (three, half) = (Lanes::splat(3.0), Lanes::splat(0.5));
-        simd::zip2(cx.input(0), grad_out, grad, |x, gy, gx| {
-            let slope = x.simd_lt(-three).select(
-                Lanes::ZERO,
-                x.simd_le(three).select(x / three + half, Lanes::ONE),
-            );
-            gx + gy * slope
-        });
+        self.elementwise(Hardswish, x)
     }
 }
 

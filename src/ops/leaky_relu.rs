@@ -1,9 +1,10 @@
 //! `leaky_relu(slope)`: `x` where positive, `slope·x` elsewhere, differentiated from its
 //! input.
 
+use super::elementwise::Elementwise;
 use super::function::{X, param};
-use super::{ArgKind, Attr, Builtin, Default, Init, Layer, Lowering, Onnx, Takes};
-use crate::autodiff::{Grads, Kinks, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
+use super::{ArgKind, Attr, Builtin, Default, Init, Takes};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,30 +29,30 @@ pub const FUNCTIONS: &[Builtin] = &[Builtin {
     },
 }];
 
-impl Layer for LeakyRelu {
-    fn kind(&self) -> &'static str {
-        "leaky_relu"
+impl Elementwise for LeakyRelu {
+    const NAME: &'static str = "leaky_relu";
+    const ONNX: &'static str = "LeakyRelu";
+    const FLOPS: u64 = 1;
+
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::leaky_relu(self.slope, x, out);
+    }
+
+    /// `dy/dx = 1` for `x > 0`, `slope` otherwise.
+    fn backward(&self, x: &[f32], _y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::leaky_relu_backward(self.slope, x, grad_y, grad_x);
     }
 
     fn describe(&self) -> String {
         format!("leaky_relu({})", self.slope)
     }
 
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
+    fn kinks(&self) -> Option<&'static [f32]> {
+        Some(&[0.0])
     }
 
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.leaky_relu(at.x(), self.slope))
-    }
-
-    fn onnx(&self, at: &mut dyn Onnx) {
-        let alpha = Attr::Float("alpha", self.slope);
-        at.emit("LeakyRelu", vec![at.input(0)], vec![alpha]);
+    fn onnx_attributes(&self) -> Vec<Attr> {
+        vec![Attr::Float("alpha", self.slope)]
     }
 
     /// As for `relu`: He makes up for the variance the negative side loses.
@@ -63,36 +64,7 @@ impl Layer for LeakyRelu {
 impl Tape {
     /// `x` for `x > 0`, `slope·x` otherwise.
     pub fn leaky_relu(&mut self, x: Var, slope: f32) -> Var {
-        let shape = self.shape(x);
-        self.push(LeakyRelu { slope }, &[x], shape)
-    }
-}
-
-impl Rule for LeakyRelu {
-    fn name(&self) -> &'static str {
-        "leaky_relu"
-    }
-
-    fn kinks(&self) -> Option<Kinks> {
-        Some(Kinks { input: 0, at: &[0.0] })
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::leaky_relu(self.slope, cx.input(0), out);
-    }
-
-    /// `dy/dx = 1` for `x > 0`, `slope` otherwise.
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        _out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::leaky_relu_backward(self.slope, cx.input(0), grad_out, grad);
-        }
+        self.elementwise(LeakyRelu { slope }, x)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `ln x`, element-wise (cross-entropy on an output that is not a softmax).
 
 use super::Builtin;
-use crate::autodiff::{Grads, Rule, Run, Scratch, Tape, Values, Var};
+use super::elementwise::Elementwise;
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 pub const FUNCTIONS: &[Builtin] = &[];
@@ -9,34 +10,24 @@ pub const FUNCTIONS: &[Builtin] = &[];
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Log;
 
-impl Tape {
-    pub fn log(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Log, &[x], shape)
-    }
-}
+impl Elementwise for Log {
+    const NAME: &'static str = "log";
+    const ONNX: &'static str = "Log";
+    const FLOPS: u64 = 4;
 
-impl Rule for Log {
-    fn name(&self) -> &'static str {
-        "log"
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::ln(cx.input(0), out);
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::ln(x, out);
     }
 
     /// `dy/dx = 1/x`.
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        _out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::ln_backward(cx.input(0), grad_out, grad);
-        }
+    fn backward(&self, x: &[f32], _y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::ln_backward(x, grad_y, grad_x);
+    }
+}
+
+impl Tape {
+    pub fn log(&mut self, x: Var) -> Var {
+        self.elementwise(Log, x)
     }
 }
 

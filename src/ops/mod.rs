@@ -16,6 +16,7 @@ use std::fmt;
 
 use crate::autodiff::{ParamId, Params, Shape, ShapeError, Tape, TapeError, Var};
 
+pub mod elementwise;
 pub mod function;
 pub mod limits;
 pub mod onnx;
@@ -26,7 +27,7 @@ mod tests;
 
 pub use function::{Arg, ArgKind, Args, Builtin, Default, ParamDef, Refusal, Takes, signature};
 pub use onnx::{Attr, Onnx, TensorRef};
-pub use tensors::{Declare, Fill, Init, InitChoice, Owned, ParamSpec, Role, SpecList};
+pub use tensors::{Declare, Fill, Init, InitChoice, Owned, ParamSpec, Role, SpecList, Tensors};
 
 /// The modules of the operations, and the function table made of their rows: each
 /// module's `FUNCTIONS` (empty for an operation the language has no function for), in

@@ -1,8 +1,9 @@
 //! `relu`: `max(x, 0)`, element-wise, differentiated from its input.
 
+use super::elementwise::Elementwise;
 use super::function::activation;
-use super::{Builtin, Init, Layer, Lowering, Onnx, Takes};
-use crate::autodiff::{Grads, Kinks, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
+use super::{Builtin, Init, Takes};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,25 +17,22 @@ pub const FUNCTIONS: &[Builtin] = &[activation(
     |_| Ok(Box::new(Relu)),
 )];
 
-impl Layer for Relu {
-    fn kind(&self) -> &'static str {
-        "relu"
+impl Elementwise for Relu {
+    const NAME: &'static str = "relu";
+    const ONNX: &'static str = "Relu";
+    const FLOPS: u64 = 1;
+
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::relu(x, out);
     }
 
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
+    /// `dy/dx = [x > 0]` (0 at the kink, as PyTorch).
+    fn backward(&self, x: &[f32], _y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::relu_backward(x, grad_y, grad_x);
     }
 
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.relu(at.x()))
-    }
-
-    fn onnx(&self, at: &mut dyn Onnx) {
-        at.emit("Relu", vec![at.input(0)], vec![]);
+    fn kinks(&self) -> Option<&'static [f32]> {
+        Some(&[0.0])
     }
 
     /// He's `N(0, 2/n_in)` makes up for the half of the variance relu drops.
@@ -46,36 +44,7 @@ impl Layer for Relu {
 impl Tape {
     /// `max(x, 0)`.
     pub fn relu(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Relu, &[x], shape)
-    }
-}
-
-impl Rule for Relu {
-    fn name(&self) -> &'static str {
-        "relu"
-    }
-
-    fn kinks(&self) -> Option<Kinks> {
-        Some(Kinks { input: 0, at: &[0.0] })
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::relu(cx.input(0), out);
-    }
-
-    /// `dy/dx = [x > 0]` (0 at the kink, as PyTorch).
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        _out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::relu_backward(cx.input(0), grad_out, grad);
-        }
+        self.elementwise(Relu, x)
     }
 }
 

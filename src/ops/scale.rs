@@ -1,7 +1,8 @@
 //! `c * a` (and `a * c`): a layer times a number.
 
-use super::{Builtin, Layer, Lowering, Onnx};
-use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
+use super::elementwise::Elementwise;
+use super::{Builtin, Onnx};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 pub const FUNCTIONS: &[Builtin] = &[];
@@ -9,27 +10,24 @@ pub const FUNCTIONS: &[Builtin] = &[];
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale(pub f32);
 
-impl Layer for Scale {
-    fn kind(&self) -> &'static str {
-        "scale"
+impl Elementwise for Scale {
+    const NAME: &'static str = "scale";
+    const ONNX: &'static str = "Mul";
+    const FLOPS: u64 = 1;
+
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::scale(self.0, x, out);
+    }
+
+    fn backward(&self, _x: &[f32], _y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::axpy(self.0, grad_y, grad_x);
     }
 
     fn describe(&self) -> String {
         format!("scale({})", self.0)
     }
 
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
-    }
-
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.scale(at.x(), self.0))
-    }
-
+    /// `Mul` with the number as a scalar initializer.
     fn onnx(&self, at: &mut dyn Onnx) {
         let c = at.scalar("scale", self.0);
         at.emit("Mul", vec![at.input(0), c], vec![]);
@@ -39,33 +37,10 @@ impl Layer for Scale {
 impl Tape {
     /// `alpha·x`.
     pub fn scale(&mut self, x: Var, alpha: f32) -> Var {
-        let shape = self.shape(x);
-        self.push(Scale(alpha), &[x], shape)
+        self.elementwise(Scale(alpha), x)
     }
 }
 
-impl Rule for Scale {
-    fn name(&self) -> &'static str {
-        "scale"
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::scale(self.0, cx.input(0), out);
-    }
-
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        _out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::axpy(self.0, grad_out, grad);
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,9 @@
 //! `sigmoid`: `1 / (1 + e⁻ˣ)`, element-wise, differentiated from its saved output.
 
+use super::elementwise::Elementwise;
 use super::function::activation;
-use super::{Builtin, Layer, Lowering, Onnx, Takes};
-use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
+use super::{Builtin, Takes};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,57 +17,25 @@ pub const FUNCTIONS: &[Builtin] = &[activation(
     |_| Ok(Box::new(Sigmoid)),
 )];
 
-impl Layer for Sigmoid {
-    fn kind(&self) -> &'static str {
-        "sigmoid"
+impl Elementwise for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    const ONNX: &'static str = "Sigmoid";
+    const FLOPS: u64 = 4;
+
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::sigmoid(x, out);
     }
 
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
-    }
-
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        4 * output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.sigmoid(at.x()))
-    }
-
-    fn onnx(&self, at: &mut dyn Onnx) {
-        at.emit("Sigmoid", vec![at.input(0)], vec![]);
+    /// `dy/dx = y·(1 − y)`: reads the saved output, so the input need not be kept.
+    fn backward(&self, _x: &[f32], y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::sigmoid_backward(y, grad_y, grad_x);
     }
 }
 
 impl Tape {
     /// `1 / (1 + e⁻ˣ)`.
     pub fn sigmoid(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Sigmoid, &[x], shape)
-    }
-}
-
-impl Rule for Sigmoid {
-    fn name(&self) -> &'static str {
-        "sigmoid"
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::sigmoid(cx.input(0), out);
-    }
-
-    /// `dy/dx = y·(1 − y)`: reads the saved output, so the input need not be kept.
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::sigmoid_backward(out, grad_out, grad);
-        }
+        self.elementwise(Sigmoid, x)
     }
 }
 

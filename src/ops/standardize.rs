@@ -4,8 +4,8 @@
 //! a saved model reads raw features. Not written in a model: the builder puts it after
 //! the input when the `train` block reads a table with `normalize = true`.
 
-use super::onnx::Positions;
-use super::{Builtin, Declare, Fill, Layer, Lowering, Onnx, ParamSpec, SpecList};
+use super::tensors::Tensors;
+use super::{Builtin, Declare, Fill, Layer, Lowering, Onnx, ParamSpec};
 use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
 
 pub const FUNCTIONS: &[Builtin] = &[];
@@ -20,12 +20,14 @@ pub struct StandardizeTensors<T> {
     pub std: T,
 }
 
-impl Standardize {
-    pub fn declare<T>(
+impl Tensors for Standardize {
+    type Named<T> = StandardizeTensors<T>;
+
+    fn declare<T>(
         &self,
         inputs: &[Shape],
         tensors: &mut impl Declare<T>,
-    ) -> Result<StandardizeTensors<T>, TapeError> {
+    ) -> Result<Self::Named<T>, TapeError> {
         Ok(StandardizeTensors {
             mean: tensors.tensor(ParamSpec::buffer("mean", inputs[0], Fill::Zeros))?,
             std: tensors.tensor(ParamSpec::buffer("std", inputs[0], Fill::Ones))?,
@@ -47,9 +49,7 @@ impl Layer for Standardize {
     }
 
     fn tensors(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
-        let mut specs = SpecList::default();
-        self.declare(inputs, &mut specs)?;
-        Ok(specs.0)
+        self.specs(inputs)
     }
 
     fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
@@ -65,9 +65,7 @@ impl Layer for Standardize {
     /// `(x − mean) / std` with the training rows' statistics, broadcast over the batch:
     /// the exported model reads raw features, as `nnc run` does.
     fn onnx(&self, at: &mut dyn Onnx) {
-        let t = self
-            .declare(&at.input_shapes(), &mut Positions::default())
-            .expect("validation checked every tensor's size");
+        let t = self.onnx_tensors(at);
         let mean = at.tensor(t.mean);
         let centred = at.emit_value("centred", "Sub", vec![at.input(0), mean], vec![]);
         let std = at.tensor(t.std);

@@ -1,8 +1,9 @@
 //! `tanh`, element-wise, differentiated from its saved output.
 
+use super::elementwise::Elementwise;
 use super::function::activation;
-use super::{Builtin, Layer, Lowering, Onnx, Takes};
-use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
+use super::{Builtin, Takes};
+use crate::autodiff::{Tape, Var};
 use crate::kernels::simd;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,57 +17,25 @@ pub const FUNCTIONS: &[Builtin] = &[activation(
     |_| Ok(Box::new(Tanh)),
 )];
 
-impl Layer for Tanh {
-    fn kind(&self) -> &'static str {
-        "tanh"
+impl Elementwise for Tanh {
+    const NAME: &'static str = "tanh";
+    const ONNX: &'static str = "Tanh";
+    const FLOPS: u64 = 4;
+
+    fn forward(&self, x: &[f32], out: &mut [f32]) {
+        simd::tanh(x, out);
     }
 
-    fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        Ok(inputs[0])
-    }
-
-    fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
-        4 * output.numel() as u64
-    }
-
-    fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        Ok(at.tape.tanh(at.x()))
-    }
-
-    fn onnx(&self, at: &mut dyn Onnx) {
-        at.emit("Tanh", vec![at.input(0)], vec![]);
+    /// `dy/dx = 1 − y²`.
+    fn backward(&self, _x: &[f32], y: &[f32], grad_y: &[f32], grad_x: &mut [f32]) {
+        simd::tanh_backward(y, grad_y, grad_x);
     }
 }
 
 impl Tape {
     /// `tanh x`.
     pub fn tanh(&mut self, x: Var) -> Var {
-        let shape = self.shape(x);
-        self.push(Tanh, &[x], shape)
-    }
-}
-
-impl Rule for Tanh {
-    fn name(&self) -> &'static str {
-        "tanh"
-    }
-
-    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
-        simd::tanh(cx.input(0), out);
-    }
-
-    /// `dy/dx = 1 − y²`.
-    fn backward(
-        &self,
-        cx: &Values<'_>,
-        out: &[f32],
-        grad_out: &[f32],
-        _: Scratch<'_>,
-        grads: &mut Grads<'_>,
-    ) {
-        if let Some(grad) = grads.get_mut(cx.inputs[0]) {
-            simd::tanh_backward(out, grad_out, grad);
-        }
+        self.elementwise(Tanh, x)
     }
 }
 

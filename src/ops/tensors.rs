@@ -183,6 +183,34 @@ impl ParamSpec {
     }
 }
 
+/// An op that owns tensors, declared once, in [`Tensors::declare`], as its own struct of
+/// named fields.
+pub trait Tensors {
+    /// The op's struct of its tensors, each whatever a [`Declare`] sink made of it.
+    type Named<T>;
+
+    /// Declares every tensor, in the order they are drawn and saved.
+    fn declare<T>(
+        &self,
+        inputs: &[Shape],
+        sink: &mut impl Declare<T>,
+    ) -> Result<Self::Named<T>, TapeError>;
+
+    /// The declarations themselves.
+    fn specs(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
+        let mut specs = SpecList::default();
+        self.declare(inputs, &mut specs)?;
+        Ok(specs.0)
+    }
+
+    /// The tensors as references for an ONNX translation (the graph was validated, so
+    /// each fits in memory).
+    fn onnx_tensors(&self, at: &dyn super::Onnx) -> Self::Named<super::TensorRef> {
+        self.declare(&at.input_shapes(), &mut super::onnx::Positions::default())
+            .expect("validation checked every tensor's size")
+    }
+}
+
 /// What an op's declaration of its tensors is turned into, one declaration at a time.
 pub trait Declare<T> {
     fn tensor(&mut self, spec: ParamSpec) -> Result<T, TapeError>;

@@ -17,8 +17,8 @@ use crate::autodiff::{Params, Tape};
 use crate::data::{Augment, Dataset, Split};
 use crate::graph::lower::{Network, NodeParams, init_params};
 use crate::graph::{Graph, Schedule, TrainSettings};
-use crate::ops::Owned;
 use crate::ops::standardize::Standardize;
+use crate::ops::{Owned, Tensors};
 
 /// Most samples evaluated at once: enough to run the products efficiently.
 const EVAL_BATCH: usize = 1000;
