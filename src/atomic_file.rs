@@ -14,16 +14,26 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
         ));
     }
     let dir = folder_of(path);
-    if !dir.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("the folder {} does not exist", dir.display()),
-        ));
-    }
+    create_folder(dir)?;
     tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("the folder {} does not take new files", dir.display()),
+        )
+    })
+}
+
+/// Creates `dir` and the folders above it that are missing, as `cargo` does its target
+/// folder; an error names the folder that could not be made (say, because a file has
+/// its name).
+pub fn create_folder(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("the folder {} cannot be created: {e}", dir.display()),
         )
     })
 }
@@ -54,6 +64,7 @@ pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
             "the path is a folder",
         ));
     }
+    create_folder(folder_of(path))?;
     let file = tempfile::NamedTempFile::new_in(folder_of(path))?;
     // The temporary file is private (0600); the result should be as readable as any
     // file the user makes: keep the old file's mode, or rw-r--r--.
@@ -98,8 +109,14 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_folder_is_an_error_not_a_panic() {
+    fn a_missing_folder_is_created_and_one_that_cannot_be_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(write(&dir.path().join("no/such/folder/out.bin"), b"x").is_err());
+        let path = dir.path().join("no/such/folder/out.bin");
+        write(&path, b"x").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"x");
+        let file = dir.path().join("a_file");
+        write(&file, b"not a folder").unwrap();
+        let err = write(&file.join("out.bin"), b"x").unwrap_err();
+        assert!(err.to_string().contains("cannot be created"), "{err}");
     }
 }

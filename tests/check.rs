@@ -53,7 +53,7 @@ fn a_model_without_loss_can_be_checked() {
     let path = dir.path().join("m.nn");
     std::fs::write(
         &path,
-        "model m {\n    x = input(4)\n    output = x |> dense(2)\n}\n",
+        "model m {\n    x = input(784)\n    output = x |> dense(10)\n}\n",
     )
     .unwrap();
     cargo_bin_cmd!("nnc")
@@ -61,7 +61,36 @@ fn a_model_without_loss_can_be_checked() {
         .arg(&path)
         .assert()
         .success()
-        .stdout(contains("ok: m (10 parameters)"));
+        .stdout(contains("ok: m (7,850 parameters)"));
+}
+
+/// `nnc run` refuses a model whose input does not fit its dataset; for a built-in dataset
+/// (here the default, `mnist`, with no `train` block) `check` knows the shape without
+/// reading a file, so it refuses it too, with the same diagnostic.
+#[test]
+fn check_refuses_an_input_that_does_not_fit_a_builtin_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cifar_shaped.nn");
+    std::fs::write(
+        &path,
+        "model m {\n    x = input(3, 32, 32)\n    output = x |> flatten |> dense(10) |> softmax\n    loss = cross_entropy\n}\n",
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        cargo_bin_cmd!("nnc")
+            .arg(command)
+            .arg(&path)
+            .env(
+                "NNC_DATA",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"),
+            )
+            .assert()
+            .code(2)
+            .stderr(contains(
+                "`input(3, 32, 32)` does not match `mnist`, whose samples have 784 values",
+            ))
+            .stderr(contains("cifar_shaped.nn:2:9"));
+    }
 }
 
 #[test]

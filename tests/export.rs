@@ -499,11 +499,17 @@ fn export_of_missing_or_mismatched_weights_fails_cleanly_and_writes_nothing() {
 fn export_to_an_unwritable_place_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let weights = saved_weights(dir.path());
-    export(&weights, &dir.path().join("no/such/folder/m.onnx"))
+    // A missing folder is made; one whose name a file has cannot be.
+    let nested = dir.path().join("no/such/folder/m.onnx");
+    export(&weights, &nested).assert().success();
+    assert!(nested.is_file());
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "not a folder").unwrap();
+    export(&weights, &file.join("m.onnx"))
         .assert()
         .code(1)
         .stderr(contains("cannot write"))
-        .stderr(contains("no/such/folder/m.onnx"))
+        .stderr(contains("a_file/m.onnx"))
         .stderr(contains("panicked").not());
     export(&weights, dir.path())
         .assert()

@@ -163,20 +163,36 @@ fn sweep_plot_labels_every_cell_with_its_values() {
 }
 
 #[test]
-fn plot_into_a_missing_folder_fails_before_training() {
+fn plot_into_a_missing_folder_creates_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/folder/curves.svg");
+    nnc()
+        .arg("run")
+        .arg(model("mnist_relu"))
+        .args(["--set", "hidden=16", "--samples", "1000", "--epochs", "1"])
+        .arg("--plot")
+        .arg(&path)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn plot_into_a_folder_that_cannot_be_made_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken");
+    std::fs::write(&file, "a file, not a folder").unwrap();
     // Not `--quiet`: an epoch line on stderr would mean it trained first.
     nnc()
         .arg("run")
         .arg(model("mnist_relu"))
         .args(["--set", "hidden=16", "--samples", "1000", "--epochs", "3"])
         .arg("--plot")
-        .arg(&path)
+        .arg(file.join("curves.svg"))
         .assert()
         .code(1)
         .stderr(contains("cannot write").and(contains("curves.svg")))
-        .stderr(contains("does not exist"))
+        .stderr(contains("cannot be created"))
         .stderr(contains("epoch").not());
 }
 

@@ -81,15 +81,30 @@ fn record_dir_names_the_record_after_model_and_seed() {
 }
 
 #[test]
-fn record_into_a_missing_folder_fails_before_training() {
+fn record_into_a_missing_folder_creates_it() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nowhere");
+    let missing = dir.path().join("runs/today");
     tiny_run(&model("mnist_relu"), "16")
         .arg("--record")
         .arg(&missing)
         .assert()
+        .success();
+    let records: Vec<_> = std::fs::read_dir(&missing).unwrap().collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+}
+
+#[test]
+fn record_into_a_folder_that_cannot_be_made_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken");
+    std::fs::write(&file, "a file, not a folder").unwrap();
+    tiny_run(&model("mnist_relu"), "16")
+        .arg("--record")
+        .arg(file.join("runs"))
+        .assert()
         .code(1)
-        .stderr(contains("cannot write").and(contains("nowhere")));
+        .stderr(contains("cannot write").and(contains("taken")))
+        .stderr(contains("epoch").not());
 }
 
 #[test]

@@ -222,16 +222,21 @@ fn weights_that_do_not_match_the_model_are_listed() {
 }
 
 #[test]
-fn saving_into_a_missing_folder_fails_with_a_message() {
+fn saving_into_a_missing_folder_creates_it_and_one_that_cannot_be_made_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/folder/w.safetensors");
+    quick_run().arg("--save").arg(&path).assert().success();
+    assert!(path.is_file());
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let path = file.join("w.safetensors");
     quick_run()
         .arg("--save")
         .arg(&path)
         .assert()
         .code(1)
         .stderr(contains("cannot write weights to"))
-        .stderr(contains("no/such/folder/w.safetensors"))
+        .stderr(contains("a_file/w.safetensors"))
         .stderr(contains("panicked").not());
     assert!(!path.exists());
 }

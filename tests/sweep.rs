@@ -168,15 +168,17 @@ fn two_shards_reported_together_equal_the_unsharded_sweep() {
     let whole = String::from_utf8(whole.stdout).unwrap();
     assert_eq!(whole.matches("| 16 | 0.05 |").count(), 1, "{whole}");
 
-    // Two processes at once, as two machines sharing a folder would run them.
-    let dir = tempfile::tempdir().unwrap();
+    // Two processes at once, as two machines sharing a folder would run them, into a
+    // folder neither has made yet: both create it.
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
     let shards: Vec<std::process::Child> = ["1/2", "2/2"]
         .iter()
         .map(|shard| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin!("nnc"))
                 .args(iris_sweep())
                 .args(["--shard", shard, "--record"])
-                .arg(dir.path())
+                .arg(&runs)
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
@@ -185,7 +187,7 @@ fn two_shards_reported_together_equal_the_unsharded_sweep() {
     for mut shard in shards {
         assert!(shard.wait().unwrap().success());
     }
-    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+    let mut names: Vec<String> = std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -198,12 +200,12 @@ fn two_shards_reported_together_equal_the_unsharded_sweep() {
         );
     }
 
-    let reported = nnc().arg("report").arg(dir.path()).output().unwrap();
+    let reported = nnc().arg("report").arg(&runs).output().unwrap();
     assert!(reported.status.success(), "{reported:?}");
     let reported = String::from_utf8(reported.stdout).unwrap();
     assert_eq!(without_seconds(&reported), without_seconds(&whole));
     // The records may be named one by one, in any order.
-    let mut paths: Vec<_> = names.iter().rev().map(|n| dir.path().join(n)).collect();
+    let mut paths: Vec<_> = names.iter().rev().map(|n| runs.join(n)).collect();
     paths.rotate_left(2);
     let again = nnc().arg("report").args(&paths).output().unwrap();
     assert_eq!(

@@ -116,7 +116,7 @@ pub struct RunCommandArgs {
     /// Draw the learning curves into PATH (`.svg` or `.png`), atomically.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
-    /// Write the run record (JSON) into this existing folder, as
+    /// Write the run record (JSON) into this folder (created if missing), as
     /// `{model}-{seed}-{unix_time}.run.json` (default with `--save W`: next to W, as
     /// `W` with the extension `.run.json`).
     #[arg(long, value_name = "DIR")]
@@ -135,7 +135,7 @@ pub struct SweepArgs {
     /// Run only shard K of N: cells K, K+N, K+2N, ... in the order the sweep lists them.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Write each cell's run record into this existing folder, for `nnc report DIR`.
+    /// Write each cell's run record into this folder (created if missing), for `nnc report DIR`.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
 }

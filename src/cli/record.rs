@@ -205,18 +205,14 @@ pub fn in_folder(dir: &Path, model: &str, seed: u64) -> PathBuf {
     path
 }
 
-/// Checks before training that `--record DIR` is a folder that takes new files.
+/// Checks before training that `--record DIR` is a folder that takes new files, creating
+/// it (and the folders above it) when it is missing.
 pub fn check_folder(dir: &Path) -> Result<(), crate::Error> {
     let write_error = |source| crate::Error::Write {
         path: dir.to_owned(),
         source,
     };
-    if !dir.is_dir() {
-        return Err(write_error(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "`--record` wants an existing folder",
-        )));
-    }
+    crate::atomic_file::create_folder(dir).map_err(write_error)?;
     crate::atomic_file::check_writable(&dir.join(format!("probe.{EXTENSION}"))).map_err(write_error)
 }
 

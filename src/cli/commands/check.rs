@@ -1,5 +1,6 @@
-//! `nnc check FILE`: parse and validate a model; nothing but diagnostics on error, a
-//! one-line summary on success.
+//! `nnc check FILE`: parse and validate a model, and check it against its dataset when
+//! that needs no file read (a built-in one, whose shape is known, even when the file
+//! names none); nothing but diagnostics on error, a one-line summary on success.
 
 use std::io::Write;
 
@@ -7,6 +8,7 @@ use serde::Serialize;
 
 use crate::cli::args::CheckArgs;
 use crate::cli::config::load_model;
+use crate::graph::validate;
 
 /// `--json` output of `nnc check`.
 #[derive(Debug, Serialize)]
@@ -20,8 +22,17 @@ pub struct CheckReport {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let graph = match load_model(args) {
-        Ok((_, graph)) => graph,
+    let checked = load_model(args).and_then(|(source, graph)| {
+        // What `nnc run` checks before it reads any data.
+        if let Some(dataset) = crate::data::describe(&graph.train.data) {
+            let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            validate::check_dataset(&source, &graph, &dataset, color)
+                .map_err(crate::Error::Model)?;
+        }
+        Ok(graph)
+    });
+    let graph = match checked {
+        Ok(graph) => graph,
         Err(err) => {
             if args.json
                 && let Some(crate::Error::Model(diagnostics)) = err.downcast_ref()
