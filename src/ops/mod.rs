@@ -48,6 +48,7 @@ register! {
     input,
     dense,
     dropout,
+    dropout2d,
     concat,
     sigmoid,
     tanh,
