@@ -6,7 +6,7 @@ use super::function::{X, param};
 use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, InitChoice, Layer, Lowering, Onnx,
-    ParamDef, ParamSpec, Takes,
+    ParamDef, ParamSpec, Takes, WeightAndBias,
 };
 use crate::autodiff::{
     Grads, Operand, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var,
@@ -58,14 +58,8 @@ pub struct Conv2d {
     pub init: InitChoice,
 }
 
-/// A convolution's tensors, by name.
-pub struct Conv2dTensors<T> {
-    pub weight: T,
-    pub bias: Option<T>,
-}
-
 impl Tensors for Conv2d {
-    type Named<T> = Conv2dTensors<T>;
+    type Named<T> = WeightAndBias<T>;
 
     /// The weight `[filters, c, k, k]`, then the bias if the layer has one.
     fn declare<T>(
@@ -80,13 +74,8 @@ impl Tensors for Conv2d {
             fan_out: self.filters * kernel * kernel,
         };
         let weight = Shape::new(&[self.filters, channels, kernel, kernel])?;
-        Ok(Conv2dTensors {
-            weight: tensors.tensor(ParamSpec::weight(weight, fill))?,
-            bias: match self.bias {
-                true => Some(tensors.tensor(ParamSpec::bias(self.filters)?)?),
-                false => None,
-            },
-        })
+        let weight = ParamSpec::weight(weight, fill);
+        WeightAndBias::declare(weight, self.bias.then_some(self.filters), tensors)
     }
 }
 

@@ -5,7 +5,7 @@ use super::function::{X, param};
 use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, InitChoice, Layer, Lowering, Onnx,
-    ParamSpec, Takes,
+    ParamSpec, Takes, WeightAndBias,
 };
 use crate::autodiff::{Shape, ShapeError, TapeError, Var, describe_shape};
 
@@ -37,12 +37,6 @@ pub struct Dense {
     pub init: InitChoice,
 }
 
-/// A dense layer's tensors, by name.
-pub struct DenseTensors<T> {
-    pub weight: T,
-    pub bias: Option<T>,
-}
-
 /// Dense layers with at least this many units keep their weights transposed in memory,
 /// `[n_in, units]`: at batch 1 the product and the update then read one contiguous row
 /// per nonzero input. Narrow ones (an output of 10 classes) keep the saved layout, where a
@@ -50,7 +44,7 @@ pub struct DenseTensors<T> {
 const TRANSPOSE_FROM_UNITS: usize = 32;
 
 impl Tensors for Dense {
-    type Named<T> = DenseTensors<T>;
+    type Named<T> = WeightAndBias<T>;
 
     /// The weight `[units, n_in]`, then the bias if the layer has one.
     fn declare<T>(
@@ -66,13 +60,7 @@ impl Tensors for Dense {
         };
         let mut weight = ParamSpec::weight(Shape::matrix(self.units, n_in)?, fill);
         weight.stored_transposed = self.units >= TRANSPOSE_FROM_UNITS;
-        Ok(DenseTensors {
-            weight: tensors.tensor(weight)?,
-            bias: match self.bias {
-                true => Some(tensors.tensor(ParamSpec::bias(self.units)?)?),
-                false => None,
-            },
-        })
+        WeightAndBias::declare(weight, self.bias.then_some(self.units), tensors)
     }
 }
 

@@ -74,6 +74,20 @@ impl Tape {
     }
 }
 
+/// Inverted dropout's mask, one draw per value in order: `1/(1 − p)` where kept, 0 where
+/// dropped. In inference (or at `p = 0`) all ones, and `false`: nothing to apply.
+pub(super) fn draw_mask(p: f32, run: Run<'_>, mask: &mut [f32]) -> bool {
+    if !run.training || p == 0.0 {
+        mask.fill(1.0);
+        return false;
+    }
+    let keep = 1.0 / (1.0 - p);
+    for m in mask.iter_mut() {
+        *m = if run.rng.random::<f32>() >= p { keep } else { 0.0 };
+    }
+    true
+}
+
 impl Rule for Dropout {
     fn name(&self) -> &'static str {
         "dropout"
@@ -85,17 +99,12 @@ impl Rule for Dropout {
     }
 
     fn forward(&self, cx: &Values<'_>, out: &mut [f32], scratch: Scratch<'_>, run: Run<'_>) {
-        let (p, x, mask) = (self.p, cx.input(0), scratch.aux);
-        if !run.training || p == 0.0 {
-            mask.fill(1.0);
+        let (x, mask) = (cx.input(0), scratch.aux);
+        if draw_mask(self.p, run, mask) {
+            simd::mul(x, mask, out);
+        } else {
             out.copy_from_slice(x);
-            return;
         }
-        let keep = 1.0 / (1.0 - p);
-        for m in mask.iter_mut() {
-            *m = if run.rng.random::<f32>() >= p { keep } else { 0.0 };
-        }
-        simd::mul(x, mask, out);
     }
 
     /// `∂L/∂x = ∂L/∂y ∘ m`.

@@ -2,9 +2,8 @@
 //! channel of each image is zeroed with probability `p` and the kept ones are scaled by
 //! `1/(1 − p)`; at evaluation it is the identity.
 
-use rand::Rng;
-
 use super::conv2d::image_dims;
+use super::dropout::draw_mask;
 use super::function::{X, param};
 use super::{ArgKind, Builtin, Default, Layer, Lowering, Onnx, ParamDef, Takes};
 use crate::autodiff::{
@@ -93,14 +92,9 @@ impl Rule for Dropout2d {
 
     fn forward(&self, cx: &Values<'_>, out: &mut [f32], scratch: Scratch<'_>, run: Run<'_>) {
         let (x, mask) = (cx.input(0), scratch.aux);
-        if !run.training || self.p == 0.0 {
-            mask.fill(1.0);
+        if !draw_mask(self.p, run, mask) {
             out.copy_from_slice(x);
             return;
-        }
-        let keep = 1.0 / (1.0 - self.p);
-        for m in mask.iter_mut() {
-            *m = if run.rng.random::<f32>() >= self.p { keep } else { 0.0 };
         }
         let pixels = plane(cx.shape);
         for ((x, y), &m) in x.chunks(pixels).zip(out.chunks_mut(pixels)).zip(mask.iter()) {

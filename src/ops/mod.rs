@@ -27,7 +27,9 @@ mod tests;
 
 pub use function::{Arg, ArgKind, Args, Builtin, Default, ParamDef, Refusal, Takes, signature};
 pub use onnx::{Attr, Onnx, TensorRef};
-pub use tensors::{Declare, Fill, Init, InitChoice, Owned, ParamSpec, Role, SpecList, Tensors};
+pub use tensors::{
+    Declare, Fill, Init, InitChoice, Owned, ParamSpec, Role, SpecList, Tensors, WeightAndBias,
+};
 
 /// The modules of the operations, and the function table made of their rows: each
 /// module's `FUNCTIONS` (empty for an operation the language has no function for), in

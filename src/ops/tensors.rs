@@ -211,6 +211,29 @@ pub trait Tensors {
     }
 }
 
+/// The tensors of a layer with a weight and an optional bias (`dense`, `conv2d`).
+pub struct WeightAndBias<T> {
+    pub weight: T,
+    pub bias: Option<T>,
+}
+
+impl<T> WeightAndBias<T> {
+    /// Declares `weight`, then a bias of `bias` values (zeros) when the layer has one.
+    pub fn declare(
+        weight: ParamSpec,
+        bias: Option<usize>,
+        tensors: &mut impl Declare<T>,
+    ) -> Result<Self, TapeError> {
+        Ok(WeightAndBias {
+            weight: tensors.tensor(weight)?,
+            bias: match bias {
+                Some(n) => Some(tensors.tensor(ParamSpec::bias(n)?)?),
+                None => None,
+            },
+        })
+    }
+}
+
 /// What an op's declaration of its tensors is turned into, one declaration at a time.
 pub trait Declare<T> {
     fn tensor(&mut self, spec: ParamSpec) -> Result<T, TapeError>;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::check::{group_digits, print_json};
 use crate::cli::args::CheckArgs;
 use crate::cli::config::load_model;
-use crate::graph::settings::{SETTINGS, train_block};
+use crate::graph::settings::{self, train_block};
 use crate::graph::{Graph, Loss, TrainSettings};
 
 /// What `nnc show` prints, as a table or as JSON.
@@ -71,16 +71,12 @@ impl ShowReport {
             Loss::CrossEntropy => "cross_entropy",
             Loss::Mse => "mse",
         });
-        let defaults = TrainSettings::default();
-        let train = SETTINGS
-            .iter()
-            .map(|setting| {
-                let value = (setting.shown)(&graph.train);
-                SettingRow {
-                    name: setting.name,
-                    default: value == (setting.shown)(&defaults),
-                    value,
-                }
+        let train = settings::shown(&graph.train)
+            .into_iter()
+            .map(|(setting, value, default)| SettingRow {
+                name: setting.name,
+                value,
+                default,
             })
             .collect();
         ShowReport {

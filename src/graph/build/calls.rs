@@ -58,9 +58,8 @@ impl Builder<'_> {
                 _ => Vec::new(),
             })
             .collect();
-        if layer.is_input()
-            && let Some(first) = self.input
-        {
+        let is_input = layer.is_input();
+        if is_input && let Some(first) = self.input {
             let line = self.line_of(self.nodes[first.index()].span.start);
             self.error(
                 Diagnostic::new("a model has exactly one `input`", span, "a second input")
@@ -74,7 +73,7 @@ impl Builder<'_> {
         if default_init {
             self.default_init.insert(id);
         }
-        if self.nodes[id.index()].op.is_input() {
+        if is_input {
             self.input = Some(id);
         }
         Ok(Value::Node(id))

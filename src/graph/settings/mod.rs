@@ -10,7 +10,8 @@ use crate::language::Span;
 mod table;
 
 pub use table::{
-    Kind, MAX_BATCH, MAX_SHIFT, SETTINGS, Scalar, Setting, SettingDef, find, names, train_block,
+    Kind, MAX_BATCH, MAX_SHIFT, SETTINGS, Scalar, Setting, SettingDef, find, names, shown,
+    train_block,
 };
 
 /// The `train` block, defaults filled in (see the language contract).

@@ -341,18 +341,31 @@ fn data_text(data: &DataSource) -> String {
 /// settings the language keeps apart, `lr_decay` and `schedule`, are never both written).
 /// Building it gives `settings` back, but for where each was written.
 pub fn train_block(settings: &TrainSettings) -> String {
-    let defaults = TrainSettings::default();
     let width = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut block = "train {\n".to_owned();
-    for setting in SETTINGS {
-        let value = (setting.shown)(settings);
-        if value == (setting.shown)(&defaults) {
-            block += &format!("    # {:<width$} = {value}  (default)\n", setting.name);
+    for (setting, value, default) in shown(settings) {
+        let name = setting.name;
+        if default {
+            block += &format!("    # {name:<width$} = {value}  (default)\n");
         } else {
-            block += &format!("    {:<width$} = {value}\n", setting.name);
+            block += &format!("    {name:<width$} = {value}\n");
         }
     }
     block + "}\n"
+}
+
+/// Every setting of `settings` as the language writes it, in table order, and whether it
+/// is at its default.
+pub fn shown(settings: &TrainSettings) -> Vec<(&'static SettingDef, String, bool)> {
+    let defaults = TrainSettings::default();
+    SETTINGS
+        .iter()
+        .map(|setting| {
+            let value = (setting.shown)(settings);
+            let default = value == (setting.shown)(&defaults);
+            (setting, value, default)
+        })
+        .collect()
 }
 
 /// The row of a setting, by name.
