@@ -65,7 +65,10 @@ pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         ));
     }
     create_folder(folder_of(path))?;
-    let file = tempfile::NamedTempFile::new_in(folder_of(path))?;
+    let file = tempfile::Builder::new()
+        .prefix(&temp_prefix(path))
+        .suffix(".tmp")
+        .tempfile_in(folder_of(path))?;
     // The temporary file is private (0600); the result should be as readable as any
     // file the user makes: keep the old file's mode, or rw-r--r--.
     #[cfg(unix)]
@@ -76,6 +79,31 @@ pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
             .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     Ok(file)
+}
+
+/// The start of the names of `path`'s temporary files: `.NAME.`, so that one left behind by
+/// a killed process says whose it was, and [`remove_leftovers`] finds it.
+fn temp_prefix(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!(".{name}.")
+}
+
+/// Removes the temporary files of `path` that a killed process left in its folder (a
+/// `kill -9` mid-write leaves one; the destination itself is whole either way). Returns
+/// how many there were.
+pub fn remove_leftovers(path: &Path) -> io::Result<usize> {
+    let prefix = temp_prefix(path);
+    let mut removed = 0;
+    for entry in std::fs::read_dir(folder_of(path))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Syncs `file`, renames it over `path` and syncs the folder, so the rename is durable.
@@ -106,6 +134,39 @@ mod tests {
                 "written files are readable by others, as the user's own"
             );
         }
+    }
+
+    #[test]
+    fn a_temporary_file_left_behind_is_named_after_its_destination_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.bin");
+        let other = dir.path().join("other.bin");
+        // Left behind as a killed process leaves them: never persisted, never dropped.
+        std::mem::forget(temp_beside(&path).unwrap().into_temp_path());
+        std::mem::forget(temp_beside(&other).unwrap().into_temp_path());
+        write(&path, b"whole").unwrap();
+        let names = || -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names().len(), 3, "{:?}", names());
+        assert!(
+            names()
+                .iter()
+                .any(|n| n.starts_with(".checkpoint.bin.") && n.ends_with(".tmp"))
+        );
+        assert_eq!(remove_leftovers(&path).unwrap(), 1);
+        let left = names();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.contains(&"checkpoint.bin".to_owned()));
+        assert!(
+            left.iter().any(|n| n.starts_with(".other.bin.")),
+            "{left:?}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod graph;
 pub mod kernels;
 pub mod language;
 pub mod ops;
+pub mod rng;
 pub mod suggest;
 pub mod training;
 

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
+use nnc::rng::Generator;
 use nnc::training::{DIVERGENCE_FACTOR, Model, TrainConfig, train};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 #[test]
 fn no_shipped_model_comes_near_the_divergence_bound() {
@@ -30,7 +30,7 @@ fn no_shipped_model_comes_near_the_divergence_bound() {
         let data = nnc::data::open(&graph.train.data, Some(&data_dir)).unwrap();
         let mut settings = graph.train.clone();
         settings.epochs = 2;
-        let mut rng = StdRng::seed_from_u64(settings.seed);
+        let mut rng = Generator::seed_from_u64(settings.seed);
         let mut model = Model::init(&graph, &mut rng).unwrap();
         let config = TrainConfig::new(settings, Some(600));
         let report = train(&graph, &mut model, &data, &config, &mut rng, &mut |_| {})

@@ -14,10 +14,10 @@ mod util;
 
 use std::path::{Path, PathBuf};
 
+use nnc::rng::Generator;
 use predicates::prelude::*;
 use predicates::str::contains;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use nnc::autodiff::Tape;
 use nnc::data::{FileOptions, Search, Split, open_with};
@@ -145,7 +145,7 @@ fn every_shipped_model_runs_in_onnxruntime_as_in_nnc() {
         let dir = tempfile::tempdir().unwrap();
         let file = model(&name);
         let graph = build(&file, &[]);
-        let fresh = Model::init(&graph, &mut StdRng::seed_from_u64(graph.train.seed)).unwrap();
+        let fresh = Model::init(&graph, &mut Generator::seed_from_u64(graph.train.seed)).unwrap();
         let weights = dir.path().join("w.safetensors");
         weights::save(&fresh.params, &weights).unwrap();
         export_and_compare(dir.path(), &file, &[], &weights);
@@ -287,7 +287,7 @@ fn export_and_compare_inputs(dir: &Path, file: &Path, sets: &[&str], weights: &P
 /// relative to the model's folder, and a table's test rows are drawn with its seed.
 fn nnc_forward(file: &Path, sets: &[&str], weights_path: &Path) -> (Vec<f32>, Vec<f32>, usize) {
     let graph = build(file, sets);
-    let mut model = Model::init(&graph, &mut StdRng::seed_from_u64(0)).unwrap();
+    let mut model = Model::init(&graph, &mut Generator::seed_from_u64(0)).unwrap();
     weights::load(&mut model.params, weights_path).unwrap();
     let files = FileOptions {
         base: file.parent().unwrap().to_owned(),

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nnc::graph::lower::Network;
 use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
+use nnc::rng::Generator;
 use nnc::training::Model;
 use nnc::training::optimizer::Optimizer;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 struct Counting;
 
@@ -64,7 +64,7 @@ fn allocations_per_steps(batch: usize, sgd: bool) -> (usize, usize) {
         text: MODEL.into(),
     };
     let graph = build_graph(&source, &BuildOptions::default()).expect("the test model is valid");
-    let mut rng = StdRng::seed_from_u64(1);
+    let mut rng = Generator::seed_from_u64(1);
     let mut model = Model::init(&graph, &mut rng).unwrap();
     let settings = if sgd {
         nnc::graph::OptimizerSettings::Sgd {

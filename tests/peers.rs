@@ -39,10 +39,10 @@ use nnc::data::{Dataset, Split};
 use nnc::graph::lower::Network;
 use nnc::graph::{BuildOptions, Graph, build_graph};
 use nnc::language::Source;
+use nnc::rng::Generator;
 use nnc::training::optimizer::Optimizer;
 use nnc::training::{Model, evaluate};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 mod util;
 
@@ -115,7 +115,7 @@ fn train_like_the_peers(
     epochs: usize,
 ) -> (f64, f32) {
     let graph = seed_graph(hidden);
-    let mut model = Model::init(&graph, &mut StdRng::seed_from_u64(0)).unwrap();
+    let mut model = Model::init(&graph, &mut Generator::seed_from_u64(0)).unwrap();
     let mut rng = SplitMix64(0);
     let w1 = xavier(&mut rng, 784, hidden);
     let w2 = xavier(&mut rng, hidden, 10);

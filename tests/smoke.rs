@@ -11,9 +11,9 @@ use nnc::ops::dense::Dense;
 use nnc::ops::input::Input;
 use nnc::ops::sigmoid::Sigmoid;
 use nnc::ops::softmax::Softmax;
+use nnc::rng::Generator;
 use nnc::training::{Model, Progress, TrainConfig, train};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 fn shared_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
@@ -76,7 +76,7 @@ fn a_two_layer_mlp_learns_a_few_hundred_mnist_samples() {
         ..TrainSettings::default()
     };
     let graph = mlp(settings.clone());
-    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut rng = Generator::seed_from_u64(settings.seed);
     let mut model = Model::init(&graph, &mut rng).unwrap();
     let config = TrainConfig::new(settings, Some(400));
     let report = train(&graph, &mut model, &data, &config, &mut rng, &mut |_| {}).unwrap();
@@ -109,7 +109,7 @@ fn progress_arrives_within_every_epoch_at_a_large_batch() {
         ..TrainSettings::default()
     };
     let graph = mlp(settings.clone());
-    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut rng = Generator::seed_from_u64(settings.seed);
     let mut model = Model::init(&graph, &mut rng).unwrap();
     // A zero interval reports at every read of the clock, of which the first step of an
     // epoch always makes one: the test does not depend on how fast this machine is.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use rand::rngs::StdRng;
+use crate::rng::Generator;
 
 use super::tape::{Node, Step};
 use super::{ParamId, Params, Shape, Var};
@@ -101,7 +101,7 @@ pub struct Operand {
 
 /// The run a forward pass belongs to: dropout draws from `rng` in training.
 pub struct Run<'a> {
-    pub rng: &'a mut StdRng,
+    pub rng: &'a mut Generator,
     pub training: bool,
 }
 

@@ -20,9 +20,9 @@ impl Args {
     /// `--threads`, for whichever command has it.
     pub fn threads(&self) -> Option<u16> {
         match &self.command {
-            Command::Eval(a) | Command::Gradcheck(a) => a.threads,
-            Command::Run(a) => a.run.threads,
-            Command::Sweep(a) => a.run.threads,
+            Command::Eval(a) | Command::Gradcheck(a) => a.train.threads,
+            Command::Run(a) => a.train.threads,
+            Command::Sweep(a) => a.run.train.threads,
             Command::Bench(a) => a.threads,
             Command::Check(_)
             | Command::Show(_)
@@ -63,6 +63,13 @@ pub enum Command {
 pub struct CheckArgs {
     /// The `.nn` model file.
     pub file: PathBuf,
+    #[command(flatten)]
+    pub flags: ModelFlags,
+}
+
+/// What every command that reads a model takes beside the file.
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct ModelFlags {
     /// Override a `let` parameter (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
@@ -79,6 +86,13 @@ pub struct CheckArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub model: CheckArgs,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+/// The flags of a training command beside the model's.
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct TrainFlags {
     /// Folder holding the dataset's IDX files.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -108,11 +122,17 @@ pub struct RunArgs {
     pub download: bool,
 }
 
-/// `nnc run`: the training options, plus the picture and the record it can keep.
+/// `nnc run`: the training options, plus the picture and the record it can keep, and
+/// its checkpoints.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct RunCommandArgs {
+    /// The `.nn` model file (with `--resume`, the checkpoint's source when not given).
+    #[arg(value_name = "FILE", required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub flags: ModelFlags,
+    #[command(flatten)]
+    pub train: TrainFlags,
     /// Draw the learning curves into PATH (`.svg` or `.png`), atomically.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
@@ -121,6 +141,17 @@ pub struct RunCommandArgs {
     /// `W` with the extension `.run.json`).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Keep a checkpoint in this folder (created if missing) after every epoch, atomically:
+    /// everything `--resume` needs to go on exactly where the run was.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Also keep one every N training steps.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// Continue the run whose checkpoint is in DIR, to the weights, history and record
+    /// the uninterrupted run gives; checkpoints go on into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 /// `nnc sweep`: the training options, plus the heat-map picture.

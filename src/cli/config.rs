@@ -24,16 +24,23 @@ pub struct Session {
 /// Reads the model, applies `--epochs/--batch/--seed/--samples`, finds the data and
 /// checks the model's input and output against it.
 pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
-    let (source, mut graph) = load_model(&args.model)?;
+    prepare_source(read_source(&args.model)?, args, needs_loss)
+}
+
+/// [`prepare`] of a model's text already read (a checkpoint's): `args.model.file` only
+/// names it and anchors the data files it names.
+pub fn prepare_source(source: Source, args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
+    let mut graph =
+        build_graph(&source, &build_options(&args.model)?).map_err(crate::Error::Model)?;
     let color = std::io::stderr().is_terminal();
     if needs_loss && graph.loss.is_none() {
         return Err(crate::Error::Model(validate::missing_loss(&source, &graph, color)).into());
     }
     let settings = &mut graph.train;
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = args.train.epochs {
         settings.epochs = epochs;
     }
-    if let Some(batch) = args.batch {
+    if let Some(batch) = args.train.batch {
         if batch == 0 {
             return Err(crate::Error::Usage(
                 "`--batch 0`: a batch needs at least one sample".into(),
@@ -42,10 +49,10 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
         }
         settings.batch = batch;
     }
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.train.seed {
         settings.seed = seed;
     }
-    if args.samples == Some(0) {
+    if args.train.samples == Some(0) {
         return Err(
             crate::Error::Usage("`--samples 0`: train on at least one sample".into()).into(),
         );
@@ -53,7 +60,7 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
     let data = open_data(&graph, args)?;
     validate::check_dataset(&source, &graph, &data.description(), color)
         .map_err(crate::Error::Model)?;
-    let config = TrainConfig::new(graph.train.clone(), args.samples);
+    let config = TrainConfig::new(graph.train.clone(), args.train.samples);
     Ok(Session {
         source,
         graph,
@@ -67,11 +74,11 @@ pub fn prepare(args: &RunArgs, needs_loss: bool) -> anyhow::Result<Session> {
 /// folder: a download goes into the cache, which that folder overrides.
 fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     let source = &graph.train.data;
-    let search = Search::from_env(args.data.as_deref());
+    let search = Search::from_env(args.train.data.as_deref());
     // A file the model names (`csv(...)`, `npz(...)`) is relative to the model file's
     // folder, or to `--data DIR` when given.
     let files = FileOptions {
-        base: args.data.clone().unwrap_or_else(|| {
+        base: args.train.data.clone().unwrap_or_else(|| {
             args.model
                 .file
                 .parent()
@@ -82,16 +89,20 @@ fn open_data(graph: &Graph, args: &RunArgs) -> anyhow::Result<Dataset> {
     };
     match crate::data::open_with(source, &search, &files) {
         Err(DataError::NotFound(places)) => {
-            let Some(builtin) = Builtin::from_source(source).filter(|_| args.data.is_none()) else {
+            let Some(builtin) = Builtin::from_source(source).filter(|_| args.train.data.is_none())
+            else {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());
             };
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-            if !(args.download || interactive && ask_to_download(builtin.name())?) {
+            if !(args.train.download || interactive && ask_to_download(builtin.name())?) {
                 return Err(crate::Error::Data(DataError::NotFound(places)).into());
             }
             crate::data::fetch(builtin.name(), std::io::stderr().is_terminal())
                 .map_err(crate::Error::Data)?;
-            Ok(crate::data::open(source, args.data.as_deref()).map_err(crate::Error::Data)?)
+            Ok(
+                crate::data::open(source, args.train.data.as_deref())
+                    .map_err(crate::Error::Data)?,
+            )
         }
         other => Ok(other.map_err(crate::Error::Data)?),
     }
@@ -137,7 +148,7 @@ pub fn load_model(args: &CheckArgs) -> anyhow::Result<(Source, Graph)> {
     Ok((source, graph))
 }
 
-fn read_source(args: &CheckArgs) -> anyhow::Result<Source> {
+pub fn read_source(args: &CheckArgs) -> anyhow::Result<Source> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let color = std::io::stderr().is_terminal();
@@ -148,7 +159,7 @@ fn read_source(args: &CheckArgs) -> anyhow::Result<Source> {
 /// `--set` flags as overrides, colour when stderr is a terminal.
 pub fn build_options(args: &CheckArgs) -> Result<BuildOptions, crate::Error> {
     Ok(BuildOptions {
-        overrides: parse_overrides(&args.set)?,
+        overrides: parse_overrides(&args.flags.set)?,
         color: std::io::stderr().is_terminal(),
     })
 }

@@ -11,6 +11,7 @@ pub mod machine;
 pub mod outcome;
 pub mod plot;
 pub mod record;
+pub mod resume;
 
 use std::process::ExitCode;
 

@@ -7,8 +7,8 @@
 
 use std::cmp::Ordering;
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::split::{SampleShape, Split};
@@ -31,7 +31,7 @@ pub fn open(source: &CsvSource, files: &FileOptions) -> Result<Dataset, DataErro
     if let Some(test) = &test_table {
         same_columns(&table, test)?;
     }
-    let mut rng = StdRng::seed_from_u64(files.seed ^ HOLDOUT_STREAM);
+    let mut rng = Generator::seed_from_u64(files.seed ^ HOLDOUT_STREAM);
     let (train, test, target, class_names) = match source.target {
         TableTarget::Classes => {
             let classes = Classes::of(&table)?;
@@ -254,7 +254,7 @@ fn stratified(
     labels: &[u32],
     classes: usize,
     fraction: f64,
-    rng: &mut StdRng,
+    rng: &mut Generator,
 ) -> Result<(Vec<usize>, Vec<usize>), DataError> {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
     for (row, &label) in labels.iter().enumerate() {
@@ -286,7 +286,7 @@ fn stratified(
     Ok((train, test))
 }
 
-fn shuffled(mut rows: Vec<usize>, rng: &mut StdRng) -> Vec<usize> {
+fn shuffled(mut rows: Vec<usize>, rng: &mut Generator) -> Vec<usize> {
     rows.shuffle(rng);
     rows
 }
@@ -370,7 +370,7 @@ mod tests {
         }
         let table = parsed(&text);
         let labels = Classes::of(&table).unwrap().indices(&table).unwrap();
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = Generator::seed_from_u64(3);
         let (train, test) = stratified(&table, &labels, 2, 0.2, &mut rng).unwrap();
         assert_eq!(test.len(), 6);
         assert_eq!(
@@ -381,13 +381,13 @@ mod tests {
         let mut all = [train.clone(), test.clone()].concat();
         all.sort_unstable();
         assert_eq!(all, (0..30).collect::<Vec<_>>());
-        let again = stratified(&table, &labels, 2, 0.2, &mut StdRng::seed_from_u64(3)).unwrap();
+        let again = stratified(&table, &labels, 2, 0.2, &mut Generator::seed_from_u64(3)).unwrap();
         assert_eq!(
             (train, test.clone()),
             again,
             "the same seed holds out the same rows"
         );
-        let other = stratified(&table, &labels, 2, 0.2, &mut StdRng::seed_from_u64(4)).unwrap();
+        let other = stratified(&table, &labels, 2, 0.2, &mut Generator::seed_from_u64(4)).unwrap();
         assert_ne!(test, other.1, "another seed holds out other rows");
     }
 
@@ -400,7 +400,7 @@ mod tests {
             "{err}"
         );
         let labels = [0, 1];
-        let err = stratified(&table, &labels, 2, 0.2, &mut StdRng::seed_from_u64(0))
+        let err = stratified(&table, &labels, 2, 0.2, &mut Generator::seed_from_u64(0))
             .unwrap_err()
             .to_string();
         assert!(

@@ -225,6 +225,30 @@ impl Dataset {
         }
     }
 
+    /// SHA-256 (hexadecimal) of both splits' samples and targets and the sample shape:
+    /// what a resumed run checks it trains and tests on the data it started with.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let shape = self.train.sample_shape();
+        for n in [
+            shape.channels,
+            shape.rows,
+            shape.cols,
+            self.train.len(),
+            self.test.len(),
+        ] {
+            hasher.update((n as u64).to_le_bytes());
+        }
+        self.train.hash_into(&mut hasher);
+        self.test.hash_into(&mut hasher);
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Values per sample (784 for 28×28 images).
     pub fn features(&self) -> usize {
         self.train.features()

@@ -220,6 +220,31 @@ impl Split {
         }
     }
 
+    /// Feeds this view's samples and targets, as stored, to `hasher`: two views hash
+    /// alike exactly when a model would be fed the same numbers from them.
+    pub fn hash_into(&self, hasher: &mut impl sha2::Digest) {
+        let features = self.features();
+        let samples = self.start * features..(self.start + self.len) * features;
+        let range = self.start..self.start + self.len;
+        match &self.inputs {
+            Inputs::Idx(images) => hasher.update(&images.pixels()[samples]),
+            Inputs::Bytes(bytes) => hasher.update(&bytes[samples]),
+            Inputs::Floats(floats) => floats[samples]
+                .iter()
+                .for_each(|v| hasher.update(v.to_le_bytes())),
+        }
+        hasher.update([u8::from(matches!(self.inputs, Inputs::Floats(_)))]);
+        match &self.targets {
+            Targets::Idx(labels) => hasher.update(&labels.labels()[range]),
+            Targets::Classes(classes) => classes[range]
+                .iter()
+                .for_each(|c| hasher.update(c.to_le_bytes())),
+            Targets::Values(values) => values[range]
+                .iter()
+                .for_each(|v| hasher.update(v.to_le_bytes())),
+        }
+    }
+
     /// The stored bytes of sample `i` (`0..=255`).
     ///
     /// # Panics
@@ -492,7 +517,7 @@ mod tests {
             flip: 1.0,
             shift: 0,
         };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let mut rng = crate::rng::Generator::seed_from_u64(0);
         let mut images = [0.0f32; 4];
         let mut labels = TargetBuffer::Classes(vec![9; 3]);
         s.write_batch_augmented(&[2, 0], &mut images, &mut labels, &mirror, &mut rng);

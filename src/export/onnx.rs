@@ -136,9 +136,9 @@ fn read_by_output(graph: &Graph) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
+    use crate::rng::Generator;
     use prost::Message;
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
 
     use super::*;
     use crate::export::proto::tensor_shape_proto::dimension;
@@ -158,7 +158,7 @@ mod tests {
     /// `text`'s model with fresh tensors, exported, encoded and decoded again.
     fn export(text: &str) -> (Graph, Model, GraphProto) {
         let g = graph(text);
-        let model = Model::init(&g, &mut StdRng::seed_from_u64(1)).unwrap();
+        let model = Model::init(&g, &mut Generator::seed_from_u64(1)).unwrap();
         let bytes = super::super::encode(&to_onnx(&g, &model).unwrap()).unwrap();
         let decoded = ModelProto::decode(bytes.as_slice()).unwrap();
         assert_eq!(decoded.ir_version, Some(IR_VERSION));

@@ -5,7 +5,7 @@
 //! `{prefix}.{suffix}`. [`Network::record`] records the graph for one batch size.
 //! Recording again for another batch size reuses the tape's buffers.
 
-use rand::rngs::StdRng;
+use crate::rng::Generator;
 
 use super::{Graph, Loss, NodeId, Role};
 use crate::autodiff::{ParamId, Params, Shape, Tape, TapeError, Var};
@@ -39,7 +39,7 @@ pub struct Network {
 
 /// Draws the initial tensors of every node, in graph order, from `rng`. Returns the
 /// store and, per graph node, its tensors.
-pub fn init_params(graph: &Graph, rng: &mut StdRng) -> Result<(Params, NodeParams), TapeError> {
+pub fn init_params(graph: &Graph, rng: &mut Generator) -> Result<(Params, NodeParams), TapeError> {
     let mut params = Params::new();
     let mut per_node = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
@@ -243,7 +243,7 @@ mod tests {
         let g = graph(
             "model m {\n x = input(4)\n h = x |> dense(3) |> sigmoid\n d = h |> dense(3) |> relu |> dense(2, bias = false)\n output = d |> dense(2) |> softmax\n loss = cross_entropy\n}\n",
         );
-        let (params, _) = init_params(&g, &mut StdRng::seed_from_u64(0)).unwrap();
+        let (params, _) = init_params(&g, &mut Generator::seed_from_u64(0)).unwrap();
         let names: Vec<&str> = params.ids().map(|id| params.name(id)).collect();
         assert_eq!(
             names,
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn initialisations_have_the_documented_spread() {
-        let mut rng = StdRng::seed_from_u64(7);
+        let mut rng = Generator::seed_from_u64(7);
         let xavier = Init::Xavier.draw(784, 256, 200_704, &mut rng);
         let limit = (6.0f32 / (784.0 + 256.0)).sqrt();
         assert!(xavier.iter().all(|w| w.abs() <= limit));

@@ -5,8 +5,8 @@
 //! parameter nodes, ONNX initializers, the trained values. The order of the file's
 //! tensors is that function's order, so no caller relies on a position.
 
+use crate::rng::Generator;
 use rand::Rng;
-use rand::rngs::StdRng;
 
 use crate::autodiff::{ParamId, Shape, TapeError};
 
@@ -44,7 +44,13 @@ impl Init {
 
     /// `count` initial weights of a layer with `fan_in` inputs and `fan_out` outputs per
     /// weight (a dense layer's `n_in` and `units`).
-    pub fn draw(self, fan_in: usize, fan_out: usize, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    pub fn draw(
+        self,
+        fan_in: usize,
+        fan_out: usize,
+        count: usize,
+        rng: &mut Generator,
+    ) -> Vec<f32> {
         let fan_in = fan_in.max(1) as f32;
         match self {
             Init::Xavier => uniform((6.0 / (fan_in + fan_out as f32)).sqrt(), count, rng),
@@ -55,14 +61,14 @@ impl Init {
     }
 }
 
-fn uniform(limit: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
+fn uniform(limit: f32, count: usize, rng: &mut Generator) -> Vec<f32> {
     (0..count)
         .map(|_| rng.random_range(-limit..=limit))
         .collect()
 }
 
 /// Normal samples by the Box–Muller transform (two per pair of uniforms).
-fn normal(std_dev: f32, count: usize, rng: &mut StdRng) -> Vec<f32> {
+fn normal(std_dev: f32, count: usize, rng: &mut Generator) -> Vec<f32> {
     let mut out = Vec::with_capacity(count + 1);
     while out.len() < count {
         let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
@@ -127,7 +133,7 @@ pub enum Fill {
 
 impl Fill {
     /// `count` initial values.
-    pub fn values(self, count: usize, rng: &mut StdRng) -> Vec<f32> {
+    pub fn values(self, count: usize, rng: &mut Generator) -> Vec<f32> {
         match self {
             Fill::Draw {
                 init,

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::optimizer::Optimizer;
@@ -36,7 +36,7 @@ impl<'a> Stepper<'a> {
         training: bool,
         seed: u64,
     ) -> Result<Self, TrainError> {
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let model = Model::init(graph, &mut rng)?;
         let optimizer = Optimizer::new(graph.train.optimizer, &model.params);
         let mut tape = Tape::new();

@@ -39,7 +39,7 @@ pub const DIVERGENCE_FACTOR: f64 = 1000.0;
 pub const RUNNING_STEPS: f64 = 32.0;
 
 /// Tracks the running loss of a run against the divergence bound.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LossGuard {
     /// The loss of an uninformed prediction: the least reference a run gets.
     floor: f64,

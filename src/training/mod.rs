@@ -2,6 +2,7 @@
 //! on disk.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod divergence;
 pub mod evaluate;
 pub mod optimizer;
@@ -12,7 +13,10 @@ pub mod weights;
 pub use divergence::{Blame, BlameKind, Cause, DIVERGENCE_FACTOR, LossGuard};
 pub use evaluate::{argmax, evaluate, set_targets};
 pub use progress::{PROGRESS_INTERVAL, Progress};
-pub use trainer::{EpochReport, Model, Scores, TrainConfig, TrainReport, train, training_rows};
+pub use trainer::{
+    Best, Checkpoints, EpochReport, Model, RunState, Scores, TrainConfig, TrainReport, train,
+    train_from, training_rows,
+};
 
 use crate::autodiff::TapeError;
 
@@ -37,4 +41,6 @@ pub enum TrainError {
     Tape(#[from] TapeError),
     #[error(transparent)]
     Weights(#[from] weights::WeightsError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
 }

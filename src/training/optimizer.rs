@@ -73,6 +73,40 @@ impl Optimizer {
         self
     }
 
+    /// The per-parameter state by name (`velocity`; Adam's `m` and `v`), one buffer per
+    /// parameter in [`Params::ids`] order, for a checkpoint to keep.
+    pub fn buffers(&self) -> Vec<(&'static str, &[Vec<f32>])> {
+        match self {
+            Optimizer::Sgd { velocity, .. } if velocity.is_empty() => Vec::new(),
+            Optimizer::Sgd { velocity, .. } => vec![("velocity", velocity)],
+            Optimizer::Adam { m, v, .. } => vec![("m", m), ("v", v)],
+        }
+    }
+
+    /// [`Optimizer::buffers`], to restore.
+    pub fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<Vec<f32>>)> {
+        match self {
+            Optimizer::Sgd { velocity, .. } if velocity.is_empty() => Vec::new(),
+            Optimizer::Sgd { velocity, .. } => vec![("velocity", velocity)],
+            Optimizer::Adam { m, v, .. } => vec![("m", m), ("v", v)],
+        }
+    }
+
+    /// Adam's count of steps taken (its bias correction's `t`); 0 for SGD, which has none.
+    pub fn steps_taken(&self) -> i32 {
+        match self {
+            Optimizer::Sgd { .. } => 0,
+            Optimizer::Adam { t, .. } => *t,
+        }
+    }
+
+    /// Sets Adam's count of steps taken (a checkpoint's); SGD has none to set.
+    pub fn set_steps_taken(&mut self, steps: i32) {
+        if let Optimizer::Adam { t, .. } = self {
+            *t = steps;
+        }
+    }
+
     /// The learning rate, for messages.
     pub fn lr(&self) -> f32 {
         match self {
@@ -299,8 +333,9 @@ mod tests {
         )
         .unwrap();
         let settings = plain_sgd(0.3);
-        let model = crate::training::Model::init(&graph, &mut rand::rngs::StdRng::seed_from_u64(5))
-            .unwrap();
+        let model =
+            crate::training::Model::init(&graph, &mut crate::rng::Generator::seed_from_u64(5))
+                .unwrap();
         let run = |fused: bool| {
             let mut params = model.params.clone();
             let mut opt = Optimizer::new(settings, &params);

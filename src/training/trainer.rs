@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::TrainError;
@@ -124,7 +124,7 @@ pub struct Model {
 
 impl Model {
     /// Fresh parameters drawn from `rng`.
-    pub fn init(graph: &Graph, rng: &mut StdRng) -> Result<Model, TrainError> {
+    pub fn init(graph: &Graph, rng: &mut Generator) -> Result<Model, TrainError> {
         let (params, node_params) = init_params(graph, rng)?;
         Ok(Model {
             params,
@@ -199,6 +199,14 @@ impl Networks {
         Ok(Networks { full, rest })
     }
 
+    /// Copies the tapes' dropout generators into `into` (full batches', partial batch's).
+    fn save_generators(&self, into: &mut [Generator; 2]) {
+        into[0].clone_from(self.full.tape.generator());
+        if let Some(rest) = &self.rest {
+            into[1].clone_from(rest.tape.generator());
+        }
+    }
+
     pub(super) fn for_batch(&mut self, size: usize) -> &mut Network {
         match &mut self.rest {
             Some(rest) if rest.batch == size => rest,
@@ -207,14 +215,123 @@ impl Networks {
     }
 }
 
-/// Trains `model` in place as `config` says, reporting progress through `progress`.
+/// Where a run is between two steps: everything beyond the model's tensors that decides
+/// what it does next. A run continued from a copy of it (a checkpoint) draws the same
+/// samples, masks and shifts, takes the same steps and reports the same history as the
+/// run that made the copy.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    /// Epochs finished: trained, evaluated, in `history`.
+    pub epochs_done: usize,
+    /// Steps taken in the epoch after them; 0 before its shuffle.
+    pub step: usize,
+    /// The sample order of the epoch under way (the last one's, between epochs: the next
+    /// epoch shuffles it again).
+    pub order: Vec<u32>,
+    /// Sum of the batch losses of the epoch under way.
+    pub loss_sum: f64,
+    /// Training seconds of the epoch under way so far.
+    pub epoch_seconds: f64,
+    pub train_seconds: f64,
+    /// Seconds of the last epoch's test evaluation.
+    pub infer_seconds: f64,
+    pub history: Vec<EpochReport>,
+    /// Under early stopping: the best validation epoch so far and its weights.
+    pub best: Option<Best>,
+    pub stopped_early: bool,
+    pub guard: LossGuard,
+    pub optimizer: Optimizer,
+    /// The sample order's generator.
+    pub shuffle: Generator,
+    /// Dropout's generators: the full batches' tape's and the last partial batch's.
+    pub dropout: [Generator; 2],
+    pub augment: Generator,
+}
+
+/// The weights of the best validation epoch so far.
+#[derive(Debug, Clone)]
+pub struct Best {
+    pub loss: f32,
+    pub epoch: usize,
+    pub params: Params,
+}
+
+impl RunState {
+    /// A run about to start its first epoch: samples in order, fresh optimizer state,
+    /// sample order drawn from `shuffle` (the generator that drew the initial weights),
+    /// dropout and augmentation from streams of their own derived from the seed, so that
+    /// adding either changes neither the shuffle nor the other.
+    pub fn start(
+        graph: &Graph,
+        model: &Model,
+        config: &TrainConfig,
+        train_len: usize,
+        shuffle: Generator,
+    ) -> Result<RunState, TrainError> {
+        let s = &config.settings;
+        let (train_count, _) = training_rows(config, train_len);
+        let loss_kind = graph.loss.ok_or(TrainError::NoLoss)?;
+        Ok(RunState {
+            epochs_done: 0,
+            step: 0,
+            order: (0..train_count as u32).collect(),
+            loss_sum: 0.0,
+            epoch_seconds: 0.0,
+            train_seconds: 0.0,
+            infer_seconds: 0.0,
+            history: Vec::with_capacity(s.epochs),
+            best: None,
+            stopped_early: false,
+            guard: LossGuard::new(loss_kind, graph.node(graph.output).shape.numel()),
+            optimizer: Optimizer::new(s.optimizer, &model.params).with_weight_decay(s.weight_decay),
+            shuffle,
+            dropout: [
+                Generator::seed_from_u64(s.seed ^ 0x9e37_79b9_7f4a_7c15),
+                Generator::seed_from_u64(s.seed ^ 0x6a09_e667_f3bc_c908),
+            ],
+            augment: Generator::seed_from_u64(s.seed ^ 0x3c6e_f372_fe94_f82b),
+        })
+    }
+
+    /// Whether the run has nothing left to train.
+    pub fn is_finished(&self, epochs: usize) -> bool {
+        self.stopped_early || self.epochs_done >= epochs
+    }
+}
+
+/// Where and how often [`train_from`] hands its state over to be kept: after every epoch,
+/// and every `every_steps` steps if given.
+pub struct Checkpoints<'a> {
+    pub every_steps: Option<usize>,
+    pub keep: &'a mut dyn FnMut(&Model, &RunState) -> Result<(), TrainError>,
+}
+
+/// Trains `model` in place as `config` says, reporting progress through `progress`;
+/// `rng` (which drew the initial weights) draws the sample order.
 pub fn train(
     graph: &Graph,
     model: &mut Model,
     data: &Dataset,
     config: &TrainConfig,
-    rng: &mut StdRng,
+    rng: &mut Generator,
     progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<TrainReport, TrainError> {
+    let mut state = RunState::start(graph, model, config, data.train.len(), rng.clone())?;
+    let report = train_from(graph, model, data, config, &mut state, progress, None);
+    *rng = state.shuffle;
+    report
+}
+
+/// Trains `model` from `state` to the end of the run, handing the state to `checkpoints`
+/// as it goes.
+pub fn train_from(
+    graph: &Graph,
+    model: &mut Model,
+    data: &Dataset,
+    config: &TrainConfig,
+    st: &mut RunState,
+    progress: &mut dyn FnMut(Progress<'_>),
+    mut checkpoints: Option<Checkpoints<'_>>,
 ) -> Result<TrainReport, TrainError> {
     let s = &config.settings;
     let (train_count, available) = training_rows(config, data.train.len());
@@ -225,23 +342,15 @@ pub fn train(
         });
     }
     let batch = s.batch.max(1);
-    let mut optimizer =
-        Optimizer::new(s.optimizer, &model.params).with_weight_decay(s.weight_decay);
     let mut nets = Networks::new(graph, model, batch, train_count, true)?;
-    // Dropout draws from its own stream, derived from the seed, so that adding dropout
-    // does not change the shuffle.
-    nets.full.tape.seed(s.seed ^ 0x9e37_79b9_7f4a_7c15);
+    nets.full.tape.set_generator(st.dropout[0].clone());
     if let Some(rest) = &mut nets.rest {
-        rest.tape.seed(s.seed ^ 0x6a09_e667_f3bc_c908);
+        rest.tape.set_generator(st.dropout[1].clone());
     }
-    // Augmentation draws from a third stream, so that it changes neither the shuffle
-    // nor the dropout masks.
     let augment = Augment {
         flip: s.flip,
         shift: s.shift,
     };
-    let mut augment_rng = StdRng::seed_from_u64(s.seed ^ 0x3c6e_f372_fe94_f82b);
-    let mut order: Vec<u32> = (0..train_count as u32).collect();
     let mut targets = data.train.target_buffer(batch);
     let mut validation = if held_out > 0 {
         Some(Evaluator::new(
@@ -255,24 +364,21 @@ pub fn train(
     };
     let mut test = Evaluator::new(graph, model, &data.test, 0..data.test.len())?;
     let steps = train_count.div_ceil(batch);
-    let mut history = Vec::with_capacity(s.epochs);
-    let mut best: Option<(f32, usize, Params)> = None;
-    let mut train_seconds = 0.0;
-    let mut stopped_early = false;
-    let mut infer_seconds = 0.0;
-    let base_lr = optimizer.lr();
-    let loss_kind = graph.loss.ok_or(TrainError::NoLoss)?;
-    let mut guard = LossGuard::new(loss_kind, graph.node(graph.output).shape.numel());
-    for epoch in 1..=s.epochs {
+    let base_lr = s.optimizer.lr();
+    let first_epoch = st.epochs_done + 1;
+    for epoch in first_epoch..=s.epochs {
+        if st.stopped_early {
+            break;
+        }
         if s.lr_decay != 1.0 {
-            optimizer.set_lr(
+            st.optimizer.set_lr(
                 base_lr
                     * s.lr_decay
                         .powi(i32::try_from(epoch - 1).unwrap_or(i32::MAX)),
             );
         }
-        if s.shuffle {
-            order.shuffle(rng);
+        if st.step == 0 && s.shuffle {
+            st.order.shuffle(&mut st.shuffle);
         }
         progress(Progress::EpochStarted {
             epoch,
@@ -280,13 +386,16 @@ pub fn train(
             steps,
         });
         let started = Instant::now();
+        let carried_seconds = st.epoch_seconds;
+        let first_step = st.step;
         let mut timer = ProgressTimer::start(config.progress_interval, started);
-        let mut loss_sum = 0.0f64;
-        for (step, chunk) in order.chunks(batch).enumerate() {
+        for step in first_step..steps {
             if s.schedule != Schedule::Constant {
                 let done = (epoch - 1) * steps + step;
-                optimizer.set_lr(s.schedule.lr_at(base_lr, done, s.epochs * steps));
+                st.optimizer
+                    .set_lr(s.schedule.lr_at(base_lr, done, s.epochs * steps));
             }
+            let chunk = &st.order[step * batch..((step + 1) * batch).min(train_count)];
             let net = nets.for_batch(chunk.len());
             let inputs = net.tape.value_mut(net.input)?;
             if augment.is_identity() {
@@ -297,7 +406,7 @@ pub fn train(
                     inputs,
                     &mut targets,
                     &augment,
-                    &mut augment_rng,
+                    &mut st.augment,
                 );
             }
             set_targets(net, &targets, chunk.len())?;
@@ -305,7 +414,7 @@ pub fn train(
             let loss_var = net.loss.ok_or(TrainError::NoLoss)?;
             let loss = net.tape.value(loss_var)[0];
             let diverged = if loss.is_finite() {
-                guard.observe(loss).err().map(Cause::Exploded)
+                st.guard.observe(loss).err().map(Cause::Exploded)
             } else {
                 Some(Cause::NonFinite { loss })
             };
@@ -316,31 +425,45 @@ pub fn train(
                     params: &model.params,
                     epoch,
                     step: step + 1,
-                    lr: optimizer.lr(),
+                    lr: st.optimizer.lr(),
                 };
                 return Err(at.diverged(cause));
             }
-            loss_sum += loss as f64;
-            optimizer.backward_and_step(&mut net.tape, loss_var, &mut model.params);
+            st.loss_sum += loss as f64;
+            st.optimizer
+                .backward_and_step(&mut net.tape, loss_var, &mut model.params);
+            st.step = step + 1;
             if timer.tick(Instant::now) {
-                let done = step + 1;
-                let samples = (done * batch).min(train_count);
+                let taken = st.step - first_step;
+                let samples = (taken * batch).min(train_count);
                 progress(Progress::Steps {
-                    done,
-                    train_loss: (loss_sum / done as f64) as f32,
+                    done: st.step,
+                    train_loss: (st.loss_sum / st.step as f64) as f32,
                     samples_per_second: samples as f64 / started.elapsed().as_secs_f64(),
                 });
             }
+            let overall = (epoch - 1) * steps + st.step;
+            if let Some(Checkpoints {
+                every_steps: Some(every),
+                keep,
+            }) = &mut checkpoints
+                && st.step < steps
+                && overall.is_multiple_of(*every)
+            {
+                st.epoch_seconds = carried_seconds + started.elapsed().as_secs_f64();
+                nets.save_generators(&mut st.dropout);
+                keep(model, st)?;
+            }
         }
-        let seconds = started.elapsed().as_secs_f64();
-        train_seconds += seconds;
+        let seconds = carried_seconds + started.elapsed().as_secs_f64();
+        st.train_seconds += seconds;
         let validated = validation.as_mut().map(|v| v.run(model)).transpose()?;
         let evaluation = Instant::now();
         let tested = test.run(model)?;
-        infer_seconds = evaluation.elapsed().as_secs_f64();
+        st.infer_seconds = evaluation.elapsed().as_secs_f64();
         let report = EpochReport {
             epoch,
-            train_loss: (loss_sum / steps as f64) as f32,
+            train_loss: (st.loss_sum / steps as f64) as f32,
             test_accuracy: tested.accuracy,
             test_loss: tested.loss,
             test_mse: tested.mse,
@@ -351,30 +474,39 @@ pub fn train(
             seconds,
         };
         progress(Progress::EpochFinished(&report));
-        history.push(report);
+        st.history.push(report);
         if let (Some(patience), Some(loss)) = (s.early_stopping, validated.map(|v| v.loss)) {
-            let improved = best
+            if st.best.as_ref().is_none_or(|best| loss < best.loss) {
+                st.best = Some(Best {
+                    loss,
+                    epoch,
+                    params: model.params.clone(),
+                });
+            } else if st
+                .best
                 .as_ref()
-                .is_none_or(|(best_loss, _, _)| loss < *best_loss);
-            if improved {
-                best = Some((loss, epoch, model.params.clone()));
-            } else if best
-                .as_ref()
-                .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= patience)
+                .is_some_and(|best| epoch - best.epoch >= patience)
             {
-                stopped_early = true;
-                break;
+                st.stopped_early = true;
             }
         }
-    }
-    let mut best_epoch = history.len();
-    if let Some((_, epoch, params)) = best {
-        if epoch != history.len() {
-            model.params = params;
+        st.epochs_done = epoch;
+        st.step = 0;
+        st.loss_sum = 0.0;
+        st.epoch_seconds = 0.0;
+        if let Some(Checkpoints { keep, .. }) = &mut checkpoints {
+            nets.save_generators(&mut st.dropout);
+            keep(model, st)?;
         }
-        best_epoch = epoch;
     }
-    let tested = match history.get(best_epoch.wrapping_sub(1)) {
+    let mut best_epoch = st.history.len();
+    if let Some(best) = &st.best {
+        if best.epoch != st.history.len() {
+            model.params.clone_from(&best.params);
+        }
+        best_epoch = best.epoch;
+    }
+    let tested = match st.history.get(best_epoch.wrapping_sub(1)) {
         Some(r) => Scores {
             loss: r.test_loss,
             accuracy: r.test_accuracy,
@@ -383,13 +515,14 @@ pub fn train(
         },
         None => test.run(model)?,
     };
-    let trained = (train_count * history.len()) as f64;
+    let trained = (train_count * st.history.len()) as f64;
+    let infer_seconds = st.infer_seconds;
     Ok(TrainReport {
-        history,
+        history: st.history.clone(),
         test: tested,
-        train_seconds,
-        samples_per_second: if train_seconds > 0.0 {
-            trained / train_seconds
+        train_seconds: st.train_seconds,
+        samples_per_second: if st.train_seconds > 0.0 {
+            trained / st.train_seconds
         } else {
             0.0
         },
@@ -399,8 +532,8 @@ pub fn train(
             0.0
         },
         best_epoch,
-        stopped_early,
-        peak_loss_ratio: guard.peak_ratio(),
+        stopped_early: st.stopped_early,
+        peak_loss_ratio: st.guard.peak_ratio(),
     })
 }
 

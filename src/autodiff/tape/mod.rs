@@ -3,8 +3,8 @@
 
 use std::cell::Cell;
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use super::rule::{Grads, Kinks, Operand, OperandParams, Rule, Run, Scratch, Values};
 
@@ -83,7 +83,7 @@ pub struct Tape {
     /// Every node's operands, end to end, referenced by range from its [`Node`].
     edges: Vec<Var>,
     training: bool,
-    rng: StdRng,
+    rng: Generator,
     /// Whether plain SGD can be fused into backward ([`Tape::sgd_fusable`]): decided once
     /// per recording, the first time it is asked, and forgotten when a node is recorded.
     fusable: Cell<Option<bool>>,
@@ -105,7 +105,7 @@ impl Tape {
             indices: Vec::new(),
             edges: Vec::new(),
             training: true,
-            rng: StdRng::seed_from_u64(0),
+            rng: Generator::seed_from_u64(0),
             fusable: Cell::new(None),
         }
     }
@@ -129,7 +129,17 @@ impl Tape {
 
     /// Seeds the generator dropout draws its masks from.
     pub fn seed(&mut self, seed: u64) {
-        self.rng = StdRng::seed_from_u64(seed);
+        self.rng = Generator::seed_from_u64(seed);
+    }
+
+    /// The generator dropout draws from, where it is now (for a checkpoint).
+    pub fn generator(&self) -> &Generator {
+        &self.rng
+    }
+
+    /// Continues dropout's draws from `generator` (a checkpoint's).
+    pub fn set_generator(&mut self, generator: Generator) {
+        self.rng = generator;
     }
 
     /// Number of recorded nodes.

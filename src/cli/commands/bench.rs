@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::args::{BenchArgs, RunArgs};
+use crate::cli::args::{BenchArgs, RunArgs, TrainFlags};
 use crate::cli::commands::check::{group_digits, print_json};
 use crate::cli::config::prepare;
 use crate::cli::machine::Machine;
@@ -68,15 +68,11 @@ pub struct OpRow {
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let run_args = RunArgs {
         model: args.model.clone(),
-        data: args.data.clone(),
-        epochs: None,
-        batch: None,
-        seed: None,
-        samples: None,
-        save: None,
-        weights: None,
-        threads: args.threads,
-        download: false,
+        train: TrainFlags {
+            data: args.data.clone(),
+            threads: args.threads,
+            ..TrainFlags::default()
+        },
     };
     let session = prepare(&run_args, true)?;
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
@@ -103,7 +99,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let mut results = Vec::new();
     for &batch in &batches {
-        if !args.model.quiet {
+        if !args.model.flags.quiet {
             eprintln!("timing batch {batch} for about {:.1} s ...", args.seconds);
         }
         results.push(bench_batch(
@@ -125,7 +121,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         ops: first.ops,
         batches: results,
     };
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)
     } else {
         print_table(&report)

@@ -34,7 +34,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let graph = match checked {
         Ok(graph) => graph,
         Err(err) => {
-            if args.json
+            if args.flags.json
                 && let Some(crate::Error::Model(diagnostics)) = err.downcast_ref()
             {
                 let errors = diagnostics
@@ -58,9 +58,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         params: Some(graph.param_count()),
         errors: Vec::new(),
     };
-    if args.json {
+    if args.flags.json {
         print_json(&report)?;
-    } else if !args.quiet {
+    } else if !args.flags.quiet {
         writeln!(
             std::io::stdout(),
             "ok: {} ({} parameters)",

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::RunArgs;
@@ -34,7 +34,7 @@ pub struct EvalReport {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let Some(path) = &args.weights else {
+    let Some(path) = &args.train.weights else {
         return Err(crate::Error::Usage(
             "`nnc eval` needs the weights to evaluate: `--weights PATH` (written by `nnc run --save PATH`)"
                 .into(),
@@ -50,7 +50,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     } = &session;
     // The initial draw is overwritten by the load; it only gives the parameters their
     // names and shapes.
-    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut rng = Generator::seed_from_u64(config.settings.seed);
     let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
     weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
     let scores =
@@ -64,9 +64,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         test_r2: scores.r2,
         samples: data.test.len(),
     };
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)?;
-    } else if !args.model.quiet {
+    } else if !args.model.flags.quiet {
         let scores = match (report.test_accuracy, report.test_mse, report.test_loss) {
             (Some(accuracy), _, loss) => {
                 let loss = loss

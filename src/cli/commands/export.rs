@@ -5,8 +5,8 @@
 
 use std::io::Write;
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::cli::args::ExportArgs;
@@ -38,7 +38,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let (_, graph) = load_model(&args.model)?;
     // The initial draw is overwritten by the load; it only gives the tensors their names
     // and shapes.
-    let mut rng = StdRng::seed_from_u64(graph.train.seed);
+    let mut rng = Generator::seed_from_u64(graph.train.seed);
     let mut model = Model::init(&graph, &mut rng).map_err(crate::Error::Train)?;
     weights::load(&mut model.params, weights_path).map_err(|e| crate::Error::Train(e.into()))?;
     let onnx = to_onnx(&graph, &model).map_err(crate::Error::Export)?;
@@ -54,9 +54,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         opset: OPSET,
         nodes,
     };
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)?;
-    } else if !args.model.quiet {
+    } else if !args.model.flags.quiet {
         writeln!(
             std::io::stdout(),
             "wrote {}: {} as ONNX (opset {}, {} nodes, {} bytes)",

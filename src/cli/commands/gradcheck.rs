@@ -5,8 +5,8 @@
 
 use std::io::Write;
 
+use crate::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::index;
 use serde::Serialize;
 
@@ -52,9 +52,9 @@ pub struct GradcheckReport {
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let session = prepare(args, true)?;
     let report = check(&session, args).map_err(crate::Error::Train)?;
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)?;
-    } else if !args.model.quiet {
+    } else if !args.model.flags.quiet {
         writeln!(
             std::io::stdout(),
             "{}: {} — max relative error {:.2e} (tolerance {:.0e}) at `{}`[{}]: analytic {:.6e}, numeric {:.6e}; {} elements checked on {} samples ({} with a smaller step and {} one-sided at a relu kink, {} skipped)",
@@ -97,15 +97,15 @@ fn check(session: &Session, args: &RunArgs) -> Result<GradcheckReport, TrainErro
         data,
         ..
     } = session;
-    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut rng = Generator::seed_from_u64(config.settings.seed);
     let mut model = Model::init(graph, &mut rng)?;
-    if let Some(path) = &args.weights {
+    if let Some(path) = &args.train.weights {
         weights::load(&mut model.params, path)?;
     }
     let available = config
         .samples
         .map_or(data.train.len(), |n| n.min(data.train.len()));
-    let batch = args.batch.unwrap_or(BATCH).min(available);
+    let batch = args.train.batch.unwrap_or(BATCH).min(available);
     if batch == 0 {
         return Err(TrainError::NoData {
             what: "the training set is empty: no samples to check gradients on".into(),

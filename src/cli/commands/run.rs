@@ -4,24 +4,41 @@
 
 use std::io::{IsTerminal, Write};
 
+use crate::rng::Generator;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::cli::args::{RunArgs, RunCommandArgs};
 use crate::cli::commands::check::{group_digits, print_json};
-use crate::cli::config::{Session, located, parse_overrides, prepare};
+use crate::cli::config::{Session, located, parse_overrides, prepare, prepare_source};
 use crate::cli::outcome::RunReport;
 use crate::cli::plot::PlotTarget;
 use crate::cli::plot::curves::Curves;
 use crate::cli::record::{self, RecordContext, RunRecord};
-use crate::training::{EpochReport, Model, Progress, TrainReport, train, training_rows, weights};
+use crate::cli::resume::{self, Checkpointing, RunInfo};
+use crate::language::Source;
+use crate::training::checkpoint;
+use crate::training::{
+    Checkpoints, EpochReport, Model, Progress, RunState, TrainReport, train_from, training_rows,
+    weights,
+};
 
 pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
-    let args = &command.run;
-    let plot = command.plot.as_deref().map(PlotTarget::parse).transpose()?;
-    let session = prepare(args, true)?;
-    if let Some(path) = &args.save {
+    let mut plan = resume::plan(command)?;
+    let args = &plan.args;
+    let plot = plan.plot.as_deref().map(PlotTarget::parse).transpose()?;
+    let session = match &plan.source {
+        Some(text) => prepare_source(
+            Source {
+                path: args.model.file.display().to_string(),
+                text: text.clone(),
+            },
+            args,
+            true,
+        )?,
+        None => prepare(args, true)?,
+    };
+    if let Some(path) = &args.train.save {
         // Find an unwritable destination now, not after the whole training run.
         crate::atomic_file::check_writable(path).map_err(|source| {
             crate::Error::Train(
@@ -33,17 +50,43 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
             )
         })?;
     }
-    if let Some(dir) = &command.record {
+    if let Some(dir) = &plan.record {
         record::check_folder(dir)?;
     }
     if let Some(target) = &plot {
         target.check()?;
     }
-    let (report, model) = train_session(&session, args)?;
-    if let Some(path) = &args.save {
+    if let Some(checkpoints) = &mut plan.checkpoints {
+        let fingerprint = session.data.fingerprint();
+        match &checkpoints.info {
+            Some(info) if info.data_fingerprint != fingerprint => {
+                return Err(crate::Error::Usage(format!(
+                    "cannot resume the run in {}: it would not be the same run\n  the data: {} holds other samples than the run was trained on (SHA-256 {} now, {} then)",
+                    checkpoints.dir.display(),
+                    session.data.name,
+                    &fingerprint[..16],
+                    &info.data_fingerprint[..16.min(info.data_fingerprint.len())],
+                ))
+                .into());
+            }
+            Some(_) => {}
+            None => {
+                checkpoints.info = Some(RunInfo::new(
+                    args,
+                    &session.source.text,
+                    &plan.plot,
+                    &plan.record,
+                    checkpoints.every_steps,
+                    fingerprint,
+                ));
+            }
+        }
+    }
+    let (report, model) = train_session(&session, args, plan.checkpoints.as_ref())?;
+    if let Some(path) = &args.train.save {
         weights::save(&model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
     }
-    let record_path = match (&command.record, &args.save) {
+    let record_path = match (&plan.record, &args.train.save) {
         (Some(dir), _) => Some(record::in_folder(dir, &report.model, report.seed)),
         (None, Some(weights)) => Some(record::beside_weights(weights)),
         (None, None) => None,
@@ -55,9 +98,9 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
     if let Some(target) = &plot {
         target.save(&learning_curves(&run_record))?;
     }
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)?;
-    } else if !args.model.quiet {
+    } else if !args.model.flags.quiet {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
@@ -81,7 +124,7 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
                 report.best_epoch
             )?;
         }
-        if let Some(path) = &args.save {
+        if let Some(path) = &args.train.save {
             writeln!(out, "weights saved to {}", path.display())?;
         }
         if let Some(path) = &record_path {
@@ -105,10 +148,10 @@ pub fn run_record(
         RecordContext {
             file: &args.model.file,
             source: &session.source.text,
-            overrides: parse_overrides(&args.model.set)?,
+            overrides: parse_overrides(&args.model.flags.set)?,
             optimizer: &session.config.settings.optimizer,
             loss: session.graph.loss,
-            threads: args.threads,
+            threads: args.train.threads,
         },
     ))
 }
@@ -129,24 +172,37 @@ pub fn learning_curves(run: &RunRecord) -> Curves {
     )
 }
 
-/// Initialises (or loads) the weights and trains, showing progress on stderr.
-pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunReport, Model)> {
+/// Initialises (or loads) the weights, or takes them and the rest of the run's state from
+/// a checkpoint, and trains, showing progress on stderr and keeping checkpoints as
+/// `checkpoints` says.
+pub fn train_session(
+    session: &Session,
+    args: &RunArgs,
+    checkpoints: Option<&Checkpointing>,
+) -> anyhow::Result<(RunReport, Model)> {
     let Session {
         source,
         graph,
         config,
         data,
     } = session;
-    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut rng = Generator::seed_from_u64(config.settings.seed);
     let mut model = Model::init(graph, &mut rng).map_err(crate::Error::Train)?;
     // A table's features are standardised with the statistics of the rows trained on;
     // weights loaded below bring their own, which then win.
     let (trained, _) = training_rows(config, data.train.len());
     model.standardize_with(graph, &data.train.range(0..trained));
-    if let Some(path) = &args.weights {
+    if let Some(path) = &args.train.weights {
         weights::load(&mut model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
     }
-    let show = !args.model.quiet;
+    let mut state = match checkpoints.and_then(|c| c.resume.as_ref()) {
+        Some(saved) => saved
+            .restore(&mut model, config, data.train.len())
+            .map_err(|e| crate::Error::Train(e.into()))?,
+        None => RunState::start(graph, &model, config, data.train.len(), rng)
+            .map_err(crate::Error::Train)?,
+    };
+    let show = !args.model.flags.quiet;
     let terminal = show && std::io::stderr().is_terminal();
     // The bar fills the terminal's width; the counts, running loss and speed follow it.
     let style = ProgressStyle::with_template(
@@ -191,7 +247,38 @@ pub fn train_session(session: &Session, args: &RunArgs) -> anyhow::Result<(RunRe
             }
         }
     };
-    let outcome = train(graph, &mut model, data, config, &mut rng, &mut on_progress);
+    let mut keep = |model: &Model, state: &RunState| {
+        let Some(Checkpointing {
+            dir,
+            info: Some(info),
+            ..
+        }) = checkpoints
+        else {
+            return Ok(());
+        };
+        let bytes = checkpoint::encode(info, model, state).map_err(|e| {
+            checkpoint::CheckpointError::Write {
+                path: dir.join(checkpoint::FILE_NAME),
+                source: std::io::Error::other(e),
+            }
+        })?;
+        Ok(checkpoint::save(dir, &bytes)?)
+    };
+    let hooks = checkpoints.map(|c| Checkpoints {
+        every_steps: c
+            .every_steps
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        keep: &mut keep,
+    });
+    let outcome = train_from(
+        graph,
+        &mut model,
+        data,
+        config,
+        &mut state,
+        &mut on_progress,
+        hooks,
+    );
     if let Some(bar) = bar.take() {
         bar.finish_and_clear();
     }

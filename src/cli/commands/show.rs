@@ -139,7 +139,7 @@ impl ShowReport {
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let (_, graph) = load_model(args)?;
     let report = ShowReport::new(&graph);
-    if args.json {
+    if args.flags.json {
         print_json(&report)?;
     } else {
         write!(std::io::stdout(), "{}", report.table())?;

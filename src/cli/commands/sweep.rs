@@ -60,14 +60,14 @@ impl Shard {
 pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
     let args = &command.run;
     let plot = command.plot.as_deref().map(PlotTarget::parse).transpose()?;
-    if args.save.is_some() {
+    if args.train.save.is_some() {
         return Err(crate::Error::Usage(
             "`nnc sweep` trains many models and saves none: run the cell you want with `nnc run --set ... --save PATH`"
                 .into(),
         )
         .into());
     }
-    let axes = parse_axes(&args.model.set)?;
+    let axes = parse_axes(&args.model.flags.set)?;
     let shard = command
         .shard
         .as_deref()
@@ -84,7 +84,7 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
         .enumerate()
         .filter(|(i, _)| shard.runs(*i))
         .unzip();
-    if cells.is_empty() && !args.model.quiet {
+    if cells.is_empty() && !args.model.flags.quiet {
         eprintln!(
             "shard {}/{} has no cells: the grid has {total}",
             shard.index, shard.count
@@ -113,7 +113,7 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
         .first()
         .map(|s| sweep_id(&s.source.text, args, &axes))
         .unwrap_or_default();
-    let show = !args.model.quiet;
+    let show = !args.model.flags.quiet;
     let mut runs = Vec::with_capacity(cells.len());
     for (i, (cell, session)) in cells.into_iter().zip(&sessions).enumerate() {
         if show {
@@ -121,7 +121,7 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
         }
         let number = numbers[i];
         let cell_args = args_for(args, &cell);
-        let (report, _model) = train_session(session, &cell_args).inspect_err(|_| {
+        let (report, _model) = train_session(session, &cell_args, None).inspect_err(|_| {
             if show {
                 eprintln!("in the sweep cell {}:", describe(&cell));
             }
@@ -184,7 +184,7 @@ pub fn run(command: &SweepArgs) -> anyhow::Result<()> {
             eprintln!("heat map drawn in {}", target.path.display());
         }
     }
-    if args.model.json {
+    if args.model.flags.json {
         print_json(&report)?;
     } else {
         std::io::stdout()
@@ -201,11 +201,11 @@ fn sweep_id(text: &str, args: &RunArgs, axes: &[Axis]) -> String {
     use sha2::{Digest, Sha256};
     let flags = serde_json::to_vec(&(
         axes,
-        args.epochs,
-        args.batch,
-        args.seed,
-        args.samples,
-        args.data.as_ref().map(|d| d.display().to_string()),
+        args.train.epochs,
+        args.train.batch,
+        args.train.seed,
+        args.train.samples,
+        args.train.data.as_ref().map(|d| d.display().to_string()),
     ))
     .expect("the flags serialise");
     let mut hash = Sha256::new();
@@ -271,7 +271,7 @@ fn split_values(text: &str) -> Vec<String> {
 /// The flags of one cell's run: the sweep's, with the cell's single values as `--set`.
 fn args_for(args: &RunArgs, cell: &Cell) -> RunArgs {
     let mut cell_args = args.clone();
-    cell_args.model.set = cell.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    cell_args.model.flags.set = cell.iter().map(|(n, v)| format!("{n}={v}")).collect();
     cell_args
 }
 

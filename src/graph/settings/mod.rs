@@ -138,6 +138,15 @@ pub enum OptimizerSettings {
     },
 }
 
+impl OptimizerSettings {
+    /// The learning rate the block gives (a schedule's starting point).
+    pub fn lr(&self) -> f32 {
+        match *self {
+            OptimizerSettings::Sgd { lr, .. } | OptimizerSettings::Adam { lr, .. } => lr,
+        }
+    }
+}
+
 impl std::fmt::Display for OptimizerSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
