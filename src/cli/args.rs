@@ -27,6 +27,7 @@ impl Args {
             Command::Check(_)
             | Command::Show(_)
             | Command::Export(_)
+            | Command::Predict(_)
             | Command::Data(_)
             | Command::Report(_) => None,
         }
@@ -45,6 +46,8 @@ pub enum Command {
     Eval(RunArgs),
     /// Write the trained network as an ONNX model.
     Export(ExportArgs),
+    /// Run saved weights on your own pictures, CSV rows or `.npy` arrays.
+    Predict(PredictArgs),
     /// Train every combination of `--set NAME=V1,V2,...` values.
     Sweep(SweepArgs),
     /// Time training steps and inference without training to convergence.
@@ -182,6 +185,29 @@ pub struct ExportArgs {
     /// Write the ONNX model here, atomically.
     #[arg(long, value_name = "MODEL.onnx")]
     pub out: PathBuf,
+}
+
+/// `nnc predict FILE --weights W INPUT...`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub model: CheckArgs,
+    /// The trained weights (written by `nnc run --save PATH`).
+    #[arg(long, value_name = "PATH")]
+    pub weights: PathBuf,
+    /// Pictures (PNG, JPEG, PGM/PPM), CSV files with the training table's columns, or
+    /// `.npy` arrays.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// How many of the most likely classes to print per input.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub top: usize,
+    /// Scale pictures of another size to the model's input.
+    #[arg(long)]
+    pub resize: bool,
+    /// Pictures are dark strokes on a light background (MNIST's are light on dark).
+    #[arg(long)]
+    pub invert: bool,
 }
 
 /// `nnc report RECORD...`.

@@ -49,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Show(a) => commands::show::run(&a),
         Command::Eval(a) => commands::eval::run(&a),
         Command::Export(a) => commands::export::run(&a),
+        Command::Predict(a) => commands::predict::run(&a),
         Command::Sweep(a) => commands::sweep::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
         Command::Gradcheck(a) => commands::gradcheck::run(&a),

@@ -92,6 +92,7 @@ pub fn open(source: &CsvSource, files: &FileOptions) -> Result<Dataset, DataErro
         test,
         target,
         class_names,
+        feature_names: table.feature_names().map(str::to_owned).collect(),
     })
 }
 

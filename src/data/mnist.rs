@@ -100,6 +100,28 @@ impl Builtin {
         }
     }
 
+    /// The names of the classes, in class order: the digits, or Fashion-MNIST's ten
+    /// articles as its publishers name them.
+    pub fn class_names(self) -> Vec<String> {
+        match self {
+            Builtin::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            Builtin::FashionMnist => [
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+
     /// The name the `.nn` language and `nnc data fetch` use.
     pub fn name(self) -> &'static str {
         match self {
@@ -227,6 +249,7 @@ pub fn open_bytes(
         test: Split::idx(Arc::new(test_images), Arc::new(test_labels)),
         target: Target::Classes(classes),
         class_names: Vec::new(),
+        feature_names: Vec::new(),
     })
 }
 

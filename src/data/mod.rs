@@ -213,6 +213,8 @@ pub struct Dataset {
     /// The classes' names in class order, when the data names them (a table's label
     /// column); empty otherwise.
     pub class_names: Vec<String>,
+    /// A table's feature columns, in the order the model reads them; empty otherwise.
+    pub feature_names: Vec<String>,
 }
 
 impl Dataset {

@@ -101,6 +101,7 @@ pub fn open_reader(path: &Path, reader: impl Read + Seek) -> Result<Dataset, Dat
         test: split(x_test, y_test),
         target: Target::Classes(classes),
         class_names: Vec::new(),
+        feature_names: Vec::new(),
     })
 }
 
@@ -156,6 +157,72 @@ fn with_array<R: Read + Seek, T>(
         ));
     }
     read(npy)
+}
+
+/// The samples of a `.npy` file to predict on, as a model of `features` inputs reads them
+/// (`uint8` scaled by 1/255, `float32` and `float64` as they are): one sample when the
+/// array holds exactly `features` values (a `[28, 28]` image), else as many as its first
+/// axis counts. Errors name the file.
+pub fn read_samples(path: &Path, features: usize) -> Result<(Vec<f32>, usize), DataError> {
+    let error = |_: Option<&str>, what: String| DataError::Array {
+        path: path.to_owned(),
+        array: None,
+        what,
+    };
+    let file = File::open(path).map_err(|e| error(None, format!("cannot be read: {e}")))?;
+    let npy = NpyFile::new(BufReader::new(file))
+        .map_err(|e| error(None, format!("not a .npy array: {e}")))?;
+    c_order(&npy, "", &error)?;
+    let dims = dims(&npy, "", &error)?;
+    let total: usize = dims.iter().product();
+    let count = match dims.first() {
+        _ if total == features => 1,
+        Some(&n) if n > 0 && total == n * features => n,
+        _ => {
+            return Err(error(
+                None,
+                format!(
+                    "its shape {dims:?} holds {total} values: the model reads {features} per sample, so give [{features}] (or the image's shape) for one sample or [N, ...] of N samples"
+                ),
+            ));
+        }
+    };
+    let dtype = npy.dtype();
+    let read_error = |e: std::io::Error| error(None, format!("cannot be read: {e}"));
+    let values: Vec<f32> = match scalar(&dtype) {
+        Some((TypeChar::Uint, 1)) => npy
+            .into_vec::<u8>()
+            .map_err(read_error)?
+            .into_iter()
+            .map(|b| f32::from(b) / 255.0)
+            .collect(),
+        Some((TypeChar::Float, 4)) => npy.into_vec::<f32>().map_err(read_error)?,
+        Some((TypeChar::Float, 8)) => npy
+            .into_vec::<f64>()
+            .map_err(read_error)?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
+        _ => {
+            return Err(error(
+                None,
+                format!(
+                    "its dtype is {}: samples are read as uint8 (scaled by 1/255), float32 or float64",
+                    dtype.descr()
+                ),
+            ));
+        }
+    };
+    if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+        return Err(error(
+            None,
+            format!(
+                "element {at} is {}: samples must be finite numbers",
+                values[at]
+            ),
+        ));
+    }
+    Ok((values, count))
 }
 
 /// An `x` array: its values, its sample count and each sample's shape.

@@ -42,8 +42,38 @@ fn saved_dtype(params: &Params, id: crate::autodiff::ParamId) -> Dtype {
     }
 }
 
+/// What a weights file says about the data its model learnt from, beside the tensors (the
+/// safetensors metadata's `nnc` entry, which PyTorch and `safetensors` ignore): enough for
+/// `nnc predict` to name the classes and read a table's columns without the data.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainedOn {
+    /// The dataset's name (`mnist`, a CSV file's path, ...).
+    pub dataset: String,
+    /// The classes' names in class order; empty for a regression, or unnamed classes.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// A table's feature columns in the order the model reads them.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// One sample's `[channels, rows, cols]` (`[1, 1, d]` for a vector): an MLP on
+    /// MNIST reads 28×28 images as 784 values.
+    #[serde(default)]
+    pub sample_shape: Option<[usize; 3]>,
+}
+
+/// The metadata key [`TrainedOn`] is saved under.
+const TRAINED_ON: &str = "nnc";
+
 /// Serialises every tensor, little-endian, in name order.
 pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    to_bytes_with(params, None)
+}
+
+/// [`to_bytes`] with what the model was trained on in the metadata.
+pub fn to_bytes_with(
+    params: &Params,
+    trained_on: Option<&TrainedOn>,
+) -> Result<Vec<u8>, safetensors::SafeTensorError> {
     let buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = params
         .ids()
         .map(|id| {
@@ -70,12 +100,27 @@ pub fn to_bytes(params: &Params) -> Result<Vec<u8>, safetensors::SafeTensorError
             TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.clone(), view))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None)
+    let metadata = trained_on.map(|t| {
+        std::collections::HashMap::from([(
+            TRAINED_ON.to_owned(),
+            serde_json::to_string(t).expect("plain data serialises"),
+        )])
+    });
+    safetensors::serialize(views, metadata)
 }
 
 /// Writes `params` to `path` atomically.
 pub fn save(params: &Params, path: &Path) -> Result<(), WeightsError> {
-    let bytes = to_bytes(params).map_err(|e| WeightsError::Write {
+    save_with(params, path, None)
+}
+
+/// [`save`], noting what the model was trained on.
+pub fn save_with(
+    params: &Params,
+    path: &Path,
+    trained_on: Option<&TrainedOn>,
+) -> Result<(), WeightsError> {
+    let bytes = to_bytes_with(params, trained_on).map_err(|e| WeightsError::Write {
         path: path.to_owned(),
         source: std::io::Error::other(e.to_string()),
     })?;
@@ -83,6 +128,27 @@ pub fn save(params: &Params, path: &Path) -> Result<(), WeightsError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// What the weights file at `path` says its model was trained on; `None` for a file
+/// without the note (written by another tool, or before nnc kept it).
+pub fn trained_on(path: &Path) -> Result<Option<TrainedOn>, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let corrupt = |what: String| WeightsError::Corrupt {
+        path: path.to_owned(),
+        what,
+    };
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    match header.metadata().as_ref().and_then(|m| m.get(TRAINED_ON)) {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| corrupt(format!("its `{TRAINED_ON}` note: {e}"))),
+    }
 }
 
 /// Loads saved weights into `params`. Every tensor of the model must be in the file with
@@ -196,6 +262,24 @@ mod tests {
         for id in original.ids() {
             assert_eq!(original.value(id), loaded.value(id));
         }
+    }
+
+    #[test]
+    fn what_the_model_was_trained_on_is_read_back_and_absent_without_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let note = TrainedOn {
+            dataset: "iris.csv".into(),
+            classes: vec!["setosa".into(), "versicolor".into()],
+            features: vec!["sl".into(), "sw".into(), "pl".into()],
+            sample_shape: Some([1, 1, 3]),
+        };
+        save_with(&params(2), &path, Some(&note)).unwrap();
+        assert_eq!(trained_on(&path).unwrap(), Some(note));
+        let mut loaded = params(2);
+        load(&mut loaded, &path).unwrap();
+        save(&params(2), &path).unwrap();
+        assert_eq!(trained_on(&path).unwrap(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum Array {
     I64(Vec<u64>, Vec<i64>),
 }
 
-fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
+pub fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()

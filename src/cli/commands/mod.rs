@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod gradcheck;
+pub mod predict;
 pub mod report;
 pub mod run;
 pub mod show;

@@ -16,6 +16,7 @@ use crate::cli::plot::PlotTarget;
 use crate::cli::plot::curves::Curves;
 use crate::cli::record::{self, RecordContext, RunRecord};
 use crate::cli::resume::{self, Checkpointing, RunInfo};
+use crate::data::Builtin;
 use crate::language::Source;
 use crate::training::checkpoint;
 use crate::training::{
@@ -84,7 +85,8 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
     }
     let (report, model) = train_session(&session, args, plan.checkpoints.as_ref())?;
     if let Some(path) = &args.train.save {
-        weights::save(&model.params, path).map_err(|e| crate::Error::Train(e.into()))?;
+        weights::save_with(&model.params, path, Some(&trained_on(&session)))
+            .map_err(|e| crate::Error::Train(e.into()))?;
     }
     let record_path = match (&plan.record, &args.train.save) {
         (Some(dir), _) => Some(record::in_folder(dir, &report.model, report.seed)),
@@ -135,6 +137,27 @@ pub fn run(command: &RunCommandArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a session's data tells a user of its weights: class names (the data's own, or a
+/// built-in dataset's), a table's columns, the sample shape.
+pub fn trained_on(session: &Session) -> weights::TrainedOn {
+    let data = &session.data;
+    let classes = match (
+        &data.class_names,
+        Builtin::from_source(&session.graph.train.data),
+    ) {
+        (names, _) if !names.is_empty() => names.clone(),
+        (_, Some(builtin)) => builtin.class_names(),
+        _ => Vec::new(),
+    };
+    let shape = data.train.sample_shape();
+    weights::TrainedOn {
+        dataset: data.name.clone(),
+        classes,
+        features: data.feature_names.clone(),
+        sample_shape: Some([shape.channels, shape.rows, shape.cols]),
+    }
 }
 
 /// The run record of `report`, trained from `session` with `args` (a sweep's cell's own).
