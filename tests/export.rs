@@ -269,6 +269,7 @@ fn export_and_compare_inputs(dir: &Path, file: &Path, sets: &[&str], weights: &P
     std::fs::write(&outputs_path, to_bytes(&outputs)).unwrap();
     let report = onnx_check(&onnx, &inputs_path, &outputs_path);
     eprintln!("{}: {report}", file.display());
+    torch_export(file, sets, weights, &inputs_path, &outputs_path);
     assert_eq!(report["samples"], samples);
     assert!(report["max_abs_diff"].as_f64().unwrap() <= TOLERANCE);
     // Outputs that vary from sample to sample, and the same class nearly everywhere (a
@@ -369,6 +370,53 @@ fn shared_data() -> Search {
 
 fn to_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Exports `file` as a PyTorch module, which must compile (`python3 -m py_compile`); with
+/// `NNC_TORCH_CHECK=1` (by hand: it needs torch, several GB), `tests/torch_check.py` also
+/// loads the weights into it with `strict=True` and compares its outputs with nnc's.
+fn torch_export(file: &Path, sets: &[&str], weights: &Path, inputs: &Path, expected: &Path) {
+    let module = inputs.with_file_name("model.py");
+    let set_args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    let exported = json(
+        nnc()
+            .arg("export")
+            .arg(file)
+            .args(&set_args)
+            .arg("--weights")
+            .arg(weights)
+            .args(["--format", "torch", "--json", "--out"])
+            .arg(&module),
+    );
+    assert_eq!(exported["format"], "torch");
+    let python = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("python3")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    python(&["-m".as_ref(), "py_compile".as_ref(), module.as_os_str()]);
+    if std::env::var("NNC_TORCH_CHECK").as_deref() == Ok("1") {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_check.py");
+        let report = python(&[
+            script.as_os_str(),
+            module.as_os_str(),
+            weights.as_os_str(),
+            inputs.as_os_str(),
+            expected.as_os_str(),
+            "--tolerance".as_ref(),
+            TOLERANCE.to_string().as_ref(),
+        ]);
+        eprintln!("{} in PyTorch: {}", file.display(), report.trim());
+    }
 }
 
 /// Runs `tests/onnx_check.py` on the model and the two raw `f32` files; it must pass.

@@ -174,7 +174,7 @@ pub struct SweepArgs {
     pub record: Option<PathBuf>,
 }
 
-/// `nnc export FILE --weights W --out MODEL.onnx`.
+/// `nnc export FILE --weights W --out PATH [--format onnx|torch]`.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -182,9 +182,21 @@ pub struct ExportArgs {
     /// The trained weights to export (written by `nnc run --save PATH`).
     #[arg(long, value_name = "PATH")]
     pub weights: Option<PathBuf>,
-    /// Write the ONNX model here, atomically.
-    #[arg(long, value_name = "MODEL.onnx")]
+    /// Write the model here (an `.onnx` file, or a `.py` file with `--format torch`),
+    /// atomically.
+    #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// `onnx`, or `torch`: the Python source of a `torch.nn.Module` whose tensors have
+    /// the weights file's names.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Onnx)]
+    pub format: ExportFormat,
+}
+
+/// What `nnc export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Onnx,
+    Torch,
 }
 
 /// `nnc predict FILE --weights W INPUT...`.

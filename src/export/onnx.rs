@@ -120,7 +120,7 @@ pub fn to_onnx(graph: &Graph, model: &Model) -> Result<ModelProto, ExportError> 
 
 /// For each graph node, whether the output reads it (directly or through other nodes):
 /// only those are exported, so a binding the output never uses costs the file nothing.
-fn read_by_output(graph: &Graph) -> Vec<bool> {
+pub(super) fn read_by_output(graph: &Graph) -> Vec<bool> {
     let mut needed = vec![false; graph.nodes.len()];
     needed[graph.output.index()] = true;
     // Inputs of a node have smaller ids: one backward sweep reaches everything.

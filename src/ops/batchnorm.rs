@@ -8,7 +8,7 @@ use super::function::{X, param};
 use super::tensors::Tensors;
 use super::{
     ArgKind, Attr, Builtin, Declare, Default, Fill, Layer, Lowering, Onnx, ParamDef, ParamSpec,
-    Takes,
+    Takes, Torch,
 };
 use crate::autodiff::{
     Grads, Operand, OperandParams, Params, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError,
@@ -142,6 +142,23 @@ impl Layer for BatchNormLayer {
             inputs,
             vec![Attr::Float("epsilon", self.eps)],
         );
+    }
+
+    /// `F.batch_norm` in the module's mode: in training, the batch's statistics, which
+    /// move the running ones as nnc's do (PyTorch's formula, the unbiased variance), and
+    /// one more batch counted, as `nn.BatchNorm2d` counts it.
+    fn torch(&self, at: &mut dyn Torch) {
+        let t = self.onnx_tensors(at);
+        let count = at.tensor(t.num_batches_tracked);
+        at.statement(format!("if self.training:\n    {count}.add_(1)"));
+        let (weight, bias) = (at.tensor(t.weight), at.tensor(t.bias));
+        let (mean, var) = (at.tensor(t.running_mean), at.tensor(t.running_var));
+        at.python(format!(
+            "F.batch_norm({}, {mean}, {var}, {weight}, {bias}, training=self.training, momentum={}, eps={})",
+            at.input(0),
+            super::torch::float(self.momentum),
+            super::torch::float(self.eps)
+        ));
     }
 }
 

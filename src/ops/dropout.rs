@@ -4,7 +4,7 @@
 use rand::Rng;
 
 use super::function::{X, param};
-use super::{ArgKind, Builtin, Default, Layer, Lowering, Onnx, ParamDef, Takes};
+use super::{ArgKind, Builtin, Default, Layer, Lowering, Onnx, Torch, ParamDef, Takes};
 use crate::autodiff::{
     Grads, Operand, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var,
 };
@@ -57,6 +57,15 @@ impl Layer for Dropout {
     /// Identity at inference.
     fn onnx(&self, at: &mut dyn Onnx) {
         at.emit("Identity", vec![at.input(0)], vec![]);
+    }
+
+    /// `F.dropout`: the same masks' distribution in training, identity at evaluation.
+    fn torch(&self, at: &mut dyn Torch) {
+        at.python(format!(
+            "F.dropout({}, p={}, training=self.training)",
+            at.input(0),
+            super::torch::float(self.p)
+        ));
     }
 }
 

@@ -5,7 +5,7 @@
 use super::conv2d::image_dims;
 use super::dropout::draw_mask;
 use super::function::{X, param};
-use super::{ArgKind, Builtin, Default, Layer, Lowering, Onnx, ParamDef, Takes};
+use super::{ArgKind, Builtin, Default, Layer, Lowering, Onnx, ParamDef, Takes, Torch};
 use crate::autodiff::{
     Grads, Operand, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var,
 };
@@ -58,6 +58,15 @@ impl Layer for Dropout2d {
     /// Identity at inference.
     fn onnx(&self, at: &mut dyn Onnx) {
         at.emit("Identity", vec![at.input(0)], vec![]);
+    }
+
+    /// `F.dropout2d`: the same masks' distribution in training, identity at evaluation.
+    fn torch(&self, at: &mut dyn Torch) {
+        at.python(format!(
+            "F.dropout2d({}, p={}, training=self.training)",
+            at.input(0),
+            super::torch::float(self.p)
+        ));
     }
 }
 

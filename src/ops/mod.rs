@@ -21,6 +21,7 @@ pub mod function;
 pub mod limits;
 pub mod onnx;
 pub mod tensors;
+pub mod torch;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ pub use onnx::{Attr, Onnx, TensorRef};
 pub use tensors::{
     Declare, Fill, Init, InitChoice, Owned, ParamSpec, Role, SpecList, Tensors, WeightAndBias,
 };
+pub use torch::Torch;
 
 /// The modules of the operations, and the function table made of their rows: each
 /// module's `FUNCTIONS` (empty for an operation the language has no function for), in
@@ -122,6 +124,12 @@ pub trait Layer: fmt::Debug + Send + Sync + LayerBase {
 
     /// Emits the node's ONNX translation.
     fn onnx(&self, at: &mut dyn Onnx);
+
+    /// Emits the node's PyTorch translation: its ONNX one, unless training changes what
+    /// it computes (see [`Torch`]).
+    fn torch(&self, at: &mut dyn Torch) {
+        self.onnx(at);
+    }
 
     /// The model's input: the caller writes its value.
     fn is_input(&self) -> bool {
