@@ -16,8 +16,8 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use nnc::data::idx::{Bytes, Images, Labels};
 use nnc::data::{Augment, Split, mnist};
+use nnc::rng::Generator;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 /// Splits `data` into four length-prefixed files.
 fn files(mut data: &[u8]) -> [Vec<u8>; 4] {
@@ -43,7 +43,7 @@ fn write_batches(split: &Split) {
     let mut labels = vec![0u32; batch];
     split.write_batch(&indices, &mut images, &mut labels);
     assert!(images.iter().all(|x| (0.0..=1.0).contains(x)));
-    let mut rng = StdRng::seed_from_u64(7);
+    let mut rng = Generator::seed_from_u64(7);
     let mut targets = split.target_buffer(batch);
     for shift in [1, u32::MAX] {
         let augment = Augment { flip: 0.5, shift };

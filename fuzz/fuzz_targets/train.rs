@@ -16,9 +16,9 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use nnc::data::{Dataset, Split, Target};
 use nnc::graph::build_graph;
+use nnc::rng::Generator;
 use nnc::training::{Model, TrainConfig, train, weights};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 const MAX_PARAMS: usize = 20_000;
 const MAX_WIDTHS: usize = 20_000;
@@ -57,17 +57,18 @@ fuzz_target!(|data: &[u8]| {
         test: split(TEST_SAMPLES, features, classes, 1),
         target: Target::Classes(classes),
         class_names: Vec::new(),
+        feature_names: Vec::new(),
     };
     let mut settings = graph.train.clone();
     settings.epochs = settings.epochs.min(2);
     settings.batch = settings.batch.min(8);
     let config = TrainConfig::new(settings, None);
-    let mut rng = StdRng::seed_from_u64(config.settings.seed);
+    let mut rng = Generator::seed_from_u64(config.settings.seed);
     let mut model = Model::init(&graph, &mut rng).expect("a validated small model lowers");
     let _ = train(&graph, &mut model, &dataset, &config, &mut rng, &mut |_| {});
     let saved = weights::to_bytes(&model.params).expect("a model's weights serialise");
-    let mut fresh =
-        Model::init(&graph, &mut StdRng::seed_from_u64(0)).expect("a validated small model lowers");
+    let mut fresh = Model::init(&graph, &mut Generator::seed_from_u64(0))
+        .expect("a validated small model lowers");
     weights::load_bytes(&mut fresh.params, &saved, Path::new("fuzz.safetensors"))
         .expect("a model's own weights load back");
 });

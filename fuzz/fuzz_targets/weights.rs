@@ -16,9 +16,9 @@ use libfuzzer_sys::fuzz_target;
 use nnc::autodiff::Params;
 use nnc::graph::{BuildOptions, build_graph};
 use nnc::language::Source;
+use nnc::rng::Generator;
 use nnc::training::weights;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 const MODELS: [&str; 2] = [
     "model narrow {
@@ -47,8 +47,9 @@ static PARAMS: LazyLock<Vec<Params>> = LazyLock::new(|| {
                 text: (*text).into(),
             };
             let graph = build_graph(&source, &BuildOptions::default()).expect("a valid model");
-            let (params, _) = nnc::graph::lower::init_params(&graph, &mut StdRng::seed_from_u64(1))
-                .expect("a small model");
+            let (params, _) =
+                nnc::graph::lower::init_params(&graph, &mut Generator::seed_from_u64(1))
+                    .expect("a small model");
             params
         })
         .collect()
