@@ -62,6 +62,7 @@ fn mlp(settings: TrainSettings) -> Graph {
         output: NodeId(4),
         loss: Some(Loss::CrossEntropy),
         train: settings,
+        calls: Vec::new(),
     }
 }
 

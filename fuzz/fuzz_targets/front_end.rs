@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(node.inputs.iter().all(|input| input.index() < id));
             }
             // `nnc show`'s table: parameter and FLOP counts per node and in all.
-            std::hint::black_box(ShowReport::new(&graph).table());
+            std::hint::black_box(ShowReport::new(&graph, None).table());
+            std::hint::black_box(ShowReport::new(&graph, Some(1)).table());
             let mnist = nnc::data::describe(&nnc::data::DataSource::Mnist).expect("built in");
             if let Err(diagnostics) = validate::check_dataset(&source, &graph, &mnist, false) {
                 assert!(diagnostics.rendered.starts_with("error: "));

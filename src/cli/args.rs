@@ -41,7 +41,7 @@ pub enum Command {
     /// Parse and validate a model file.
     Check(CheckArgs),
     /// Show the network as a table of nodes, shapes and parameters.
-    Show(CheckArgs),
+    Show(ShowArgs),
     /// Accuracy and loss of saved weights on the test set.
     Eval(RunArgs),
     /// Write the trained network as an ONNX model.
@@ -82,6 +82,17 @@ pub struct ModelFlags {
     /// Print nothing but errors (`sweep` still prints its table, the result it exists for).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `nnc show FILE [--depth N]`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub model: CheckArgs,
+    /// Fold the block calls N deep into one row each (1: the calls in the model's lines);
+    /// every node is shown without it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub depth: Option<u64>,
 }
 
 /// Options that every training command takes.

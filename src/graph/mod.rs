@@ -42,6 +42,28 @@ pub struct Graph {
     pub loss: Option<Loss>,
     /// The `train` block with every default filled in.
     pub train: TrainSettings,
+    /// Every block call (and `repeat`) the file's blocks expanded into, outermost first
+    /// within each: what `nnc show --depth` folds.
+    pub calls: Vec<BlockCall>,
+}
+
+/// One call of a block, or one `repeat`: its nodes are those named below `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockCall {
+    /// `s1`, `s2.residual_down`, `s1.0`.
+    pub name: String,
+    /// The call with its values: `residual(filters = 16, act = relu)`, `repeat(2, residual)`.
+    pub kind: String,
+    /// 1 for a call in the model's lines, 2 for one inside such a call, ...
+    pub depth: usize,
+}
+
+impl BlockCall {
+    /// Whether the node `name` is one of this call's.
+    pub fn holds(&self, name: &str) -> bool {
+        name.strip_prefix(self.name.as_str())
+            .is_some_and(|rest| rest.starts_with('.'))
+    }
 }
 
 /// One operation of the graph. Shapes are per sample; the batch dimension is implicit.

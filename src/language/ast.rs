@@ -10,6 +10,7 @@ use super::Span;
 #[derive(Debug, Clone, PartialEq)]
 pub struct File {
     pub lets: Vec<Let>,
+    pub blocks: Vec<Block>,
     pub models: Vec<Model>,
     pub trains: Vec<Train>,
 }
@@ -33,6 +34,23 @@ pub struct Let {
 pub struct Model {
     pub name: Ident,
     pub bindings: Vec<Binding>,
+}
+
+/// `block NAME(x, params...) { bindings }`: a piece of network called like a built-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub name: Ident,
+    /// The first is the block's input; the others are values, with defaults after those
+    /// without.
+    pub params: Vec<Param>,
+    pub bindings: Vec<Binding>,
+}
+
+/// `NAME` or `NAME = DEFAULT` in a block's parameter list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub default: Option<Expr>,
 }
 
 /// `train { ... }`; `keyword` is the span of the word `train`.

@@ -17,6 +17,9 @@ pub struct Diagnostic {
     pub label: String,
     /// A separate `= help:` line, when there is a fix worth spelling out.
     pub help: Option<String>,
+    /// Further places that explain it, each with its words: for a problem inside a
+    /// block, every call that led there, innermost first.
+    pub notes: Vec<(String, Span)>,
 }
 
 impl Diagnostic {
@@ -26,6 +29,7 @@ impl Diagnostic {
             span,
             label: label.into(),
             help: None,
+            notes: Vec::new(),
         }
     }
 
@@ -53,6 +57,19 @@ impl Diagnostic {
             report.push(Group::with_title(
                 Level::HELP.secondary_title(help.as_str()),
             ));
+        }
+        for (note, at) in &self.notes {
+            report.push(
+                Group::with_title(Level::NOTE.secondary_title(note.as_str())).element(
+                    Snippet::source(source.text.as_str())
+                        .path(source.path.as_str())
+                        .annotation(
+                            AnnotationKind::Context
+                                .span(caret_range(&source.text, *at))
+                                .label("called here"),
+                        ),
+                ),
+            );
         }
         let renderer = if color {
             Renderer::styled()

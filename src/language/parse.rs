@@ -12,7 +12,9 @@ use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::Span;
-use super::ast::{Arg, BinOp, Binding, Expr, ExprKind, File, Ident, Let, Model, Train};
+use super::ast::{
+    Arg, BinOp, Binding, Block, Expr, ExprKind, File, Ident, Let, Model, Param, Train,
+};
 use super::diagnostic::Diagnostic;
 use super::grammar::{NnParser, Rule, describe};
 
@@ -40,6 +42,7 @@ pub fn parse_file(text: &str) -> Result<File, Diagnostic> {
     let file = pairs.next().expect("grammar: a parse yields one `file`");
     let mut out = File {
         lets: Vec::new(),
+        blocks: Vec::new(),
         models: Vec::new(),
         trains: Vec::new(),
     };
@@ -56,6 +59,27 @@ pub fn parse_file(text: &str) -> Result<File, Diagnostic> {
                 let name = ident(inner.next().expect("grammar: `model` has a name"));
                 let bindings = inner.map(binding).collect::<Result<_, _>>()?;
                 out.models.push(Model { name, bindings });
+            }
+            Rule::block => {
+                let mut inner = item.into_inner().filter(|p| p.as_rule() != Rule::block_kw);
+                let name = ident(inner.next().expect("grammar: `block` has a name"));
+                let (mut params, mut bindings) = (Vec::new(), Vec::new());
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::block_param => {
+                            let mut p = part.into_inner();
+                            let name = ident(p.next().expect("grammar: a parameter has a name"));
+                            let default = p.next().map(expr).transpose()?;
+                            params.push(Param { name, default });
+                        }
+                        _ => bindings.push(binding(part)?),
+                    }
+                }
+                out.blocks.push(Block {
+                    name,
+                    params,
+                    bindings,
+                });
             }
             Rule::train => {
                 let start = item.as_span().start();

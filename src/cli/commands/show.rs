@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::check::{group_digits, print_json};
-use crate::cli::args::CheckArgs;
+use crate::cli::args::ShowArgs;
 use crate::cli::config::load_model;
 use crate::graph::settings::{self, train_block};
 use crate::graph::{Graph, Loss, TrainSettings};
@@ -51,22 +51,41 @@ pub struct NodeRow {
 }
 
 impl ShowReport {
-    pub fn new(graph: &Graph) -> Self {
-        let nodes = graph
-            .nodes
-            .iter()
-            .map(|node| NodeRow {
-                name: node.name.clone(),
-                op: node.op.describe(),
+    /// The report of `graph`, with every block call `depth` deep (1: the calls in the
+    /// model's lines) folded into one row: its name, the block, the shape of its value
+    /// and its parameter total.
+    pub fn new(graph: &Graph, depth: Option<usize>) -> Self {
+        let mut nodes: Vec<NodeRow> = Vec::with_capacity(graph.nodes.len());
+        let mut folded_into: Option<&str> = None;
+        for node in &graph.nodes {
+            let call = depth.and_then(|depth| {
+                graph
+                    .calls
+                    .iter()
+                    .find(|c| c.depth == depth && c.holds(&node.name))
+            });
+            let params = graph.node_params(node);
+            match (call, nodes.last_mut()) {
+                (Some(call), Some(row)) if folded_into == Some(call.name.as_str()) => {
+                    row.shape = node.shape.dims();
+                    row.params += params;
+                    continue;
+                }
+                _ => {}
+            }
+            folded_into = call.map(|c| c.name.as_str());
+            nodes.push(NodeRow {
+                name: call.map_or_else(|| node.name.clone(), |c| c.name.clone()),
+                op: call.map_or_else(|| node.op.describe(), |c| c.kind.clone()),
                 shape: node.shape.dims(),
-                params: graph.node_params(node),
+                params,
                 inputs: node
                     .inputs
                     .iter()
                     .map(|&id| graph.node(id).name.clone())
                     .collect(),
-            })
-            .collect();
+            });
+        }
         let loss = graph.loss.map(|loss| match loss {
             Loss::CrossEntropy => "cross_entropy",
             Loss::Mse => "mse",
@@ -136,10 +155,13 @@ impl ShowReport {
     }
 }
 
-pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let (_, graph) = load_model(args)?;
-    let report = ShowReport::new(&graph);
-    if args.flags.json {
+pub fn run(args: &ShowArgs) -> anyhow::Result<()> {
+    let (_, graph) = load_model(&args.model)?;
+    let report = ShowReport::new(
+        &graph,
+        args.depth.map(|d| usize::try_from(d).unwrap_or(usize::MAX)),
+    );
+    if args.model.flags.json {
         print_json(&report)?;
     } else {
         write!(std::io::stdout(), "{}", report.table())?;

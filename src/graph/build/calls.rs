@@ -23,6 +23,12 @@ impl Builder<'_> {
         piped: bool,
     ) -> Result<Value, ()> {
         let function = self.function_name(func)?;
+        if function == "repeat" {
+            return self.repeat(expr, func, args);
+        }
+        if self.blocks.contains_key(&function) {
+            return self.call_block(&function, expr, func, args, piped);
+        }
         let Some(builtin) = builtins::find(&function) else {
             self.unknown_function(&function, func, args);
             return Err(());
@@ -93,6 +99,8 @@ impl Builder<'_> {
             .map(|(n, _)| n.as_str());
         let mut candidates: Vec<&str> = builtins::names().collect();
         candidates.extend(lets_naming_functions);
+        candidates.extend(self.blocks.keys().map(String::as_str));
+        candidates.push("repeat");
         let mut diagnostic = Diagnostic::new(
             format!("unknown {what} `{function}`"),
             func.span,
@@ -111,8 +119,23 @@ impl Builder<'_> {
         self.error(diagnostic);
     }
 
-    /// The built-in a call names: its own name, or the function a `let` stands for.
+    /// The built-in or block a call names: its own name, or the function a `let` or a
+    /// block's parameter stands for.
     fn function_name(&mut self, func: &Ident) -> Result<String, ()> {
+        if let Some(value) = self.params.get(&func.name) {
+            return match value {
+                Value::Symbol(function) => Ok(function.clone()),
+                other => {
+                    let found = other.describe(&self.nodes);
+                    self.error(Diagnostic::new(
+                        format!("the parameter `{}` is {found}, not a function", func.name),
+                        func.span,
+                        "not a function",
+                    ));
+                    Err(())
+                }
+            };
+        }
         let Some(entry) = self.lets.get(&func.name) else {
             return Ok(func.name.clone());
         };

@@ -49,6 +49,9 @@ impl Builder<'_> {
         {
             return node.map(Value::Node).ok_or(());
         }
+        if let Some(value) = self.params.get(name) {
+            return Ok(value.clone());
+        }
         if let Some(entry) = self.lets.get(name) {
             return Ok(entry.value.clone());
         }

@@ -36,9 +36,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::validate;
-use super::{DataSource, Graph, Layer, Loss, Node, NodeId};
+use super::{BlockCall, DataSource, Graph, Layer, Loss, Node, NodeId};
 use crate::autodiff::Shape;
-use crate::language::ast::{Expr, File, Model};
+use crate::language::ast::{Block, Expr, File, Model};
 use crate::language::{Diagnostic, Diagnostics, Source, Span, parse_file};
 use crate::suggest::did_you_mean;
 use lets::bound_twice;
@@ -122,8 +122,20 @@ pub(in crate::graph) struct Builder<'s> {
     pub(super) nodes: Vec<Node>,
     /// Weighted nodes without `init =`, to get the default once consumers are known.
     default_init: HashSet<NodeId>,
-    /// Nodes created by the line being evaluated, in order.
-    created: Vec<NodeId>,
+    /// Nodes (and block calls) created by the line being evaluated, in order.
+    created: Vec<Created>,
+    /// The file's blocks by name, and those whose declaration has a problem.
+    blocks: HashMap<String, Block>,
+    broken_blocks: HashSet<String>,
+    /// The value parameters of the block being expanded.
+    params: HashMap<String, Value>,
+    /// The block calls being expanded, outermost first.
+    frames: Vec<Frame>,
+    /// `repeat`s being expanded.
+    repeats: usize,
+    /// Every block call so far (see [`crate::graph::BlockCall`]).
+    calls: Vec<BlockCall>,
+    too_many_nodes: bool,
     input: Option<NodeId>,
     /// An `input(...)` was written, even if it failed: then "no input" would be noise.
     input_attempted: bool,
@@ -140,12 +152,21 @@ impl<'s> Builder<'s> {
             nodes: Vec::new(),
             default_init: HashSet::new(),
             created: Vec::new(),
+            blocks: HashMap::new(),
+            broken_blocks: HashSet::new(),
+            params: HashMap::new(),
+            frames: Vec::new(),
+            repeats: 0,
+            calls: Vec::new(),
+            too_many_nodes: false,
             input: None,
             input_attempted: false,
         }
     }
 
-    pub(super) fn error(&mut self, diagnostic: Diagnostic) {
+    /// Reports a problem; inside a block, with a note at each call that led there.
+    pub(super) fn error(&mut self, mut diagnostic: Diagnostic) {
+        diagnostic.notes.extend(self.call_notes());
         self.errors.push(diagnostic);
     }
 
@@ -159,6 +180,7 @@ impl<'s> Builder<'s> {
 
     fn build(&mut self, file: &File, overrides: &[(String, String)]) -> Option<Graph> {
         self.lets(file, overrides);
+        self.declare_blocks(file);
         let Some(model) = file.models.first() else {
             let end = self.source.text.len();
             self.error(
@@ -203,6 +225,7 @@ impl<'s> Builder<'s> {
             output,
             loss,
             train,
+            calls: std::mem::take(&mut self.calls),
         };
         if matches!(&graph.train.data, DataSource::Csv(csv) if csv.normalize) {
             standardize::after_input(&mut graph);
@@ -365,13 +388,34 @@ impl<'s> Builder<'s> {
             span,
             param_prefix: String::new(),
         });
-        self.created.push(id);
+        self.created.push(Created::Node(id));
         id
     }
 }
 
+/// What one line created: a node, or a block call (or `repeat`) with the nodes and the
+/// calls it made, to be named below the call's own name.
+pub(super) enum Created {
+    Node(NodeId),
+    Call {
+        kind: String,
+        value: NodeId,
+        nodes: std::ops::Range<usize>,
+        calls: std::ops::Range<usize>,
+    },
+}
+
+/// A block call being expanded: the block, where it was called and with what, for the
+/// notes of the problems found inside.
+pub(super) struct Frame {
+    block: String,
+    at: Span,
+    args: String,
+}
+
 mod arguments;
 mod arithmetic;
+mod blocks;
 mod calls;
 mod eval;
 mod lets;

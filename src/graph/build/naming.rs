@@ -3,51 +3,93 @@
 
 use std::collections::HashMap;
 
-use super::Builder;
+use super::{Builder, Created};
 use crate::graph::NodeId;
 
 impl Builder<'_> {
-    /// Names the nodes the current line created; see the module docs for the rule.
+    /// Names the nodes the current line created; see the module docs for the rule. A
+    /// block call the line made is named like a node of its kind, and its nodes (named
+    /// within the block already) go below that name.
     pub(super) fn name_nodes(&mut self, bound: &str, value: NodeId) {
-        let inner: Vec<NodeId> = self
-            .created
+        let created = std::mem::take(&mut self.created);
+        let kind_of = |b: &Self, c: &Created| match c {
+            Created::Node(id) => b.nodes[id.index()].op.kind().to_owned(),
+            Created::Call { kind, .. } => kind.clone(),
+        };
+        let is_value = |c: &Created| match c {
+            Created::Node(id) => *id == value,
+            Created::Call { value: v, .. } => *v == value,
+        };
+        // A block call takes the binding's name when it is the line's value and its only
+        // call (`s1 = x |> repeat(2, residual, 16)`); with several calls on a line, each
+        // is named by its kind (`s2.residual_down`, `s2.repeat`).
+        let calls = created
             .iter()
-            .copied()
-            .filter(|&id| id != value)
-            .collect();
-        let mut per_kind: HashMap<&str, usize> = HashMap::new();
-        for &id in &inner {
-            *per_kind
-                .entry(self.nodes[id.index()].op.kind())
-                .or_default() += 1;
+            .filter(|c| matches!(c, Created::Call { .. }))
+            .count();
+        let is_value = |c: &Created| is_value(c) && (calls < 2 || matches!(c, Created::Node(_)));
+        let mut per_kind: HashMap<String, usize> = HashMap::new();
+        for c in created.iter().filter(|c| !is_value(c)) {
+            *per_kind.entry(kind_of(self, c)).or_default() += 1;
         }
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for id in inner {
-            let kind = self.nodes[id.index()].op.kind();
-            let name = if per_kind[kind] == 1 {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut names = Vec::with_capacity(created.len());
+        for c in &created {
+            let kind = kind_of(self, c);
+            let name = if is_value(c) {
+                bound.to_owned()
+            } else if per_kind[&kind] == 1 {
                 format!("{bound}.{kind}")
             } else {
-                let n = seen.entry(kind).or_default();
+                let n = seen.entry(kind.clone()).or_default();
                 *n += 1;
                 format!("{bound}.{kind}{}", *n - 1)
             };
-            self.nodes[id.index()].name = name;
+            names.push(name);
         }
-        if self.created.contains(&value) {
-            self.nodes[value.index()].name = bound.to_owned();
-        }
-        // The tensors' prefix: the binding's name when this line made one tensor owner.
-        let owners: Vec<NodeId> = self
-            .created
+        // The tensors' prefix: the binding's name when this line made one tensor owner
+        // (a block's own tensors are named within it).
+        let owners: Vec<NodeId> = created
             .iter()
-            .copied()
-            .filter(|&id| self.owns_tensors(id))
+            .filter_map(|c| match c {
+                Created::Node(id) if self.owns_tensors(*id) => Some(*id),
+                _ => None,
+            })
             .collect();
-        for &id in &self.created {
-            let node = &mut self.nodes[id.index()];
-            node.param_prefix = match owners.as_slice() {
-                [only] if *only == id => bound.to_owned(),
-                _ => node.name.clone(),
+        for (c, name) in created.iter().zip(names) {
+            match c {
+                Created::Node(id) => {
+                    let node = &mut self.nodes[id.index()];
+                    node.param_prefix = match owners.as_slice() {
+                        [only] if only == id => bound.to_owned(),
+                        _ => name.clone(),
+                    };
+                    node.name = name;
+                }
+                Created::Call { nodes, calls, .. } => self.place_call(&name, nodes, calls),
+            }
+        }
+        self.created = created;
+    }
+
+    /// Puts the nodes of a block call (`nodes`, named within the block) and the calls it
+    /// made itself below `name`.
+    pub(super) fn place_call(
+        &mut self,
+        name: &str,
+        nodes: &std::ops::Range<usize>,
+        calls: &std::ops::Range<usize>,
+    ) {
+        for node in &mut self.nodes[nodes.clone()] {
+            node.name = format!("{name}.{}", node.name);
+            node.param_prefix = format!("{name}.{}", node.param_prefix);
+        }
+        for call in &mut self.calls[calls.clone()] {
+            // The call's own record is first, nameless until now.
+            call.name = if call.name.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name}.{}", call.name)
             };
         }
     }
