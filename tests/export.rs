@@ -49,7 +49,7 @@ model every_function {
     b      = x |> dense(24, bias = false) |> batchnorm |> leaky_relu(slope = 0.1)
     c      = concat(a, b) |> dropout(0.25)
     s      = c |> dense(32) |> log_softmax
-    r      = c |> dense(16, init = uniform) |> relu |> dense(32) |> sigmoid
+    r      = c |> dense(16, init = uniform) |> layernorm(eps = 0.001) |> relu |> dense(32) |> sigmoid
     m      = (s + r) * (s - r)
     k      = 0.25 * m - 0.5
     n      = 1 - k |> identity
@@ -80,7 +80,7 @@ model cnn {
     c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
     d      = concat(c, c * (0.5 * c - 1))
     g      = d |> global_avgpool
-    f      = d |> flatten |> dense(32) |> sigmoid
+    f      = d |> layernorm |> flatten |> dense(32) |> sigmoid
     output = concat(g, f) |> dense(10) |> softmax
     loss   = cross_entropy
 }

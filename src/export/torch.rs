@@ -414,6 +414,21 @@ fn expression(op_type: &str, x: &[String], attributes: &[Attr]) -> Option<String
                 Some(_) => None,
             }
         }
+        "Transpose" => {
+            let perm: Vec<String> = ints(attributes, "perm")?
+                .iter()
+                .map(i64::to_string)
+                .collect();
+            Some(format!("{}.permute({})", x[0], perm.join(", ")))
+        }
+        "LayerNormalization" if int(attributes, "axis").unwrap_or(-1) == -1 => Some(format!(
+            "F.layer_norm({}, {}.shape, {}, {}, eps={})",
+            x[0],
+            x[1],
+            x[1],
+            x[2],
+            float(number(attributes, "epsilon").unwrap_or(1e-5))
+        )),
         "GlobalAveragePool" => Some(format!("{}.mean(dim=(2, 3), keepdim=True)", x[0])),
         "BatchNormalization" => Some(format!(
             "F.batch_norm({}, {}, {}, {}, {}, training=False, eps={})",

@@ -69,6 +69,7 @@ register! {
     pool,
     global_avgpool,
     batchnorm,
+    layernorm,
     flatten,
     add,
     sub,
