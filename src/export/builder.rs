@@ -95,6 +95,17 @@ impl Onnx for At<'_, '_> {
         name
     }
 
+    fn constant(&mut self, what: &str, values: &[f32]) -> String {
+        let name = self
+            .builder
+            .values
+            .fresh(&format!("{}.{what}", self.node.name));
+        self.builder
+            .initializers
+            .push(float_tensor(&name, &[values.len()], values.to_vec()));
+        name
+    }
+
     fn emit(&mut self, op_type: &str, inputs: Vec<String>, attributes: Vec<Attr>) {
         let output = self.output.clone();
         self.emit_to(output, op_type, inputs, attributes);
@@ -206,6 +217,12 @@ fn attribute(attr: Attr) -> AttributeProto {
         Attr::Int(name, value) => int(name, value),
         Attr::Ints(name, values) => ints(name, &values),
         Attr::Float(name, value) => float(name, value),
+        Attr::Str(name, value) => AttributeProto {
+            name: Some(name.to_owned()),
+            r#type: Some(AttributeType::String as i32),
+            s: Some(value.as_bytes().to_vec()),
+            ..AttributeProto::default()
+        },
     }
 }
 

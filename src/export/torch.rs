@@ -282,6 +282,11 @@ impl Onnx for At<'_> {
         float(value)
     }
 
+    fn constant(&mut self, _what: &str, values: &[f32]) -> String {
+        let values: Vec<String> = values.iter().map(|&v| float(v)).collect();
+        format!("[{}]", values.join(", "))
+    }
+
     fn emit(&mut self, op_type: &str, inputs: Vec<String>, attributes: Vec<Attr>) {
         let to = self.output.clone();
         self.assign(to, op_type, &inputs, &attributes);

@@ -68,6 +68,7 @@ register! {
     conv2d,
     pool,
     global_avgpool,
+    upsample,
     batchnorm,
     layernorm,
     flatten,

@@ -11,6 +11,7 @@ pub enum Attr {
     Int(&'static str, i64),
     Ints(&'static str, Vec<i64>),
     Float(&'static str, f32),
+    Str(&'static str, &'static str),
 }
 
 /// One of the node's own tensors, as its declaration names it (see [`Positions`]).
@@ -34,6 +35,9 @@ pub trait Onnx {
 
     /// Adds a scalar constant (`{node}.{what}`) as an initializer and names it.
     fn scalar(&mut self, what: &str, value: f32) -> String;
+
+    /// Adds a vector constant (`{node}.{what}`) as an initializer and names it.
+    fn constant(&mut self, what: &str, values: &[f32]) -> String;
 
     /// Emits the ONNX node that computes the graph node's value from `inputs`.
     fn emit(&mut self, op_type: &str, inputs: Vec<String>, attributes: Vec<Attr>);
