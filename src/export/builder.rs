@@ -157,7 +157,7 @@ impl At<'_, '_> {
 pub(super) struct Names(HashSet<String>);
 
 impl Names {
-    fn reserving(names: &[&str]) -> Self {
+    pub(super) fn reserving(names: &[&str]) -> Self {
         Names(names.iter().map(|&n| n.to_owned()).collect())
     }
 

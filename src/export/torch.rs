@@ -10,10 +10,10 @@
 //! its ONNX one, each ONNX node it emits becoming one line of Python below, or Python it
 //! writes itself where training changes what it does. Everything here is op-agnostic.
 
-use std::collections::HashSet;
 use std::fmt::Write;
 
 use super::ExportError;
+use super::builder::Names;
 use super::onnx::read_by_output;
 use crate::autodiff::{ParamId, Params, Shape};
 use crate::graph::{Graph, NodeId};
@@ -95,7 +95,7 @@ pub fn to_torch(graph: &Graph, model: &Model) -> Result<String, ExportError> {
     }
     let _ = writeln!(out, "\n    def forward(self, input):");
 
-    let mut names = Names(RESERVED.iter().map(|&n| n.to_owned()).collect());
+    let mut names = Names::reserving(RESERVED);
     let mut values: Vec<String> = Vec::with_capacity(graph.nodes.len());
     let needed = read_by_output(graph);
     let mut lines = Vec::new();
@@ -212,22 +212,6 @@ fn identifier(name: &str) -> String {
         id.insert(0, '_');
     }
     id
-}
-
-/// Variable names handed out so far.
-struct Names(HashSet<String>);
-
-impl Names {
-    fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_owned();
-        let mut k = 0;
-        while self.0.contains(&name) {
-            k += 1;
-            name = format!("{base}_{k}");
-        }
-        self.0.insert(name.clone());
-        name
-    }
 }
 
 /// The node being translated: its operands' variables, the variable its value takes, its
