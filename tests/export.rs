@@ -74,9 +74,9 @@ train {
 const CNN: &str = "\
 model cnn {
     x      = input(1, 28, 28)
-    a      = x |> conv2d(4, 3, pad = same) |> relu |> maxpool(2)
+    a      = x |> conv2d(4, 3, pad = same) |> relu |> maxpool(3, stride = 2, pad = 1)
     b      = a |> conv2d(6, 3, stride = 2, pad = same) |> batchnorm(momentum = 0.3) |> tanh
-    p      = b |> avgpool(2, stride = 1) |> upsample(2) |> avgpool(3, stride = 2)
+    p      = b |> avgpool(2, stride = 1) |> upsample(2) |> avgpool(3, stride = 2, pad = 1)
     c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
     d      = concat(c, c * (0.5 * c - 1))
     g      = d |> global_avgpool

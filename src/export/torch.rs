@@ -395,13 +395,22 @@ fn expression(op_type: &str, x: &[String], attributes: &[Attr]) -> Option<String
             } else {
                 "F.avg_pool2d"
             };
-            match ints(attributes, "pads") {
-                None | Some([0, 0, 0, 0]) => Some(format!(
-                    "{f}({}, kernel_size=({}, {}), stride=({}, {}))",
-                    x[0], kernel[0], kernel[1], strides[0], strides[1]
-                )),
-                Some(_) => None,
+            // Symmetric pads only; an average counts them (PyTorch's default too).
+            let padding = match ints(attributes, "pads") {
+                None => (0, 0),
+                Some(&[t, l, b, r]) if t == b && l == r => (t, l),
+                Some(_) => return None,
+            };
+            if op_type == "AveragePool"
+                && padding != (0, 0)
+                && int(attributes, "count_include_pad") != Some(1)
+            {
+                return None;
             }
+            Some(format!(
+                "{f}({}, kernel_size=({}, {}), stride=({}, {}), padding=({}, {}))",
+                x[0], kernel[0], kernel[1], strides[0], strides[1], padding.0, padding.1
+            ))
         }
         "Transpose" => {
             let perm: Vec<String> = ints(attributes, "perm")?

@@ -1,8 +1,12 @@
-//! `maxpool(x, size, stride)` and `avgpool(...)`: pooling of image batches `[batch, c, h,
-//! w]` over `size × size` windows `stride` apart (no padding).
+//! `maxpool(x, size, stride, pad)` and `avgpool(...)`: pooling of image batches `[batch,
+//! c, h, w]` over `size × size` windows `stride` apart, after `pad` cells on every side
+//! (as PyTorch pads: `-∞` for the maximum, zeros counted in the average, at most half a
+//! window). Padding is its own tape step before the kernels, which see whole windows.
 
 use super::conv2d::image_dims;
 use super::function::{X, param};
+use super::function::ParamDef;
+use super::conv2d::Padding;
 use super::{ArgKind, Args, Attr, Builtin, Default, Layer, Lowering, Onnx, Refusal, Takes};
 use crate::autodiff::{Grads, Rule, Run, Scratch, Shape, ShapeError, Tape, TapeError, Values, Var};
 pub use crate::kernels::pooling::PoolShape;
@@ -15,6 +19,7 @@ pub const FUNCTIONS: &[Builtin] = &[
             X,
             param("size", ArgKind::Size, Default::Required),
             param("stride", ArgKind::Size, Default::Auto),
+            PAD,
         ],
         help: "the maximum of each `size × size` window, `stride` apart (default `size`); the gradient goes to the first maximum",
         activation: false,
@@ -28,6 +33,7 @@ pub const FUNCTIONS: &[Builtin] = &[
             X,
             param("size", ArgKind::Size, Default::Required),
             param("stride", ArgKind::Size, Default::Auto),
+            PAD,
         ],
         help: "the mean of each `size × size` window, `stride` apart (default `size`)",
         activation: false,
@@ -37,12 +43,18 @@ pub const FUNCTIONS: &[Builtin] = &[
     },
 ];
 
+const PAD: ParamDef = ParamDef {
+    help: "`pad` is the cells added on every side (at most half the window): `-∞` for `maxpool`, zeros counted in the mean for `avgpool`",
+    ..param("pad", ArgKind::Pad, Default::Number(0.0, "0"))
+};
+
 /// The layer: `[c, h, w] → [c, h', w']`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pool {
     pub kind: Pooling,
     pub size: usize,
     pub stride: usize,
+    pub pad: usize,
 }
 
 impl Pool {
@@ -50,7 +62,42 @@ impl Pool {
     fn build(kind: Pooling, args: &Args<'_>) -> Result<Box<dyn Layer>, Refusal> {
         let size = args.size("size");
         let stride = args.size_if_given("stride").unwrap_or(size);
-        Ok(Box::new(Pool { kind, size, stride }))
+        let pad = match args.pad("pad") {
+            Padding::Each(pad) if pad <= size / 2 => pad,
+            Padding::Each(pad) => {
+                return Err(Refusal {
+                    message: format!(
+                        "`{}` pads at most half its window: `pad = {pad}` is more than {size} / 2",
+                        kind.name()
+                    ),
+                    label: "too much padding".into(),
+                    help: Some(format!("use `pad` ≤ {}, as PyTorch requires", size / 2)),
+                    at_function: false,
+                });
+            }
+            _ => {
+                return Err(Refusal {
+                    message: format!("`{}` takes a number of cells as `pad`", kind.name()),
+                    label: "not a number of cells".into(),
+                    help: Some("e.g. `maxpool(3, stride = 2, pad = 1)`".into()),
+                    at_function: false,
+                });
+            }
+        };
+        Ok(Box::new(Pool {
+            kind,
+            size,
+            stride,
+            pad,
+        }))
+    }
+
+    /// What the padding cells hold: nothing that wins a maximum; zeros in an average.
+    fn fill(&self) -> f32 {
+        match self.kind {
+            Pooling::Max => f32::NEG_INFINITY,
+            Pooling::Average => 0.0,
+        }
     }
 }
 
@@ -61,14 +108,18 @@ impl Layer for Pool {
 
     fn describe(&self) -> String {
         let kind = self.kind.name();
+        let pad = match self.pad {
+            0 => String::new(),
+            pad => format!(", pad = {pad}"),
+        };
         match (self.size, self.stride) {
-            (size, stride) if size == stride => format!("{kind}({size})"),
-            (size, stride) => format!("{kind}({size}, stride = {stride})"),
+            (size, stride) if size == stride => format!("{kind}({size}{pad})"),
+            (size, stride) => format!("{kind}({size}, stride = {stride}{pad})"),
         }
     }
 
     fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        pool_shape(self.kind, inputs[0], self.size, self.stride)
+        pool_shape(self.kind, padded(inputs[0], self.pad)?, self.size, self.stride)
     }
 
     fn flops(&self, _inputs: &[Shape], output: Shape) -> u64 {
@@ -76,19 +127,30 @@ impl Layer for Pool {
     }
 
     fn lower(&self, at: &mut Lowering<'_>) -> Result<Var, TapeError> {
-        at.tape.pool(self.kind, at.x(), self.size, self.stride)
+        let mut x = at.x();
+        if self.pad > 0 {
+            x = at.tape.pad_image(x, self.pad, self.fill())?;
+        }
+        at.tape.pool(self.kind, x, self.size, self.stride)
     }
 
-    /// Whole windows only, no padding: ONNX's default floor rounding.
+    /// Whole windows of the padded image: ONNX's default floor rounding, `pads` on every
+    /// side, the padding counted in an average (`count_include_pad`).
     fn onnx(&self, at: &mut dyn Onnx) {
         let op_type = match self.kind {
             Pooling::Max => "MaxPool",
             Pooling::Average => "AveragePool",
         };
-        let attributes = vec![
+        let mut attributes = vec![
             Attr::Ints("kernel_shape", vec![self.size as i64; 2]),
             Attr::Ints("strides", vec![self.stride as i64; 2]),
         ];
+        if self.pad > 0 {
+            attributes.push(Attr::Ints("pads", vec![self.pad as i64; 4]));
+            if self.kind == Pooling::Average {
+                attributes.push(Attr::Int("count_include_pad", 1));
+            }
+        }
         at.emit(op_type, vec![at.input(0)], attributes);
     }
 }
@@ -142,7 +204,29 @@ pub fn pool_shape(
         .map_err(|e| ShapeError::new(e.to_string(), "too large to allocate"))
 }
 
+/// A per-sample image with `pad` more cells on every side.
+fn padded(x: Shape, pad: usize) -> Result<Shape, ShapeError> {
+    if pad == 0 || x.rank() != 3 {
+        return Ok(x);
+    }
+    Shape::new(&[x.dim(0), x.dim(1) + 2 * pad, x.dim(2) + 2 * pad])
+        .map_err(|e| ShapeError::new(e.to_string(), "too large to allocate"))
+}
+
 impl Tape {
+    /// `x: [batch, c, h, w]` with `pad` cells of `fill` added on every side.
+    pub fn pad_image(&mut self, x: Var, pad: usize, fill: f32) -> Result<Var, TapeError> {
+        let sx = self.shape(x);
+        if sx.rank() != 4 {
+            return Err(TapeError::Invalid {
+                op: "pad",
+                why: format!("expected an image batch, got {sx}"),
+            });
+        }
+        let out = Shape::new(&[sx.dim(0), sx.dim(1), sx.dim(2) + 2 * pad, sx.dim(3) + 2 * pad])?;
+        Ok(self.push(PadRule { pad, fill }, &[x], out))
+    }
+
     /// Max or average pooling of `x: [batch, c, h, w]`.
     pub fn pool(
         &mut self,
@@ -221,6 +305,59 @@ impl Rule for PoolRule {
     }
 }
 
+/// The tape's padding of an image batch: `pad` cells of `fill` on every side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PadRule {
+    pub pad: usize,
+    pub fill: f32,
+}
+
+impl PadRule {
+    /// Each input row with where it starts in the input and in the output.
+    fn rows(&self, x: Shape) -> impl Iterator<Item = (usize, usize)> {
+        let (planes, h, w, p) = (x.dim(0) * x.dim(1), x.dim(2), x.dim(3), self.pad);
+        let (oh, ow) = (h + 2 * p, w + 2 * p);
+        (0..planes).flat_map(move |plane| {
+            (0..h).map(move |i| (plane * h * w + i * w, plane * oh * ow + (i + p) * ow + p))
+        })
+    }
+}
+
+impl Rule for PadRule {
+    fn name(&self) -> &'static str {
+        "pad"
+    }
+
+    fn forward(&self, cx: &Values<'_>, out: &mut [f32], _: Scratch<'_>, _: Run<'_>) {
+        let (x, shape) = (cx.input(0), cx.input_shape(0));
+        let w = shape.dim(3);
+        out.fill(self.fill);
+        for (from, to) in self.rows(shape) {
+            out[to..to + w].copy_from_slice(&x[from..from + w]);
+        }
+    }
+
+    /// The padding's gradient goes nowhere; the image's cells get theirs.
+    fn backward(
+        &self,
+        cx: &Values<'_>,
+        _out: &[f32],
+        grad_out: &[f32],
+        _: Scratch<'_>,
+        grads: &mut Grads<'_>,
+    ) {
+        let shape = cx.input_shape(0);
+        let w = shape.dim(3);
+        if let Some(grad_x) = grads.get_mut(cx.inputs[0]) {
+            for (from, to) in self.rows(shape) {
+                for (g, o) in grad_x[from..from + w].iter_mut().zip(&grad_out[to..to + w]) {
+                    *g += o;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -235,6 +372,7 @@ mod tests {
         fn pooling_matches_central_differences(
             (batch, c, h, w, size, stride) in (1usize..3, 1usize..3, 2usize..7, 2usize..7, 1usize..4, 1usize..4),
             max: bool,
+            padded: bool,
             // Distinct values, so no window has a tie that a step could flip.
             seed in any::<u64>(),
         ) {
@@ -247,8 +385,16 @@ mod tests {
                 values.swap(i, (state % (i as u64 + 1)) as usize);
             }
             let kind = if max { Pooling::Max } else { Pooling::Average };
+            let pad = if padded { size / 2 } else { 0 };
+            let fill = if max { f32::NEG_INFINITY } else { 0.0 };
             let x = (Shape::new(&[batch, c, h, w]).unwrap(), values);
-            assert_ok(check_function(&[x], |t, v| t.pool(kind, v[0], size, stride)).unwrap())?;
+            assert_ok(
+                check_function(&[x], |t, v| {
+                    let x = if pad > 0 { t.pad_image(v[0], pad, fill)? } else { v[0] };
+                    t.pool(kind, x, size, stride)
+                })
+                .unwrap(),
+            )?;
         }
     }
     #[test]
