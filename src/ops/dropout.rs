@@ -61,12 +61,17 @@ impl Layer for Dropout {
 
     /// `F.dropout`: the same masks' distribution in training, identity at evaluation.
     fn torch(&self, at: &mut dyn Torch) {
-        at.python(format!(
-            "F.dropout({}, p={}, training=self.training)",
-            at.input(0),
-            super::torch::float(self.p)
-        ));
+        torch_dropout(at, "F.dropout", self.p);
     }
+}
+
+/// `function(x, p, training=self.training)`: a dropout's PyTorch, in the module's mode.
+pub(super) fn torch_dropout(at: &mut dyn Torch, function: &str, p: f32) {
+    at.python(format!(
+        "{function}({}, p={}, training=self.training)",
+        at.input(0),
+        super::torch::float(p)
+    ));
 }
 
 impl Tape {

@@ -62,11 +62,7 @@ impl Layer for Dropout2d {
 
     /// `F.dropout2d`: the same masks' distribution in training, identity at evaluation.
     fn torch(&self, at: &mut dyn Torch) {
-        at.python(format!(
-            "F.dropout2d({}, p={}, training=self.training)",
-            at.input(0),
-            super::torch::float(self.p)
-        ));
+        super::dropout::torch_dropout(at, "F.dropout2d", self.p);
     }
 }
 

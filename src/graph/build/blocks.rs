@@ -585,7 +585,6 @@ impl Builder<'_> {
         args: &[AstArg],
         input: NodeId,
     ) -> Result<Vec<(String, Value)>, ()> {
-        let errors = self.errors.len();
         // The input as a bound name the arguments cannot collide with.
         let key = "\u{0}repeat input".to_owned();
         self.bound.insert(key.clone(), (Some(input), func.span));
@@ -600,7 +599,6 @@ impl Builder<'_> {
         let bound = self.bind_block_arguments(block, func, &with_input, true);
         self.bound.remove(&key);
         let (_, values) = bound?;
-        debug_assert_eq!(errors, self.errors.len());
         Ok(values)
     }
 
