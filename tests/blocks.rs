@@ -404,8 +404,66 @@ mod random_blocks {
         )
     }
 
+    /// A random file of convolutional blocks on small images: a residual block of a
+    /// grouped (or depthwise) 3×3 convolution, possibly dilated, and a grouped 1×1 one,
+    /// repeated after a stem, then a strided convolution.
+    fn image_file(
+        channels: usize,
+        groups: usize,
+        dilation: usize,
+        act: &str,
+        repeats: usize,
+    ) -> String {
+        format!(
+            "block res(x, g, act = tanh) {{\n    y = x |> conv2d({channels}, 3, pad = same, groups = g, dilation = {dilation}) |> act |> conv2d({channels}, 1, groups = g)\n    out = act(x + y)\n}}\n\
+             model m {{\n    x = input(2, 6, 5)\n    s = x |> conv2d({channels}, 3, pad = same) |> repeat({repeats}, res, {groups}, act = {act})\n    d = s |> conv2d({channels}, 3, stride = 2, pad = same, groups = {groups})\n    output = d |> flatten |> dense(3) |> softmax\n    loss = cross_entropy\n}}\n"
+        )
+    }
+
+    /// Records `text`'s graph on three samples of fixed inputs and checks every gradient.
+    fn check_file(text: &str, seed: u64) -> Result<(), TestCaseError> {
+        let graph = build(text).map_err(TestCaseError::fail)?;
+        let mut model = Model::init(&graph, &mut Generator::seed_from_u64(seed)).unwrap();
+        let batch = 3;
+        let mut net = Network::record(
+            &graph,
+            &model.params,
+            &model.node_params,
+            Tape::new(),
+            batch,
+            true,
+        )
+        .unwrap();
+        let inputs = net.tape.value_mut(net.input).unwrap();
+        for (i, v) in inputs.iter_mut().enumerate() {
+            *v = ((i as f32 * 0.37 + seed as f32).sin()) * 0.8;
+        }
+        let labels: Vec<u32> = (0..batch as u32).map(|i| (i + seed as u32) % 3).collect();
+        set_targets(&mut net, &TargetBuffer::Classes(labels), batch).unwrap();
+        let loss = net.loss.unwrap();
+        let report = check_tape(&mut net.tape, &mut model.params, loss, 6);
+        prop_assert!(report.checked > 0, "nothing checked");
+        prop_assert!(report.ok(), "{}\n{report:?}", text);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn random_convolutional_block_graphs_match_central_differences(
+            per_group in 1usize..3,
+            groups in 1usize..4,
+            depthwise in any::<bool>(),
+            dilation in 1usize..3,
+            act in prop::sample::select(vec!["tanh", "sigmoid", "gelu", "silu"]),
+            repeats in 1usize..3,
+            seed in 0u64..1000,
+        ) {
+            let channels = per_group * groups;
+            let groups = if depthwise { channels } else { groups };
+            check_file(&image_file(channels, groups, dilation, act, repeats), seed)?;
+        }
 
         #[test]
         fn random_block_graphs_match_central_differences(
@@ -422,19 +480,7 @@ mod random_blocks {
                 graph.calls.iter().filter(|c| c.kind.starts_with("pair")).count(),
                 repeats.1
             );
-            let mut model = Model::init(&graph, &mut Generator::seed_from_u64(seed)).unwrap();
-            let batch = 3;
-            let mut net = Network::record(&graph, &model.params, &model.node_params, Tape::new(), batch, true).unwrap();
-            let inputs = net.tape.value_mut(net.input).unwrap();
-            for (i, v) in inputs.iter_mut().enumerate() {
-                *v = ((i as f32 * 0.37 + seed as f32).sin()) * 0.8;
-            }
-            let labels: Vec<u32> = (0..batch as u32).map(|i| (i + seed as u32) % 3).collect();
-            set_targets(&mut net, &TargetBuffer::Classes(labels), batch).unwrap();
-            let loss = net.loss.unwrap();
-            let report = check_tape(&mut net.tape, &mut model.params, loss, 6);
-            prop_assert!(report.checked > 0, "nothing checked");
-            prop_assert!(report.ok(), "{}\n{report:?}", text);
+            check_file(&text, seed)?;
         }
     }
 }

@@ -68,16 +68,17 @@ train {
 
 /// Every function for images: convolutions with `same` padding at strides 1 and 2 (the
 /// second padded unevenly, as TensorFlow does), with a padding the stride leaves partly
-/// unread and without bias; batch norm per channel, both poolings, global average pooling,
+/// unread and without bias, depthwise (two filters a channel) and dilated, grouped; batch norm per channel, both poolings, global average pooling,
 /// flatten, and concat (along channels), layer and number arithmetic and an activation on
 /// images.
 const CNN: &str = "\
 model cnn {
     x      = input(1, 28, 28)
     a      = x |> conv2d(4, 3, pad = same) |> relu |> maxpool(3, stride = 2, pad = 1)
-    b      = a |> conv2d(6, 3, stride = 2, pad = same) |> batchnorm(momentum = 0.3) |> tanh
+    e      = a |> conv2d(8, 3, pad = same, groups = 4, dilation = 2) |> relu
+    b      = e |> conv2d(6, 3, stride = 2, pad = same) |> batchnorm(momentum = 0.3) |> tanh
     p      = b |> avgpool(2, stride = 1) |> upsample(2) |> avgpool(3, stride = 2, pad = 1)
-    c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false) |> leaky_relu(slope = 0.1)
+    c      = p |> conv2d(4, 3, stride = 2, pad = 1, bias = false, groups = 2) |> leaky_relu(slope = 0.1)
     d      = concat(c, c * (0.5 * c - 1))
     g      = d |> global_avgpool
     f      = d |> layernorm |> flatten |> dense(32) |> sigmoid

@@ -128,7 +128,7 @@ fn build_cnn(
     max_pool: bool,
 ) -> Result<(Tape, Params, Var), TapeError> {
     use nnc::ops::batchnorm::BatchNormParams;
-    use nnc::ops::conv2d::Padding;
+    use nnc::ops::conv2d::{Padding, Window};
     use nnc::ops::pool::Pooling;
     let mut params = Params::new();
     let image = Shape::new(&[batch, c, hw, hw])?;
@@ -173,7 +173,7 @@ fn build_cnn(
     for s in steps {
         let (a, b) = (pool[s.a % pool.len()], pool[s.b % pool.len()]);
         let next = match s.op % 8 {
-            0 => tape.conv2d(a, k3, Some(cb), 1, Padding::Same)?,
+            0 => tape.conv2d(a, k3, Some(cb), Window::new(1, Padding::Same))?,
             1 => tape.add(a, b)?, // a residual connection when `b` is an earlier value
             2 => tape.mul(a, b)?,
             3 => tape.tanh(a),
@@ -181,7 +181,7 @@ fn build_cnn(
             5 => tape.batchnorm(a, norm, 0.1, 1e-5)?,
             6 => {
                 let joined = tape.concat(&[a, b])?;
-                tape.conv2d(joined, k1, None, 1, Padding::Each(0))?
+                tape.conv2d(joined, k1, None, Window::new(1, Padding::Each(0)))?
             }
             _ => tape.sub(a, b)?,
         };

@@ -11,7 +11,10 @@
 //! product per sample, `grad_y_b · patchesᵀ`, added into the partial sum of a fixed chunk
 //! of samples, the partials then added in order ([`Conv2dShape::weight_scratch_len`]).
 //!
-//! Single-channel inputs at stride 1 take a direct path instead, for the weight gradient
+//! Grouped convolutions run one product per group on the group's rows of the patch
+//! matrix and of the weights; depthwise ones (one channel per group) take
+//! [`super::conv_depthwise`] instead, with no patch matrix. Single-channel inputs at
+//! stride 1 take a direct path, for the weight gradient
 //! and (kernels from 4 × 4) the forward pass ([`super::conv_direct`], chosen by
 //! [`Conv2dShape::direct_weight_grad`] and [`Conv2dShape::direct_forward`]).
 //!
@@ -24,6 +27,7 @@
 
 use rayon::prelude::*;
 
+use super::conv_depthwise;
 use super::conv_direct;
 use super::gemm::{MatRef, gemm};
 use super::im2col::{col2im_one, im2col_one};
@@ -47,7 +51,9 @@ impl Conv2dShape {
     }
 
     fn sample_scratch_len(&self) -> usize {
-        if self.direct_forward() {
+        if self.depthwise() {
+            0
+        } else if self.direct_forward() {
             self.col_len(1).max(conv_direct::forward_scratch_len(self))
         } else {
             self.col_len(1)
@@ -69,7 +75,7 @@ impl Conv2dShape {
     /// threads; direct, each filter is a task (measured 2 times faster on one thread for
     /// both first layers of the races, more on two).
     pub fn direct_weight_grad(&self) -> bool {
-        self.channels == 1 && self.stride == 1
+        self.channels == 1 && self.stride == 1 && self.dilation == 1
     }
 
     /// The patch matrix of `batch` samples, `[c·k·k, batch·h'·w']` (see [`super::im2col`]).
@@ -82,7 +88,9 @@ impl Conv2dShape {
     /// gradient per chunk of samples ([`weight_chunks`]), or on the direct path the
     /// padded images and the output gradient padded to whole registers.
     pub fn weight_scratch_len(&self, batch: usize) -> (usize, usize) {
-        if self.direct_weight_grad() {
+        if self.depthwise() {
+            (0, 0)
+        } else if self.direct_weight_grad() {
             (
                 batch * conv_direct::padded_len(self),
                 batch * conv_direct::padded_grad_len(self),
@@ -124,6 +132,10 @@ pub fn conv2d_forward(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), shape.filters, "conv2d: bias size");
     }
+    if shape.depthwise() {
+        conv_depthwise::forward(shape, x, weight, bias, y);
+        return;
+    }
     if shape.direct_forward() {
         per_sample(shape, batch, scratch, x, y, |scratch, x_b, y_b| {
             let scratch = &mut scratch[..conv_direct::forward_scratch_len(shape)];
@@ -131,16 +143,15 @@ pub fn conv2d_forward(
         });
         return;
     }
-    let w = MatRef::new(weight, shape.filters, shape.patch_len());
     per_sample(shape, batch, scratch, x, y, |patches, x_b, y_b| {
         let patches = &mut patches[..shape.col_len(1)];
         im2col_one(shape, x_b, patches);
-        gemm(
-            w,
-            MatRef::new(patches, shape.patch_len(), shape.out_pixels()),
-            0.0,
-            y_b,
-        );
+        let (filters, cols, pixels) = group_sizes(shape);
+        for g in 0..shape.groups {
+            let patches = MatRef::new(group_rows(patches, g, cols, pixels), cols, pixels);
+            let y = group_rows_mut(y_b, g, filters, pixels);
+            gemm(group_weight(shape, g, weight), patches, 0.0, y);
+        }
         if let Some(bias) = bias {
             for (row, &bias) in y_b.chunks_exact_mut(shape.out_pixels()).zip(bias) {
                 row.iter_mut().for_each(|v| *v += bias);
@@ -173,7 +184,10 @@ pub fn conv2d_input_grad(
         batch * shape.in_len(),
         "conv2d: input gradient size"
     );
-    let w = MatRef::new(weight, shape.filters, shape.patch_len());
+    if shape.depthwise() {
+        conv_depthwise::input_grad(shape, weight, grad_y, grad_x);
+        return;
+    }
     per_sample(
         shape,
         batch,
@@ -182,11 +196,41 @@ pub fn conv2d_input_grad(
         grad_x,
         |patches, grad_y_b, grad_x_b| {
             let patches = &mut patches[..shape.col_len(1)];
-            let grad_y_b = MatRef::new(grad_y_b, shape.filters, shape.out_pixels());
-            gemm(w.t(), grad_y_b, 0.0, patches);
+            let (filters, cols, pixels) = group_sizes(shape);
+            for g in 0..shape.groups {
+                let grad_y = group_rows(grad_y_b, g, filters, pixels);
+                let grad_y = MatRef::new(grad_y, filters, pixels);
+                let patches = group_rows_mut(patches, g, cols, pixels);
+                gemm(group_weight(shape, g, weight).t(), grad_y, 0.0, patches);
+            }
             col2im_one(shape, patches, grad_x_b);
         },
     );
+}
+
+/// Filters, patch rows and output pixels of each group's product.
+fn group_sizes(shape: &Conv2dShape) -> (usize, usize, usize) {
+    (
+        shape.group_filters(),
+        shape.group_patch_len(),
+        shape.out_pixels(),
+    )
+}
+
+/// Group `g`'s weights, `[filters / groups, (c / groups)·k·k]`.
+fn group_weight<'a>(shape: &Conv2dShape, g: usize, weight: &'a [f32]) -> MatRef<'a> {
+    let (rows, cols) = (shape.group_filters(), shape.group_patch_len());
+    MatRef::new(&weight[g * rows * cols..][..rows * cols], rows, cols)
+}
+
+/// Group `g`'s `rows` rows of a matrix of `pixels` columns cut into equal groups of rows.
+fn group_rows(m: &[f32], g: usize, rows: usize, pixels: usize) -> &[f32] {
+    &m[g * rows * pixels..][..rows * pixels]
+}
+
+/// [`group_rows`], to write.
+fn group_rows_mut(m: &mut [f32], g: usize, rows: usize, pixels: usize) -> &mut [f32] {
+    &mut m[g * rows * pixels..][..rows * pixels]
 }
 
 /// Runs `work(patches, input_b, output_b)` for every sample, a group at a time (each
@@ -295,6 +339,10 @@ fn weight_product(
         rows_len,
         "conv2d: weight-gradient gradient scratch size"
     );
+    if shape.depthwise() {
+        conv_depthwise::weight_grad(shape, batch, alpha, x, grad_y, out);
+        return;
+    }
     if shape.direct_weight_grad() {
         conv_direct::weight_grad(shape, batch, alpha, x, grad_y, col, rows, out);
         return;
@@ -314,13 +362,18 @@ fn weight_product(
             partial.fill(0.0);
             for b in chunk * per_chunk..((chunk + 1) * per_chunk).min(batch) {
                 im2col_one(shape, &x[b * in_len..][..in_len], patches);
-                let grad_y_b = MatRef::new(
-                    &grad_y[b * out_len..][..out_len],
-                    shape.filters,
-                    shape.out_pixels(),
-                );
-                let patches = MatRef::new(patches, shape.patch_len(), shape.out_pixels());
-                gemm(grad_y_b, patches.t(), 1.0, partial);
+                let grad_y_b = &grad_y[b * out_len..][..out_len];
+                let (filters, cols, pixels) = group_sizes(shape);
+                for (g, partial) in partial.chunks_exact_mut(filters * cols).enumerate() {
+                    let grad_y = group_rows(grad_y_b, g, filters, pixels);
+                    let patches = group_rows(patches, g, cols, pixels);
+                    gemm(
+                        MatRef::new(grad_y, filters, pixels),
+                        MatRef::new(patches, cols, pixels).t(),
+                        1.0,
+                        partial,
+                    );
+                }
             }
         });
     for partial in partials.chunks_exact(shape.weight_len()) {
@@ -387,8 +440,8 @@ mod tests {
 
     /// The input pixel `(b, c)` tap `(ky, kx)` of output `(oy, ox)` reads, if any.
     fn source(s: &Conv2dShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
-        let iy = (oy * s.stride + ky).checked_sub(s.pad_top)?;
-        let ix = (ox * s.stride + kx).checked_sub(s.pad_left)?;
+        let iy = (oy * s.stride + ky * s.dilation).checked_sub(s.pad_top)?;
+        let ix = (ox * s.stride + kx * s.dilation).checked_sub(s.pad_left)?;
         (iy < s.height && ix < s.width).then_some(iy * s.width + ix)
     }
 
@@ -425,14 +478,15 @@ mod tests {
                         let g = grad_y[o] as f64;
                         let mut sum = bias[f] as f64;
                         r.grad_bias[f] += g;
-                        for c in 0..s.channels {
+                        for within in 0..s.group_channels() {
+                            let c = f / s.group_filters() * s.group_channels() + within;
                             for ky in 0..k {
                                 for kx in 0..k {
                                     let Some(p) = source(s, oy, ox, ky, kx) else {
                                         continue;
                                     };
                                     let xi = (b * s.channels + c) * plane + p;
-                                    let wi = ((f * s.channels + c) * k + ky) * k + kx;
+                                    let wi = ((f * s.group_channels() + within) * k + ky) * k + kx;
                                     sum += w[wi] as f64 * x[xi] as f64;
                                     r.grad_x[xi] += w[wi] as f64 * g;
                                     r.grad_w[wi] += x[xi] as f64 * g;
@@ -520,21 +574,44 @@ mod tests {
     }
 
     /// Shapes from 1×1 images up, kernels from 1 to past the input (with padding),
-    /// strides past the kernel; `None` where no window fits.
+    /// strides past the kernel, one group, several, or one per channel (depthwise, with
+    /// one or two filters each), dilated or not; `None` where no window fits.
     fn shapes() -> impl Strategy<Value = (Conv2dShape, usize)> {
         (
-            1usize..4,
+            (1usize..4, 1usize..4),
             1usize..10,
             1usize..10,
-            1usize..6,
+            (1usize..3, 1usize..6),
             1usize..6,
             1usize..5,
             paddings(),
             1usize..=5,
+            (0usize..3, 1usize..3),
         )
-            .prop_filter_map("a window fits", |(c, h, w, f, k, stride, pad, batch)| {
-                Some((Conv2dShape::new([c, h, w], f, k, stride, pad)?, batch))
-            })
+            .prop_filter_map(
+                "a window fits",
+                |(
+                    (groups, per_group),
+                    h,
+                    w,
+                    (per_filter, f),
+                    k,
+                    stride,
+                    pad,
+                    batch,
+                    (kind, dilation),
+                )| {
+                    // kind 0: one group (any filter count); 1: grouped; 2: depthwise.
+                    let (c, f, groups) = match kind {
+                        0 => (per_group.max(groups), f, 1),
+                        1 => (groups * per_group, groups * per_filter, groups),
+                        _ => (groups + 1, (groups + 1) * per_filter, groups + 1),
+                    };
+                    let shape =
+                        Conv2dShape::grouped([c, h, w], f, k, stride, pad, groups, dilation)?;
+                    Some((shape, batch))
+                },
+            )
     }
 
     proptest! {
@@ -608,6 +685,14 @@ mod tests {
                 2,
             ),
             (Conv2dShape::new([2, 5, 5], 4, 5, 1, Padding::Each(0)), 2),
+            (
+                Conv2dShape::grouped([4, 7, 7], 6, 3, 1, Padding::Same, 2, 2),
+                2,
+            ),
+            (
+                Conv2dShape::grouped([3, 7, 6], 6, 3, 2, Padding::Each(1), 3, 1),
+                2,
+            ),
         ];
         for (s, batch) in cases {
             let s = s.expect("a valid shape");
@@ -671,6 +756,14 @@ mod tests {
             (Conv2dShape::new([8, 20, 20], 70, 3, 1, Padding::Same), 5),
             (Conv2dShape::new([1, 28, 28], 6, 5, 1, Padding::Each(2)), 9),
             (Conv2dShape::new([6, 14, 14], 16, 5, 2, Padding::Each(0)), 7),
+            (
+                Conv2dShape::grouped([8, 14, 14], 16, 3, 1, Padding::Same, 4, 2),
+                7,
+            ),
+            (
+                Conv2dShape::grouped([16, 14, 14], 16, 3, 2, Padding::Same, 16, 1),
+                7,
+            ),
         ];
         for (s, batch) in cases {
             let s = s.expect("a valid shape");

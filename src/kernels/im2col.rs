@@ -35,16 +35,18 @@ fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) ->
 
 /// The output rows and columns where tap `(ky, kx)` reads the image, and the input pixel
 /// the first of them reads (row, column).
-struct TapWindow {
-    rows: Range<usize>,
-    cols: Range<usize>,
-    first_iy: usize,
-    first_ix: usize,
+pub(super) struct TapWindow {
+    pub rows: Range<usize>,
+    pub cols: Range<usize>,
+    pub first_iy: usize,
+    pub first_ix: usize,
 }
 
 impl TapWindow {
-    fn new(shape: &Conv2dShape, ky: usize, kx: usize) -> Self {
+    /// Tap `(ky, kx)` of the kernel, `dilation·(ky, kx)` pixels into the window.
+    pub fn new(shape: &Conv2dShape, ky: usize, kx: usize) -> Self {
         let s = shape.stride;
+        let (ky, kx) = (ky * shape.dilation, kx * shape.dilation);
         let rows = valid_outputs(
             shape.out_height,
             shape.height,

@@ -12,13 +12,14 @@
 //!
 //! The layers of convolutional networks, on `[batch, c, h, w]` images: [`conv`] (im2col
 //! and products; its geometry in [`conv_shape`], its copies in [`im2col`], a direct path
-//! for one input channel in [`conv_direct`]), [`pooling`] (max, average, global average) and
+//! for one input channel in [`conv_direct`], depthwise layers in [`conv_depthwise`]), [`pooling`] (max, average, global average) and
 //! [`batchnorm`]. Flatten needs no kernel: `[c, h, w]` is already in memory as `[c·h·w]`.
 //! They take caller-provided scratch (sized by the shape's `*_len` functions) and
 //! allocate nothing; backward kernels add into gradients.
 
 pub mod batchnorm;
 pub mod conv;
+pub mod conv_depthwise;
 pub mod conv_direct;
 pub mod conv_shape;
 pub mod gemm;

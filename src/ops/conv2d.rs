@@ -1,6 +1,7 @@
-//! `conv2d(x, filters, kernel, stride, pad)`: a 2-D convolution of an image batch
-//! `[batch, c, h, w]` by weights `[filters, c, k, k]` (PyTorch's layouts), plus a bias
-//! per filter; computed by the kernels as im2col and matrix products.
+//! `conv2d(x, filters, kernel, stride, pad, groups, dilation)`: a 2-D convolution of an
+//! image batch `[batch, c, h, w]` by weights `[filters, c / groups, k, k]` (PyTorch's
+//! layouts), plus a bias per filter; computed by the kernels as im2col and matrix
+//! products, or tap by tap when depthwise (`groups = c`).
 
 use super::function::{X, param};
 use super::tensors::Tensors;
@@ -30,6 +31,14 @@ pub const FUNCTIONS: &[Builtin] = &[Builtin {
         },
         param("bias", ArgKind::Bool, Default::Bool(true)),
         param("init", ArgKind::Init, Default::Auto),
+        ParamDef {
+            help: "`groups` cuts channels and filters into that many groups, each filter reading its group's channels (`groups = c`: depthwise)",
+            ..param("groups", ArgKind::Size, Default::Number(1.0, "1"))
+        },
+        ParamDef {
+            help: "`dilation` is the distance between the kernel's taps; the window spans `dilation·(kernel − 1) + 1` pixels",
+            ..param("dilation", ArgKind::Size, Default::Number(1.0, "1"))
+        },
     ],
     help: "a 2-D convolution of `filters` square `kernel`s, `[c, h, w]` to `[filters, h', w']`",
     activation: false,
@@ -39,8 +48,12 @@ pub const FUNCTIONS: &[Builtin] = &[Builtin {
         Ok(Box::new(Conv2d {
             filters: args.size("filters"),
             kernel: args.size("kernel"),
-            stride: args.size("stride"),
-            padding: args.pad("pad"),
+            window: Window {
+                stride: args.size("stride"),
+                padding: args.pad("pad"),
+                groups: args.size("groups"),
+                dilation: args.size("dilation"),
+            },
             bias: args.boolean("bias"),
             init: InitChoice::from_call(args.init("init")),
         }))
@@ -52,22 +65,44 @@ pub const FUNCTIONS: &[Builtin] = &[Builtin {
 pub struct Conv2d {
     pub filters: usize,
     pub kernel: usize,
-    pub stride: usize,
-    pub padding: Padding,
+    pub window: Window,
     pub bias: bool,
     pub init: InitChoice,
+}
+
+/// How a kernel moves over the image: everything of a convolution but its sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub stride: usize,
+    pub padding: Padding,
+    /// Channels and filters are cut into this many groups (1: an ordinary convolution).
+    pub groups: usize,
+    /// The distance between taps (1: adjacent pixels).
+    pub dilation: usize,
+}
+
+impl Window {
+    /// One group, adjacent taps: version 2's convolution.
+    pub fn new(stride: usize, padding: Padding) -> Self {
+        Window {
+            stride,
+            padding,
+            groups: 1,
+            dilation: 1,
+        }
+    }
 }
 
 impl Tensors for Conv2d {
     type Named<T> = WeightAndBias<T>;
 
-    /// The weight `[filters, c, k, k]`, then the bias if the layer has one.
+    /// The weight `[filters, c / groups, k, k]`, then the bias if the layer has one.
     fn declare<T>(
         &self,
         inputs: &[Shape],
         tensors: &mut impl Declare<T>,
     ) -> Result<Self::Named<T>, TapeError> {
-        let (channels, kernel) = (inputs[0].dim(0), self.kernel);
+        let (channels, kernel) = (inputs[0].dim(0) / self.window.groups, self.kernel);
         let fill = Fill::Draw {
             init: self.init.init,
             fan_in: channels * kernel * kernel,
@@ -80,9 +115,8 @@ impl Tensors for Conv2d {
 }
 
 impl Conv2d {
-
     fn geometry(&self, x: Shape) -> Result<Conv2dShape, ShapeError> {
-        conv2d_geometry(x, self.filters, self.kernel, self.stride, self.padding)
+        conv2d_geometry(x, self.filters, self.kernel, self.window)
     }
 }
 
@@ -92,20 +126,36 @@ impl Layer for Conv2d {
     }
 
     fn describe(&self) -> String {
-        let stride = if self.stride == 1 {
+        let Window {
+            stride,
+            padding,
+            groups,
+            dilation,
+        } = self.window;
+        let stride = if stride == 1 {
             String::new()
         } else {
-            format!(", stride = {}", self.stride)
+            format!(", stride = {stride}")
         };
-        let pad = match self.padding {
+        let pad = match padding {
             Padding::Each(0) => String::new(),
             Padding::Each(pad) => format!(", pad = {pad}"),
             Padding::Split { begin, end } => format!(", pad = {begin}..{end}"),
             Padding::Same => ", pad = same".to_owned(),
         };
         let bias = if self.bias { "" } else { ", bias = false" };
+        let groups = if groups == 1 {
+            String::new()
+        } else {
+            format!(", groups = {groups}")
+        };
+        let dilation = if dilation == 1 {
+            String::new()
+        } else {
+            format!(", dilation = {dilation}")
+        };
         format!(
-            "conv2d({}, {}{stride}{pad}{bias}, init = {})",
+            "conv2d({}, {}{stride}{pad}{groups}{dilation}{bias}, init = {})",
             self.filters,
             self.kernel,
             self.init.init.name()
@@ -113,7 +163,7 @@ impl Layer for Conv2d {
     }
 
     fn shape(&self, inputs: &[Shape]) -> Result<Shape, ShapeError> {
-        conv2d_shape(inputs[0], self.filters, self.kernel, self.stride, self.padding)
+        conv2d_shape(inputs[0], self.filters, self.kernel, self.window)
     }
 
     fn tensors(&self, inputs: &[Shape]) -> Result<Vec<ParamSpec>, TapeError> {
@@ -130,11 +180,10 @@ impl Layer for Conv2d {
         let x = at.x();
         let t = at.tensors(|shapes, tensors| self.declare(shapes, tensors))?;
         let bias = t.bias.map(|b| b.var);
-        at.tape
-            .conv2d(x, t.weight.var, bias, self.stride, self.padding)
+        at.tape.conv2d(x, t.weight.var, bias, self.window)
     }
 
-    /// The weight `[filters, c, k, k]` is ONNX's layout; padding as nnc resolved it.
+    /// The weight `[filters, c / groups, k, k]` is ONNX's layout; padding as nnc resolved it.
     fn onnx(&self, at: &mut dyn Onnx) {
         let geometry = self
             .geometry(at.input_shape(0))
@@ -145,11 +194,17 @@ impl Layer for Conv2d {
             inputs.push(at.tensor(bias));
         }
         let k = self.kernel as i64;
-        let attributes = vec![
+        let mut attributes = vec![
             Attr::Ints("kernel_shape", vec![k, k]),
-            Attr::Ints("strides", vec![self.stride as i64; 2]),
+            Attr::Ints("strides", vec![self.window.stride as i64; 2]),
             Attr::Ints("pads", conv_pads(&geometry).to_vec()),
         ];
+        if self.window.dilation != 1 {
+            attributes.push(Attr::Ints("dilations", vec![self.window.dilation as i64; 2]));
+        }
+        if self.window.groups != 1 {
+            attributes.push(Attr::Int("group", self.window.groups as i64));
+        }
         at.emit("Conv", inputs, attributes);
     }
 
@@ -164,7 +219,7 @@ impl Layer for Conv2d {
 /// pads − k) / stride + 1` rounded down, is nnc's.
 fn conv_pads(g: &Conv2dShape) -> [i64; 4] {
     let end = |out: usize, len: usize, begin: usize| {
-        ((out - 1) * g.stride + g.kernel).saturating_sub(len + begin) as i64
+        ((out - 1) * g.stride + g.span()).saturating_sub(len + begin) as i64
     };
     [
         g.pad_top as i64,
@@ -175,16 +230,42 @@ fn conv_pads(g: &Conv2dShape) -> [i64; 4] {
 }
 
 /// The geometry of a convolution of the per-sample image `x`, or the words of a
-/// diagnostic: `x` must be an image, and the window must fit in the padded image.
+/// diagnostic: `x` must be an image, `groups` must divide its channels and the filters,
+/// and the (dilated) window must fit in the padded image.
 pub fn conv2d_geometry(
     x: Shape,
     filters: usize,
     kernel: usize,
-    stride: usize,
-    padding: Padding,
+    window: Window,
 ) -> Result<Conv2dShape, ShapeError> {
     let [c, h, w] = image_dims("conv2d", x)?;
-    Conv2dShape::new([c, h, w], filters, kernel, stride, padding).ok_or_else(|| {
+    let Window {
+        stride,
+        padding,
+        groups,
+        dilation,
+    } = window;
+    for (what, count) in [("input channels", c), ("filters", filters)] {
+        if !count.is_multiple_of(groups) {
+            return Err(ShapeError::new(
+                format!(
+                    "`conv2d` with groups = {groups} needs {what} in whole groups, but there are {count}"
+                ),
+                format!("{groups} groups do not divide {count} {what}"),
+            )
+            .with_help(format!(
+                "`groups` must divide both the input channels ({c}) and `filters` ({filters})"
+            )));
+        }
+    }
+    let geometry = Conv2dShape::grouped([c, h, w], filters, kernel, stride, padding, groups, dilation);
+    geometry.ok_or_else(|| {
+        let span = dilation.saturating_mul(kernel - 1).saturating_add(1);
+        let kernel = if dilation == 1 {
+            format!("{kernel}×{kernel} kernel")
+        } else {
+            format!("{kernel}×{kernel} kernel at dilation {dilation} ({span}×{span} pixels)")
+        };
         let padded = match padding {
             Padding::Each(pad) => format!(" padded to {}×{}", h + 2 * pad, w + 2 * pad),
             Padding::Split { begin, end } => {
@@ -194,7 +275,7 @@ pub fn conv2d_geometry(
         };
         ShapeError::new(
             format!(
-                "the {kernel}×{kernel} kernel of `conv2d` is larger than its {h}×{w} input{padded}: the output would have no pixels"
+                "the {kernel} of `conv2d` is larger than its {h}×{w} input{padded}: the output would have no pixels"
             ),
             "kernel too large",
         )
@@ -207,10 +288,9 @@ pub fn conv2d_shape(
     x: Shape,
     filters: usize,
     kernel: usize,
-    stride: usize,
-    padding: Padding,
+    window: Window,
 ) -> Result<Shape, ShapeError> {
-    let g = conv2d_geometry(x, filters, kernel, stride, padding)?;
+    let g = conv2d_geometry(x, filters, kernel, window)?;
     Shape::new(&[filters, g.out_height, g.out_width])
         .map_err(|e| ShapeError::new(e.to_string(), "too large to allocate"))
 }
@@ -231,26 +311,29 @@ pub(super) fn image_dims(op: &str, x: Shape) -> Result<[usize; 3], ShapeError> {
 }
 
 impl Tape {
-    /// `conv2d(x, weight) + bias` for `x: [batch, c, h, w]`, `weight: [filters, c, k, k]`,
-    /// `bias: [filters]`, with `stride` and `padding`.
+    /// `conv2d(x, weight) + bias` for `x: [batch, c, h, w]`, `weight: [filters, c / groups,
+    /// k, k]`, `bias: [filters]`, moved over the image as `window` says.
     pub fn conv2d(
         &mut self,
         x: Var,
         weight: Var,
         bias: Option<Var>,
-        stride: usize,
-        padding: Padding,
+        window: Window,
     ) -> Result<Var, TapeError> {
         let (sx, sw) = (self.shape(x), self.shape(weight));
-        if sw.rank() != 4 || sw.dim(2) != sw.dim(3) || sx.rank() != 4 || sx.dim(1) != sw.dim(1) {
+        if sw.rank() != 4
+            || sw.dim(2) != sw.dim(3)
+            || sx.rank() != 4
+            || sx.dim(1) != sw.dim(1) * window.groups
+        {
             return Err(TapeError::Shape {
                 op: "conv2d",
                 left: sx,
                 right: sw,
-                why: "expected an image batch [b, c, h, w] and weights [filters, c, k, k]",
+                why: "expected an image batch [b, c, h, w] and weights [filters, c / groups, k, k]",
             });
         }
-        let geometry = conv2d_geometry(sx.per_sample(), sw.dim(0), sw.dim(2), stride, padding)
+        let geometry = conv2d_geometry(sx.per_sample(), sw.dim(0), sw.dim(2), window)
             .map_err(|e| TapeError::Invalid {
                 op: "conv2d",
                 why: e.message,
@@ -363,32 +446,67 @@ mod tests {
         #[test]
         fn conv2d_matches_central_differences(
             (batch, c, h, w, f, k, stride, pad) in (1usize..3, 1usize..3, 3usize..7, 3usize..7, 1usize..4, 1usize..4, 1usize..3, 0usize..2),
+            (groups, dilation) in (1usize..3, 1usize..3),
             same: bool,
             bias: bool,
-            values in vec(-1.0f32..1.0, 2 * 2 * 6 * 6 + 3 * 2 * 3 * 3 + 3),
+            values in vec(-1.0f32..1.0, 2 * 4 * 6 * 6 + 6 * 2 * 3 * 3 + 6),
         ) {
             let padding = if same { Padding::Same } else { Padding::Each(pad) };
-            prop_assume!(Conv2dShape::new([c, h, w], f, k, stride, padding).is_some());
+            // Grouped: `groups` groups of `c` channels and `f` filters each.
+            let (c, f) = (c * groups, f * groups);
+            let window = Window { stride, padding, groups, dilation };
+            prop_assume!(Conv2dShape::grouped([c, h, w], f, k, stride, padding, groups, dilation).is_some());
             let x_len = batch * c * h * w;
-            let w_len = f * c * k * k;
+            let w_len = f * (c / groups) * k * k;
             let x = (Shape::new(&[batch, c, h, w]).unwrap(), values[..x_len].to_vec());
-            let wt = (Shape::new(&[f, c, k, k]).unwrap(), values[x_len..x_len + w_len].to_vec());
+            let wt = (Shape::new(&[f, c / groups, k, k]).unwrap(), values[x_len..x_len + w_len].to_vec());
             let b = (Shape::vector(f).unwrap(), values[x_len + w_len..x_len + w_len + f].to_vec());
             let inputs = if bias { vec![x, wt, b] } else { vec![x, wt] };
-            assert_ok(check_function(&inputs, |t, v| t.conv2d(v[0], v[1], v.get(2).copied(), stride, padding)).unwrap())?;
+            assert_ok(check_function(&inputs, |t, v| t.conv2d(v[0], v[1], v.get(2).copied(), window)).unwrap())?;
         }
     }
 
     #[test]
     fn a_kernel_larger_than_the_image_is_refused_in_words() {
-        let err =
-            conv2d_shape(Shape::new(&[1, 4, 4]).unwrap(), 6, 5, 1, Padding::Each(0)).unwrap_err();
+        let plain = |pad| Window::new(1, Padding::Each(pad));
+        let err = conv2d_shape(Shape::new(&[1, 4, 4]).unwrap(), 6, 5, plain(0)).unwrap_err();
         assert!(err.message.contains("5×5 kernel"), "{}", err.message);
-        let vector = conv2d_shape(Shape::vector(784).unwrap(), 6, 5, 1, Padding::Each(0));
+        let vector = conv2d_shape(Shape::vector(784).unwrap(), 6, 5, plain(0));
         assert!(vector.unwrap_err().message.contains("takes an image"));
         assert_eq!(
-            conv2d_shape(Shape::new(&[1, 28, 28]).unwrap(), 6, 5, 1, Padding::Each(2)).unwrap(),
+            conv2d_shape(Shape::new(&[1, 28, 28]).unwrap(), 6, 5, plain(2)).unwrap(),
             Shape::new(&[6, 28, 28]).unwrap()
+        );
+        let dilated = Window {
+            dilation: 3,
+            ..plain(0)
+        };
+        let err = conv2d_shape(Shape::new(&[1, 6, 6]).unwrap(), 6, 3, dilated).unwrap_err();
+        assert!(
+            err.message.contains("at dilation 3 (7×7 pixels)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn groups_that_do_not_divide_channels_or_filters_are_refused_in_words() {
+        let image = Shape::new(&[6, 8, 8]).unwrap();
+        let grouped = |groups| Window {
+            groups,
+            ..Window::new(1, Padding::Same)
+        };
+        let err = conv2d_shape(image, 8, 3, grouped(4)).unwrap_err();
+        assert!(
+            err.message.contains("input channels in whole groups, but there are 6"),
+            "{}",
+            err.message
+        );
+        let err = conv2d_shape(image, 8, 3, grouped(3)).unwrap_err();
+        assert!(err.message.contains("filters in whole groups, but there are 8"));
+        assert_eq!(
+            conv2d_shape(image, 12, 3, grouped(6)).unwrap(),
+            Shape::new(&[12, 8, 8]).unwrap()
         );
     }
 
