@@ -175,6 +175,50 @@ model m {
     );
 }
 
+/// models/mnist_resnet.nn at its defaults, written out without blocks: the same nodes,
+/// shapes and initial draw (the README's line counts compare the two).
+const MNIST_RESNET_BY_HAND: &str = "\
+model mnist_resnet {
+    x      = input(1, 28, 28)
+    stem   = x |> conv2d(16, 5, pad = same, bias = false) |> batchnorm |> relu |> maxpool(2)
+    a      = stem |> conv2d(16, 3, pad = same, bias = false) |> batchnorm |> relu
+    a2     = a |> conv2d(16, 3, pad = same, bias = false) |> batchnorm
+    s1     = relu(stem + a2)
+    b      = s1 |> conv2d(32, 3, stride = 2, pad = same, bias = false) |> batchnorm |> relu
+    b2     = b |> conv2d(32, 3, pad = same, bias = false) |> batchnorm
+    bs     = s1 |> conv2d(32, 1, stride = 2, bias = false) |> batchnorm
+    d      = relu(bs + b2)
+    c      = d |> conv2d(32, 3, pad = same, bias = false) |> batchnorm |> relu
+    c2     = c |> conv2d(32, 3, pad = same, bias = false) |> batchnorm
+    s2     = relu(d + c2)
+    output = s2 |> global_avgpool |> dense(10) |> softmax
+    loss   = cross_entropy
+}
+";
+
+#[test]
+fn the_shipped_resnet_is_the_net_written_out_by_hand() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mnist_resnet.nn");
+    let shipped = build(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let by_hand = build(MNIST_RESNET_BY_HAND).unwrap();
+    let describe = |g: &Graph| -> Vec<(String, Vec<usize>)> {
+        g.nodes
+            .iter()
+            .map(|n| (n.op.describe(), n.shape.dims()))
+            .collect()
+    };
+    assert_eq!(describe(&shipped), describe(&by_hand));
+    let draw = |g: &Graph| -> Vec<Vec<f32>> {
+        let model = Model::init(g, &mut Generator::seed_from_u64(0)).unwrap();
+        model
+            .params
+            .ids()
+            .map(|id| model.params.value(id).to_vec())
+            .collect()
+    };
+    assert_eq!(draw(&shipped), draw(&by_hand));
+}
+
 #[test]
 fn version_one_and_two_files_may_still_bind_the_name_block() {
     let graph =

@@ -91,6 +91,41 @@ fn show_json_counts_the_parameters_of_every_model() {
                 + dense(48 * 7 * 7, 128)
                 + dense(128, 10),
         ),
+        (
+            "mnist_resnet",
+            // Convolutions without bias, each with a batch norm (scale, shift): the stem,
+            // a block of two at 16, a strided block of two and a 1x1 shortcut to 32, a block
+            // of two at 32, then the pooled 32 features to 10.
+            (conv(1, 16, 5) - 16 + 2 * 16)
+                + 2 * (conv(16, 16, 3) - 16 + 2 * 16)
+                + (conv(16, 32, 3) - 32 + 2 * 32)
+                + (conv(32, 32, 3) - 32 + 2 * 32)
+                + (conv(16, 32, 1) - 32 + 2 * 32)
+                + 2 * (conv(32, 32, 3) - 32 + 2 * 32)
+                + dense(32, 10),
+        ),
+        (
+            "fashion_resnet",
+            (conv(1, 24, 3) - 24 + 2 * 24)
+                + (conv(24, 48, 3) - 48 + 2 * 48)
+                + (conv(48, 48, 3) - 48 + 2 * 48)
+                + (conv(24, 48, 1) - 48 + 2 * 48)
+                + dense(48 * 7 * 7, 128)
+                + dense(128, 10),
+        ),
+        (
+            "mnist_mobilenet",
+            // No conv has a bias; each has a batch norm. Depthwise 3x3 weights are
+            // [c, 1, 3, 3]; inverted blocks expand by 4: 1x1 up, depthwise, 1x1 down.
+            (16 * 9 + 2 * 16)
+                + (16 * 9 + 2 * 16)
+                + (32 * 16 + 2 * 32)
+                + 2 * ((128 * 32 + 2 * 128) + (128 * 9 + 2 * 128) + (32 * 128 + 2 * 32))
+                + (32 * 9 + 2 * 32)
+                + (64 * 32 + 2 * 64)
+                + 2 * ((256 * 64 + 2 * 256) + (256 * 9 + 2 * 256) + (64 * 256 + 2 * 64))
+                + dense(64, 10),
+        ),
     ];
     assert_eq!(expected[0].1, 203_530);
     let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
