@@ -57,6 +57,14 @@ fn node<'g>(graph: &'g Graph, name: &str) -> &'g nnc::graph::Node {
         })
 }
 
+/// Each node's operation (with its arguments) and shape, in order.
+fn describe(g: &Graph) -> Vec<(String, Vec<usize>)> {
+    g.nodes
+        .iter()
+        .map(|n| (n.op.describe(), n.shape.dims()))
+        .collect()
+}
+
 fn tensor_names(graph: &Graph) -> Vec<String> {
     let model = Model::init(graph, &mut Generator::seed_from_u64(0)).unwrap();
     model
@@ -146,12 +154,6 @@ model m {
 }
 ";
     let (a, b) = (build(blocks).unwrap(), build(by_hand).unwrap());
-    let describe = |g: &Graph| -> Vec<(String, Vec<usize>)> {
-        g.nodes
-            .iter()
-            .map(|n| (n.op.describe(), n.shape.dims()))
-            .collect()
-    };
     assert_eq!(describe(&a), describe(&b));
     let (ma, mb) = (
         Model::init(&a, &mut Generator::seed_from_u64(3)).unwrap(),
@@ -201,12 +203,6 @@ fn the_shipped_resnet_is_the_net_written_out_by_hand() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mnist_resnet.nn");
     let shipped = build(&std::fs::read_to_string(path).unwrap()).unwrap();
     let by_hand = build(MNIST_RESNET_BY_HAND).unwrap();
-    let describe = |g: &Graph| -> Vec<(String, Vec<usize>)> {
-        g.nodes
-            .iter()
-            .map(|n| (n.op.describe(), n.shape.dims()))
-            .collect()
-    };
     assert_eq!(describe(&shipped), describe(&by_hand));
     let draw = |g: &Graph| -> Vec<Vec<f32>> {
         let model = Model::init(g, &mut Generator::seed_from_u64(0)).unwrap();

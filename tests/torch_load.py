@@ -66,9 +66,10 @@ def find(folder, stem):
     sys.exit(f"no {stem} in {folder}")
 
 
-def main():
-    weights, data, nnc = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    net = MnistCnn()
+def agree_with_nnc(net, weights, data, eval_command):
+    """Loads `weights` into `net` strictly, evaluates the 10,000 test images of `data` in
+    eval mode, and exits 1 unless accuracy and mean cross-entropy are those that
+    `eval_command` (an `nnc eval ... --json` command line) prints."""
     net.load_state_dict(load_file(weights), strict=True)  # raises on any mismatch
     net.eval()
     images = idx(find(data, "t10k-images-idx3-ubyte")).astype(np.float32) / np.float32(255)
@@ -77,21 +78,22 @@ def main():
         logits = net(torch.from_numpy(images).reshape(-1, 1, 28, 28))
     accuracy = (logits.argmax(1) == labels).double().mean().item()
     loss = F.cross_entropy(logits.double(), labels).item()
-
-    repo = Path(__file__).resolve().parents[1]
-    ours = json.loads(
-        subprocess.run(
-            [nnc, "eval", str(repo / "models/mnist_cnn.nn"), "--weights", str(weights),
-             "--data", str(data.parent), "--json"],
-            check=True, capture_output=True, text=True,
-        ).stdout
-    )
+    ours = json.loads(subprocess.run(eval_command, check=True, capture_output=True, text=True).stdout)
     print(json.dumps({
+        "tensors": len(net.state_dict()),
         "torch_accuracy": accuracy, "nnc_accuracy": ours["test_accuracy"],
         "torch_loss": loss, "nnc_loss": ours["test_loss"],
     }))
     if abs(accuracy - ours["test_accuracy"]) > 1e-6 or abs(loss - ours["test_loss"]) > 1e-5:
         sys.exit("PyTorch and nnc disagree")
+
+
+def main():
+    weights, data, nnc = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    repo = Path(__file__).resolve().parents[1]
+    command = [nnc, "eval", str(repo / "models/mnist_cnn.nn"), "--weights", str(weights),
+               "--data", str(data.parent), "--json"]
+    agree_with_nnc(MnistCnn(), weights, data, command)
 
 
 if __name__ == "__main__":

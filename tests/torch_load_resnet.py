@@ -18,19 +18,14 @@ with `nnc eval --json` on the same weights. Exit 1 on any difference beyond floa
 Width and depth are read from the `let`s of the file (and `--set`). Needs torch,
 safetensors and numpy.
 """
-import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-from safetensors.torch import load_file
 from torch import nn
 import torch.nn.functional as F
 
-from torch_load import find, idx
+from torch_load import agree_with_nnc
 
 
 def conv_bn(channels_in, filters, kernel, stride=1):
@@ -115,25 +110,10 @@ def main():
     lets = settings(model, sets)
     stem = int(re.search(r"stem\s*=\s*x \|> conv2d\(\w+, (\d+)", model.read_text()).group(1))
     net = ResNet(lets["width"], lets["depth"], stem)
-    net.load_state_dict(load_file(weights), strict=True)  # raises on any mismatch
-    net.eval()
-    images = idx(find(data, "t10k-images-idx3-ubyte")).astype(np.float32) / np.float32(255)
-    labels = torch.from_numpy(idx(find(data, "t10k-labels-idx1-ubyte")).astype(np.int64))
-    with torch.no_grad():
-        logits = net(torch.from_numpy(images).reshape(-1, 1, 28, 28))
-    accuracy = (logits.argmax(1) == labels).double().mean().item()
-    loss = F.cross_entropy(logits.double(), labels).item()
     command = [nnc, "eval", str(model), "--weights", str(weights), "--data", str(data.parent), "--json"]
     for s in sets:
         command += ["--set", s]
-    ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-    print(json.dumps({
-        "tensors": len(net.state_dict()),
-        "torch_accuracy": accuracy, "nnc_accuracy": ours["test_accuracy"],
-        "torch_loss": loss, "nnc_loss": ours["test_loss"],
-    }))
-    if abs(accuracy - ours["test_accuracy"]) > 1e-6 or abs(loss - ours["test_loss"]) > 1e-5:
-        sys.exit("PyTorch and nnc disagree")
+    agree_with_nnc(net, weights, data, command)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ pub fn forward(
         return;
     }
     y.par_chunks_mut(out_pixels)
-        .with_min_len(planes_per_task(out_pixels))
         .enumerate()
         .for_each(|(i, out)| {
             let (b, f) = (i / shape.filters, i % shape.filters);
@@ -78,7 +77,6 @@ pub fn input_grad(shape: &Conv2dShape, weight: &[f32], grad_y: &[f32], grad_x: &
     }
     grad_x
         .par_chunks_mut(plane)
-        .with_min_len(planes_per_task(plane))
         .enumerate()
         .for_each(|(i, dst)| {
             let (b, c) = (i / shape.channels, i % shape.channels);
@@ -106,8 +104,8 @@ pub fn input_grad(shape: &Conv2dShape, weight: &[f32], grad_y: &[f32], grad_x: &
 
 /// `out[f, tap] += alpha·Σ_b Σ_p grad_y[b, f, p]·x[b, f / m, p + tap]`: each filter is one
 /// task; a tap's sum runs over the samples and rows in order, column `j` of each row into
-/// accumulator `j mod 32`, the accumulators then added in `f64`. `alpha` is 1 for the gradient, −lr for a
-/// fused SGD step.
+/// accumulator `j mod 32`, the accumulators then added in `f64`. `alpha` is 1 for the
+/// gradient, −lr for a fused SGD step.
 pub fn weight_grad(
     shape: &Conv2dShape,
     batch: usize,
@@ -156,12 +154,6 @@ pub fn weight_grad(
 
 /// Columns of a row summed apart in [`weight_grad`], one accumulator each.
 const ROW_LANES: usize = 32;
-
-/// Planes of one task: about 16 K floats, so that a task outweighs rayon's cost of one
-/// (with one plane a task, 14 × 14 planes spent most of their time being scheduled).
-fn planes_per_task(plane: usize) -> usize {
-    (16_384 / plane.max(1)).max(1)
-}
 
 /// One sample's input plane, output plane, and a filter's taps.
 fn planes(shape: &Conv2dShape) -> (usize, usize, usize) {
