@@ -94,6 +94,53 @@ fn sgemm(c: &mut Criterion) {
     group.finish();
 }
 
+/// One core: nnc's packed product (the kernel `nnc bench` reports) against
+/// `matrixmultiply::sgemm` (the portable path and the reference), `c = a·b` at the seed
+/// network's forward product and convnet's `conv1` forward (`W·patches` for 8 images).
+fn sgemm_one_core(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgemm_one_core");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    for (m, k, n) in [(128, 784, 256), (64, 288, 8 * 576)] {
+        let a = data(m * k);
+        let b = data(k * n);
+        let mut y = vec![0.0; m * n];
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        let shape = format!("{m}x{k}x{n}");
+        group.bench_function(BenchmarkId::new("nnc", &shape), |bench| {
+            one.install(|| {
+                bench.iter(|| gemm(MatRef::new(&a, m, k), MatRef::new(&b, k, n), 0.0, &mut y))
+            })
+        });
+        group.bench_function(BenchmarkId::new("matrixmultiply", &shape), |bench| {
+            bench.iter(|| {
+                // SAFETY: the buffers are m×k, k×n and m×n, row-major, as the strides say.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        k as isize,
+                        1,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                        0.0,
+                        y.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn elementwise(c: &mut Criterion) {
     let mut group = c.benchmark_group("elementwise_64x256");
     let x = data(64 * 256);
@@ -426,6 +473,7 @@ criterion_group!(
     benches,
     fma_peak,
     sgemm,
+    sgemm_one_core,
     elementwise,
     convolution,
     pooling_and_norm

@@ -20,8 +20,11 @@ pub struct Machine {
 pub struct Simd {
     /// Element-wise kernels and nnc's own products (`wide`), as compiled.
     pub wide: &'static str,
-    /// Dense matrix products (`matrixmultiply`), as detected at run time.
+    /// `matrixmultiply`'s kernel, as detected at run time (the portable path).
     pub matrixmultiply: &'static str,
+    /// Who takes the dense products: nnc's own kernel (`nnc AVX2+FMA`, `nnc AVX-512`),
+    /// or `matrixmultiply` on CPUs with neither.
+    pub products: &'static str,
 }
 
 impl Machine {
@@ -37,6 +40,7 @@ impl Machine {
             simd: Simd {
                 wide: sets.wide,
                 matrixmultiply: sets.matrixmultiply,
+                products: sets.products,
             },
         }
     }
@@ -44,9 +48,9 @@ impl Machine {
     /// One line for a report's header.
     pub fn describe(&self) -> String {
         format!(
-            "{} ({} cores); SIMD: {} element-wise (wide, as compiled), {} dense products \
-             (matrixmultiply, detected at run time)",
-            self.cpu, self.cores, self.simd.wide, self.simd.matrixmultiply
+            "{} ({} cores); SIMD: {} element-wise (wide, as compiled), dense products by {} \
+             (detected at run time)",
+            self.cpu, self.cores, self.simd.wide, self.simd.products
         )
     }
 }

@@ -54,7 +54,7 @@ pub(crate) mod test_values {
     }
 }
 
-pub use gemm::{MatRef, gemm, gemm_scaled};
+pub use gemm::{Isa, MatRef, detected_isa, gemm, gemm_scaled};
 pub use workers::on_worker_pool;
 
 /// The SIMD instructions the kernels run on, for reports that give a speed: a number means
@@ -65,8 +65,12 @@ pub struct InstructionSets {
     /// `wide::f32x16`): chosen when nnc is compiled (`.cargo/config.toml` builds with
     /// `target-cpu=native`).
     pub wide: &'static str,
-    /// `matrixmultiply::sgemm`: chosen at run time from the CPU's features.
+    /// `matrixmultiply::sgemm`: chosen at run time from the CPU's features. It takes the
+    /// dense products only where [`InstructionSets::products`] says so.
     pub matrixmultiply: &'static str,
+    /// Who computes the dense products: nnc's own packed kernel and its instruction set,
+    /// chosen at run time ([`detected_isa`]), or the portable `matrixmultiply`.
+    pub products: &'static str,
 }
 
 /// What this build and this CPU use; see [`InstructionSets`].
@@ -74,6 +78,11 @@ pub fn instruction_sets() -> InstructionSets {
     InstructionSets {
         wide: wide_instructions(),
         matrixmultiply: matrixmultiply_instructions(),
+        products: match detected_isa() {
+            Some(Isa::Avx512) => "nnc AVX-512",
+            Some(Isa::Avx2Fma) => "nnc AVX2+FMA",
+            None => "matrixmultiply",
+        },
     }
 }
 

@@ -11,7 +11,7 @@ pub fn sum(x: &[f32]) -> f32 {
     }
     let mut padded = [0.0; LANES];
     padded[..tail.len()].copy_from_slice(tail);
-    (acc + Lanes::new(padded)).reduce_add()
+    simd::sum_lanes(acc + Lanes::new(padded))
 }
 
 /// Σ aᵢ·bᵢ.
@@ -24,7 +24,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         acc = Lanes::new(*as_).mul_add(Lanes::new(*bs), acc);
     }
     let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
-    acc.reduce_add() + tail
+    simd::sum_lanes(acc) + tail
 }
 
 /// The largest element (−∞ for an empty slice; NaN-free input assumed for the order).
@@ -137,7 +137,7 @@ fn log_sum_exp_shifted(row: &[f32]) -> f32 {
         padded[..tail.len()].copy_from_slice(tail);
         total += exp_lanes(Lanes::new(padded));
     }
-    total.reduce_add().ln()
+    simd::ln_one(simd::sum_lanes(total))
 }
 
 fn exp_in_place(v: &mut [f32]) {
@@ -183,7 +183,7 @@ pub fn log_softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x:
     {
         let total = sum(gyr);
         for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
-            *gx += gy - y.exp() * total;
+            *gx += gy - simd::exp_one(y) * total;
         }
     }
 }

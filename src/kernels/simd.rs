@@ -133,6 +133,12 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     update1(x, y, |x, y| x.mul_add(alpha, y));
 }
 
+/// `y = y + alpha·x`, the product rounded before the sum (not fused).
+pub fn add_product(alpha: f32, x: &[f32], y: &mut [f32]) {
+    let alpha = Lanes::splat(alpha);
+    update1(x, y, |x, y| y + x * alpha);
+}
+
 /// `y += alpha·x`, then `x = 0`, in one pass: a plain SGD step that also clears the
 /// gradient for the next step.
 pub fn axpy_and_clear(alpha: f32, x: &mut [f32], y: &mut [f32]) {
@@ -151,6 +157,31 @@ pub fn axpy_and_clear(alpha: f32, x: &mut [f32], y: &mut [f32]) {
 /// `y += x`.
 pub fn add_assign(x: &[f32], y: &mut [f32]) {
     update1(x, y, |x, y| y + x);
+}
+
+/// The sum of a vector's sixteen lanes by one fixed tree: lane `i` plus lane `i + 8`,
+/// then `+ 4`, `+ 2`, `+ 1`. `wide`'s `reduce_add` adds in a different order on an
+/// AVX-512 build (`_mm512_reduce_add_ps`) than on AVX2 (each half, then the halves),
+/// which would give the two kinds of machine different bits.
+#[inline(always)]
+pub fn sum_lanes(x: Lanes) -> f32 {
+    let v = x.to_array();
+    let h: [f32; 8] = std::array::from_fn(|i| v[i] + v[i + 8]);
+    let q: [f32; 4] = std::array::from_fn(|i| h[i] + h[i + 4]);
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
+/// `eˣ` of one value by [`exp_lanes`]: the training path never calls the C library's
+/// `expf`, whose variant (and last bit) depends on the CPU and the library version.
+#[inline]
+pub fn exp_one(x: f32) -> f32 {
+    exp_lanes(Lanes::splat(x)).to_array()[0]
+}
+
+/// `ln x` of one value by the vector `ln`, for the reason [`exp_one`] gives.
+#[inline]
+pub fn ln_one(x: f32) -> f32 {
+    Lanes::splat(x).ln().to_array()[0]
 }
 
 /// `out = eˣ`.

@@ -108,14 +108,14 @@ impl Rule for SoftmaxCrossEntropy {
                 if is_labels {
                     let label = label_index(t[row], cols);
                     for (c, (g, &lp)) in grad.iter_mut().zip(log_probs).enumerate() {
-                        *g += scale * (lp.exp() - f32::from(c == label));
+                        *g += scale * (simd::exp_one(lp) - f32::from(c == label));
                     }
                 } else {
                     // Targets need not sum to 1 (the gradient then keeps the `Σt` factor).
                     let targets = &t[row * cols..(row + 1) * cols];
                     let mass = reduce::sum(targets);
                     for ((g, &lp), &target) in grad.iter_mut().zip(log_probs).zip(targets) {
-                        *g += scale * (lp.exp() * mass - target);
+                        *g += scale * (simd::exp_one(lp) * mass - target);
                     }
                 }
             }

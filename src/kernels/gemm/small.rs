@@ -2,8 +2,14 @@
 //! training (batch 1), which `sgemm` would pack at the cost of copying a whole weight
 //! matrix per call.
 
-use super::{MatRef, scale_output};
+use super::{MatRef, SUM_BLOCK, scale_output};
 use crate::kernels::{reduce, simd};
+
+thread_local! {
+    /// One block's sums of a batch-1 product: grows to the widest output seen, then is
+    /// reused (no allocation in a warmed-up step).
+    static BLOCK_SUM: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// The products that dominate per-sample training (batch 1), done without sgemm's
 /// packing, which would copy the whole weight matrix on every call:
@@ -30,27 +36,39 @@ pub(super) fn gemv_or_outer(
         return Some(());
     }
     if m == 1 && b.col_stride == 1 {
-        // c = β·c + Σ_p a[p]·b[p, :] with b's rows contiguous.
+        // c = β·c + Σ_p a[p]·b[p, :] with b's rows contiguous, by the sum blocks of every
+        // product path: each block's terms `axpy`ed into a zeroed buffer, then added.
         scale_output(beta, c);
         let (a_step, row) = (a.col_stride as usize, b.row_stride as usize);
-        for p in 0..k {
-            // Skipping exact zeros changes no result and, with pixel inputs (mostly 0) or
-            // relu activations, most of the weight matrix is never read.
-            let scale = alpha * a.data[p * a_step];
-            if scale != 0.0 {
-                simd::axpy(scale, &b.data[p * row..p * row + n], c);
+        BLOCK_SUM.with_borrow_mut(|acc| {
+            if acc.len() < n {
+                acc.resize(n, 0.0);
             }
-        }
+            let acc = &mut acc[..n];
+            for block in (0..k).step_by(SUM_BLOCK) {
+                acc.fill(0.0);
+                for p in block..(block + SUM_BLOCK).min(k) {
+                    // Skipping exact zeros changes no result and, with pixel inputs (mostly
+                    // 0) or relu activations, most of the weight matrix is never read.
+                    let scale = alpha * a.data[p * a_step];
+                    if scale != 0.0 {
+                        simd::axpy(scale, &b.data[p * row..p * row + n], acc);
+                    }
+                }
+                simd::add_assign(acc, c);
+            }
+        });
         return Some(());
     }
     if k == 1 && b.col_stride == 1 {
-        // c[i, :] = β·c[i, :] + a[i]·b[0, :].
+        // c[i, :] = (β·c[i, :] + 0) + a[i]·b[0, :]: one block of one term, whose chain
+        // from zero is the rounded product.
         scale_output(beta, c);
         let a_step = a.row_stride as usize;
         for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
             let scale = alpha * a.data[i * a_step];
             if scale != 0.0 {
-                simd::axpy(scale, &b.data[..n], c_row); // as above: zero rows stay as they are
+                simd::add_product(scale, &b.data[..n], c_row); // zero rows stay as they are
             }
         }
         return Some(());

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use wide::{f32x8, f32x16};
 
-use super::{MatRef, scale_output};
+use super::{MatRef, SUM_BLOCK, scale_output};
 use crate::kernels::simd;
 use crate::kernels::workers::worker_threads;
 
@@ -36,6 +36,7 @@ trait Register: Copy {
     fn splat(value: f32) -> Self;
     /// `self·s + acc`, fused.
     fn mul_add(self, s: Self, acc: Self) -> Self;
+    fn add(self, other: Self) -> Self;
     fn store(self, to: &mut [f32]);
 }
 
@@ -54,6 +55,10 @@ macro_rules! register {
             #[inline(always)]
             fn mul_add(self, s: Self, acc: Self) -> Self {
                 <$vector>::mul_add(self, s, acc)
+            }
+            #[inline(always)]
+            fn add(self, other: Self) -> Self {
+                self + other
             }
             #[inline(always)]
             fn store(self, to: &mut [f32]) {
@@ -440,14 +445,25 @@ fn accumulate_rows<V: Register>(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut 
         }
     }
     if full_blocks < n {
+        // The last columns (fewer than a block): the same sums, a block's terms in `acc`.
+        let mut acc = [0.0f32; 8 * 16];
+        let acc = &mut acc[..n - full_blocks];
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
             let entries = starts[r]..starts[r + 1];
+            let tail = &mut c_row[full_blocks..];
+            let mut current = None;
             for (&p, &scale) in b_rows[entries.clone()].iter().zip(&scales[entries]) {
-                simd::axpy(
-                    scale,
-                    &b.data[p * brs + full_blocks..p * brs + n],
-                    &mut c_row[full_blocks..],
-                );
+                if current != Some(p / SUM_BLOCK) {
+                    if current.is_some() {
+                        simd::add_assign(acc, tail);
+                    }
+                    acc.fill(0.0);
+                    current = Some(p / SUM_BLOCK);
+                }
+                simd::axpy(scale, &b.data[p * brs + full_blocks..p * brs + n], acc);
+            }
+            if current.is_some() {
+                simd::add_assign(acc, tail);
             }
         }
     }
@@ -460,7 +476,9 @@ const PACK_READS: usize = 8;
 /// Smaller `b`s (64 KiB) stay in cache as they are: packing them only costs the copy.
 const PACK_MIN_FLOATS: usize = 1 << 14;
 
-/// `block += Σ_t scales[t]·b[rows[t]·stride + at ..][..8·V::LANES]`, in eight registers.
+/// `block += Σ_t scales[t]·b[rows[t]·stride + at ..][..8·V::LANES]`, in eight registers,
+/// by the blocks of [`SUM_BLOCK`] steps every product path sums in: each block's terms
+/// from zero, the block then added to `block`.
 #[inline]
 fn accumulate_block<V: Register>(
     rows: &[usize],
@@ -471,8 +489,20 @@ fn accumulate_block<V: Register>(
     block: &mut [f32],
 ) {
     let lanes = V::LANES;
-    let mut acc: [V; 8] = std::array::from_fn(|j| V::load(&block[j * lanes..]));
+    let add_into = |acc: &[V; 8], block: &mut [f32]| {
+        for (j, acc) in acc.iter().enumerate() {
+            let sum = V::load(&block[j * lanes..]).add(*acc);
+            sum.store(&mut block[j * lanes..]);
+        }
+    };
+    let mut acc = [V::splat(0.0); 8];
+    let mut current = rows.first().map_or(0, |p| p / SUM_BLOCK);
     for (&p, &scale) in rows.iter().zip(scales) {
+        if p / SUM_BLOCK != current {
+            add_into(&acc, block);
+            acc = [V::splat(0.0); 8];
+            current = p / SUM_BLOCK;
+        }
         let s = V::splat(scale);
         let from = p * stride + at;
         let src = &b[from..from + 8 * lanes];
@@ -480,8 +510,8 @@ fn accumulate_block<V: Register>(
             *acc = V::load(&src[j * lanes..]).mul_add(s, *acc);
         }
     }
-    for (j, acc) in acc.into_iter().enumerate() {
-        acc.store(&mut block[j * lanes..]);
+    if !rows.is_empty() {
+        add_into(&acc, block);
     }
 }
 
