@@ -95,28 +95,44 @@ fn sgemm(c: &mut Criterion) {
 }
 
 /// One core: nnc's packed product (the kernel `nnc bench` reports) against
-/// `matrixmultiply::sgemm` (the portable path and the reference), `c = a·b` at the seed
-/// network's forward product and convnet's `conv1` forward (`W·patches` for 8 images).
+/// `matrixmultiply::sgemm` (the portable path and the reference), `c = a·b`, at the seed
+/// network's forward product, convnet's `conv1` forward for 8 images at once, and one
+/// sample's three `conv1` products: forward `W·patches`, input gradient `Wᵀ·dy`, weight
+/// gradient `dy·patchesᵀ`.
 fn sgemm_one_core(c: &mut Criterion) {
     let mut group = c.benchmark_group("sgemm_one_core");
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .expect("a one-thread pool");
-    for (m, k, n) in [(128, 784, 256), (64, 288, 8 * 576)] {
+    let shapes = [
+        ("x_w", 128, 784, 256, false),
+        ("w_patches8", 64, 288, 8 * 576, false),
+        ("w_patches", 64, 288, 576, false),
+        ("wT_dy", 288, 64, 576, false),
+        ("dy_patchesT", 64, 576, 288, true),
+    ];
+    for (name, m, k, n, b_transposed) in shapes {
         let a = data(m * k);
         let b = data(k * n);
         let mut y = vec![0.0; m * n];
+        let b_view = || {
+            if b_transposed {
+                MatRef::new(&b, n, k).t()
+            } else {
+                MatRef::new(&b, k, n)
+            }
+        };
+        let (b_rows, b_cols) = if b_transposed { (1, k) } else { (n, 1) };
         group.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        let shape = format!("{m}x{k}x{n}");
+        let shape = format!("{name}/{m}x{k}x{n}");
         group.bench_function(BenchmarkId::new("nnc", &shape), |bench| {
-            one.install(|| {
-                bench.iter(|| gemm(MatRef::new(&a, m, k), MatRef::new(&b, k, n), 0.0, &mut y))
-            })
+            one.install(|| bench.iter(|| gemm(MatRef::new(&a, m, k), b_view(), 0.0, &mut y)))
         });
         group.bench_function(BenchmarkId::new("matrixmultiply", &shape), |bench| {
             bench.iter(|| {
-                // SAFETY: the buffers are m×k, k×n and m×n, row-major, as the strides say.
+                // SAFETY: the buffers are m×k, k×n (or its transpose) and m×n, row-major,
+                // as the strides say.
                 unsafe {
                     matrixmultiply::sgemm(
                         m,
@@ -127,8 +143,8 @@ fn sgemm_one_core(c: &mut Criterion) {
                         k as isize,
                         1,
                         b.as_ptr(),
-                        n as isize,
-                        1,
+                        b_rows as isize,
+                        b_cols as isize,
                         0.0,
                         y.as_mut_ptr(),
                         n as isize,

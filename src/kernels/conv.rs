@@ -18,8 +18,8 @@
 //! and (kernels from 4 × 4) the forward pass ([`super::conv_direct`], chosen by
 //! [`Conv2dShape::direct_weight_grad`] and [`Conv2dShape::direct_forward`]).
 //!
-//! Every product goes through [`gemm`], whose bits do not depend on the
-//! thread count; the samples of a group, and the copies, are shared among the worker
+//! Every product goes through [`gemm`] (or [`gemm_shared`], the same bits with the weights
+//! packed once for the whole batch), whose bits do not depend on the thread count; the samples of a group, and the copies, are shared among the worker
 //! threads by output element.
 //!
 //! Its length (378 lines of code, 324 of tests) is the kernel with the tests that pin
@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::conv_depthwise;
 use super::conv_direct;
-use super::gemm::{MatRef, gemm};
+use super::gemm::{MatRef, SharedLeft, gemm, gemm_shared, with_shared_left};
 use super::im2col::{col2im_one, im2col_one};
 use super::reduce;
 use super::simd;
@@ -143,20 +143,27 @@ pub fn conv2d_forward(
         });
         return;
     }
-    per_sample(shape, batch, scratch, x, y, |patches, x_b, y_b| {
-        let patches = &mut patches[..shape.col_len(1)];
-        im2col_one(shape, x_b, patches);
-        let (filters, cols, pixels) = group_sizes(shape);
-        for g in 0..shape.groups {
-            let patches = MatRef::new(group_rows(patches, g, cols, pixels), cols, pixels);
-            let y = group_rows_mut(y_b, g, filters, pixels);
-            gemm(group_weight(shape, g, weight), patches, 0.0, y);
-        }
-        if let Some(bias) = bias {
-            for (row, &bias) in y_b.chunks_exact_mut(shape.out_pixels()).zip(bias) {
-                row.iter_mut().for_each(|v| *v += bias);
+    // The weights meet every sample's patches: packed once (one group, the usual case).
+    let shared = (shape.groups == 1).then(|| group_weight(shape, 0, weight));
+    with_maybe_shared(shared, |left| {
+        per_sample(shape, batch, scratch, x, y, |patches, x_b, y_b| {
+            let patches = &mut patches[..shape.col_len(1)];
+            im2col_one(shape, x_b, patches);
+            let (filters, cols, pixels) = group_sizes(shape);
+            for g in 0..shape.groups {
+                let patches = MatRef::new(group_rows(patches, g, cols, pixels), cols, pixels);
+                let y = group_rows_mut(y_b, g, filters, pixels);
+                match left {
+                    Some(left) => gemm_shared(left, patches, 0.0, y),
+                    None => gemm(group_weight(shape, g, weight), patches, 0.0, y),
+                }
             }
-        }
+            if let Some(bias) = bias {
+                for (row, &bias) in y_b.chunks_exact_mut(shape.out_pixels()).zip(bias) {
+                    row.iter_mut().for_each(|v| *v += bias);
+                }
+            }
+        })
     });
 }
 
@@ -188,24 +195,41 @@ pub fn conv2d_input_grad(
         conv_depthwise::input_grad(shape, weight, grad_y, grad_x);
         return;
     }
-    per_sample(
-        shape,
-        batch,
-        scratch,
-        grad_y,
-        grad_x,
-        |patches, grad_y_b, grad_x_b| {
-            let patches = &mut patches[..shape.col_len(1)];
-            let (filters, cols, pixels) = group_sizes(shape);
-            for g in 0..shape.groups {
-                let grad_y = group_rows(grad_y_b, g, filters, pixels);
-                let grad_y = MatRef::new(grad_y, filters, pixels);
-                let patches = group_rows_mut(patches, g, cols, pixels);
-                gemm(group_weight(shape, g, weight).t(), grad_y, 0.0, patches);
-            }
-            col2im_one(shape, patches, grad_x_b);
-        },
-    );
+    let shared = (shape.groups == 1).then(|| group_weight(shape, 0, weight).t());
+    with_maybe_shared(shared, |left| {
+        per_sample(
+            shape,
+            batch,
+            scratch,
+            grad_y,
+            grad_x,
+            |patches, grad_y_b, grad_x_b| {
+                let patches = &mut patches[..shape.col_len(1)];
+                let (filters, cols, pixels) = group_sizes(shape);
+                for g in 0..shape.groups {
+                    let grad_y = group_rows(grad_y_b, g, filters, pixels);
+                    let grad_y = MatRef::new(grad_y, filters, pixels);
+                    let patches = group_rows_mut(patches, g, cols, pixels);
+                    match left {
+                        Some(left) => gemm_shared(left, grad_y, 0.0, patches),
+                        None => gemm(group_weight(shape, g, weight).t(), grad_y, 0.0, patches),
+                    }
+                }
+                col2im_one(shape, patches, grad_x_b);
+            },
+        )
+    });
+}
+
+/// Runs `work` with `a` packed once for all its products when there is one to share.
+fn with_maybe_shared<R>(
+    a: Option<MatRef<'_>>,
+    work: impl FnOnce(Option<&SharedLeft<'_>>) -> R,
+) -> R {
+    match a {
+        Some(a) => with_shared_left(a, |left| work(Some(left))),
+        None => work(None),
+    }
 }
 
 /// Filters, patch rows and output pixels of each group's product.

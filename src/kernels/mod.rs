@@ -1,7 +1,8 @@
 //! Kernels: the arithmetic, on plain slices and sizes.
 //!
 //! Kernels never see tape nodes or shapes; the autodiff layer calls them with buffers it
-//! owns. Matrix products go through [`gemm::gemm`] (the crate's only `sgemm` call);
+//! owns. Matrix products go through [`gemm::gemm`] (nnc's packed kernels, chosen at run
+//! time, with the same bits on every CPU; `matrixmultiply` where neither runs);
 //! element-wise work through [`simd`] (`wide::f32x16`: one 512-bit register on an
 //! AVX-512 build, two 256-bit halves on AVX2); row-wise reductions (softmax, sums)
 //! through [`reduce`]. The convolution, pooling and batch-norm kernels keep

@@ -1,22 +1,26 @@
 //! Matrix products: the crate's one entry point for `c ← α·a·b + β·c`, on views whose
 //! transposes are stride swaps ([`MatRef`]). Each product goes to the first path that
 //! takes it: matrix–vector and outer products on `wide` kernels (`small.rs`, batch 1), a
-//! mostly-zero left operand by its nonzeros (`sparse.rs`, a first layer's pixels), else
-//! `matrixmultiply::sgemm` in bands on the worker pool (`sgemm.rs`, the only `sgemm`
-//! call). Every path gives the same bits whatever the number of threads.
+//! mostly-zero left operand by its nonzeros (`sparse.rs`, a first layer's pixels) where
+//! that measured faster on this machine than the dense product (`calibrate.rs`), else
+//! nnc's packed product (`packed.rs`, AVX2 + FMA or AVX-512), or `matrixmultiply::sgemm`
+//! in bands on CPUs with neither (`sgemm.rs`, the only `sgemm` call). Every path but the
+//! last sums each element in the same order (`packed.rs` says which), so the choice
+//! among them never changes a bit, on any CPU or thread count.
 
+mod calibrate;
 mod packed;
 mod sgemm;
 mod small;
 mod sparse;
 
 pub use packed::{Isa, detected_isa};
-use packed::{chain_start, packed};
+use packed::{Left, PackedLeft, chain_start, pack_left, packed, packed_with_left, tile_rows};
 use sgemm::dense;
 #[cfg(test)]
 use sgemm::sgemm as one_sgemm;
 use small::gemv_or_outer;
-use sparse::sparse_left;
+use sparse::{sparse_candidate, sparse_left};
 
 /// A read-only row-major matrix view; [`MatRef::t`] swaps strides to view the transpose
 /// without copying.
@@ -138,13 +142,99 @@ pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut 
     if let Some(()) = gemv_or_outer(alpha, a, b, beta, c) {
         return;
     }
-    if b.col_stride == 1 && sparse_left(alpha, a, b, beta, c) {
-        return;
+    if b.col_stride == 1 && sparse_candidate(a) {
+        if detected_isa().is_none() {
+            // The portable path sums in another order: zero-skipping is the only choice
+            // that keeps the bits of every other product shape's choice.
+            if sparse_left(alpha, a, b, beta, c) {
+                return;
+            }
+        } else if sparse_or_dense(alpha, a, b, beta, c) {
+            return;
+        }
     }
     if packed(alpha, a, b, beta, c) {
         return;
     }
     dense(alpha, a, b, beta, c);
+}
+
+/// A mostly-zero product on the zero-skipping path or the packed dense one, whichever
+/// [`calibrate`] measured faster for its shape on this machine (the same bits either
+/// way). `false` when neither took it: the zero-skipping path declined a denser operand
+/// than its sample showed, leaving `c` untouched.
+fn sparse_or_dense(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) -> bool {
+    let key = calibrate::Key {
+        m: a.rows,
+        k: a.cols,
+        n: b.cols,
+        a_transposed: a.col_stride != 1,
+        threads: crate::kernels::workers::worker_threads(),
+    };
+    let run = |path, c: &mut [f32]| match path {
+        calibrate::Path::Sparse => sparse_left(alpha, a, b, beta, c),
+        calibrate::Path::Dense => packed(alpha, a, b, beta, c),
+    };
+    match calibrate::next(key) {
+        calibrate::Next::Run(path) => run(path, c),
+        calibrate::Next::Time(path) => {
+            let start = std::time::Instant::now();
+            let done = run(path, c);
+            if done {
+                calibrate::record(key, path, start.elapsed());
+            }
+            done
+        }
+    }
+}
+
+/// A left operand that many products share (a convolution's weights meet every sample's
+/// patch matrix), packed once for nnc's kernels where they run ([`with_shared_left`]).
+#[derive(Clone, Copy)]
+pub struct SharedLeft<'a> {
+    view: MatRef<'a>,
+    packed: Option<(Isa, PackedLeft<'a>)>,
+}
+
+thread_local! {
+    /// The packed shared operand of the calling thread: grows to the largest seen, then
+    /// is reused (no allocation in a warmed-up step).
+    static SHARED_LEFT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with `a` packed once for all the products it does with [`gemm_shared`].
+/// The results are the bits [`gemm`] gives: packing beforehand moves no arithmetic.
+pub fn with_shared_left<R>(a: MatRef<'_>, work: impl FnOnce(&SharedLeft<'_>) -> R) -> R {
+    let unpacked = SharedLeft {
+        view: a,
+        packed: None,
+    };
+    // One row or one step takes the batch-1 paths of `gemm`, not the packed kernel.
+    let Some(isa) = detected_isa().filter(|_| a.rows > 1 && a.cols > 1) else {
+        return work(&unpacked);
+    };
+    SHARED_LEFT.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            let packed = pack_left(a, tile_rows(isa), &mut buffer);
+            work(&SharedLeft {
+                view: a,
+                packed: Some((isa, packed)),
+            })
+        }
+        // Already lent out on this thread (a product inside another's work): unpacked.
+        Err(_) => work(&unpacked),
+    })
+}
+
+/// `c ← left·b + β·c`, as [`gemm`] computes it, with `left` packed beforehand.
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_shared(left: &SharedLeft<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    match left.packed {
+        Some((isa, packed)) => packed_with_left(isa, Left::Packed(packed), b, beta, c),
+        None => gemm(left.view, b, beta, c),
+    }
 }
 
 /// Steps of `k` summed from zero before they are added to an output element, the same

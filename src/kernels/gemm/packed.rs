@@ -44,6 +44,7 @@ use std::arch::x86_64::*;
 use rayon::prelude::*;
 
 use super::{MatRef, SUM_BLOCK};
+use crate::kernels::workers::worker_threads;
 
 /// The start of every output element's chain: `β·c + 0` (`0` when `β = 0`, whatever `c`
 /// held, NaN included).
@@ -131,13 +132,19 @@ pub(super) fn packed(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mu
     let Some(isa) = detected_isa() else {
         return false;
     };
-    let threads = if a.rows * a.cols * b.cols < PARALLEL_WORK {
+    packed_with_left(isa, Left::View(alpha, a), b, beta, c);
+    true
+}
+
+/// [`packed`] on `isa` with either kind of left operand, on the worker threads when the
+/// product is large.
+pub(super) fn packed_with_left(isa: Isa, left: Left<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    let threads = if left.rows() * left.cols() * b.cols < PARALLEL_WORK {
         1
     } else {
-        crate::kernels::workers::worker_threads()
+        worker_threads()
     };
-    packed_on(isa, alpha, a, b, beta, c, threads, Kernel::Native);
-    true
+    packed_on(isa, left, b, beta, c, threads, Kernel::Native);
 }
 
 /// Which register tile runs: the instruction set's own, or (tests) the AVX-512 tile on
@@ -149,22 +156,92 @@ pub(super) enum Kernel {
     Avx512TileOnAvx2,
 }
 
+/// The left operand of a product: a view to pack as the product goes (scaled by `α`),
+/// or one packed beforehand for many products ([`pack_left`]).
+#[derive(Clone, Copy)]
+pub(super) enum Left<'a> {
+    View(f32, MatRef<'a>),
+    Packed(PackedLeft<'a>),
+}
+
+/// A whole left operand `[m, k]` packed in the layout [`blocked`] reads: for each block of
+/// [`SUM_BLOCK`] steps from `p`, at `p · m'` (`m'` = `m` rounded up to whole panels), its
+/// panels of `mr` rows as [`pack_a`] writes them.
+#[derive(Clone, Copy)]
+pub(super) struct PackedLeft<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    mr: usize,
+}
+
+impl Left<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Left::View(_, a) => a.rows,
+            Left::Packed(p) => p.rows,
+        }
+    }
+
+    fn cols(&self) -> usize {
+        match self {
+            Left::View(_, a) => a.cols,
+            Left::Packed(p) => p.cols,
+        }
+    }
+}
+
+/// The rows of a panel of `isa`'s (first) tile: what [`pack_left`] packs for.
+pub(super) fn tile_rows(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx2Fma => 6,
+        Isa::Avx512 => 12,
+    }
+}
+
+/// Packs all of `a` (unscaled) into `buffer` for products on kernels with `mr`-row tiles.
+pub(super) fn pack_left<'a>(a: MatRef<'_>, mr: usize, buffer: &'a mut Vec<f32>) -> PackedLeft<'a> {
+    let (m, k) = (a.rows, a.cols);
+    let m_pad = m.next_multiple_of(mr);
+    let out = aligned(buffer, m_pad * k);
+    for pc in (0..k).step_by(SUM_BLOCK) {
+        let kc = SUM_BLOCK.min(k - pc);
+        pack_a(
+            1.0,
+            a,
+            0..m,
+            pc..pc + kc,
+            mr,
+            &mut out[pc * m_pad..(pc + kc) * m_pad],
+        );
+    }
+    PackedLeft {
+        data: out,
+        rows: m,
+        cols: k,
+        mr,
+    }
+}
+
 /// [`packed`] on `isa`, its output cut into at most `parts` rectangles of whole tiles
-/// along its longer side, one per worker thread.
-#[allow(clippy::too_many_arguments)] // the product's operands plus how to run it
+/// along its longer side (along its columns only, for a packed left operand), one per
+/// worker thread.
 pub(super) fn packed_on(
     isa: Isa,
-    alpha: f32,
-    a: MatRef<'_>,
+    left: Left<'_>,
     b: MatRef<'_>,
     beta: f32,
     c: &mut [f32],
     parts: usize,
     kernel: Kernel,
 ) {
-    assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
-    assert_eq!(c.len(), a.rows * b.cols, "gemm: output has the wrong size");
-    let (m, n) = (a.rows, b.cols);
+    assert_eq!(left.cols(), b.rows, "gemm: inner dimensions differ");
+    assert_eq!(
+        c.len(),
+        left.rows() * b.cols,
+        "gemm: output has the wrong size"
+    );
+    let (m, n) = (left.rows(), b.cols);
     if m == 0 || n == 0 {
         return;
     }
@@ -173,12 +250,16 @@ pub(super) fn packed_on(
         row_stride: n,
     };
     let run = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| {
-        let (a, b) = (a.row_band(rows.clone()), b.col_band(cols.clone()));
+        let left = match left {
+            Left::View(alpha, a) => Left::View(alpha, a.row_band(rows.clone())),
+            packed => packed, // only ever cut along columns
+        };
+        let b = b.col_band(cols.clone());
         // SAFETY: the rectangle `rows × cols` lies inside `c` (`[m, n]`, exclusively
         // borrowed for this call), and the rectangles of different parts are disjoint.
         let c = unsafe { out.at(rows.start, cols.start) };
         // SAFETY: `dispatch` only runs kernels whose instructions `isa` says this CPU has.
-        unsafe { dispatch(isa, kernel, alpha, a, b, beta, c) };
+        unsafe { dispatch(isa, kernel, left, b, beta, c) };
     };
     let parts = parts.max(1);
     // Cut along the longer side, in multiples of the larger tile of either kernel.
@@ -187,8 +268,12 @@ pub(super) fn packed_on(
         run(0..m, 0..n);
         return;
     }
-    let along_rows = m >= n;
+    let along_rows = m >= n && matches!(left, Left::View(..));
     let len = if along_rows { m } else { n };
+    if len <= step {
+        run(0..m, 0..n);
+        return;
+    }
     let part = len.div_ceil(parts).next_multiple_of(step);
     (0..len.div_ceil(part)).into_par_iter().for_each(|t| {
         let cut = t * part..((t + 1) * part).min(len);
@@ -232,28 +317,20 @@ impl Output {
 /// # Safety
 /// The CPU must have `isa`'s instructions; `c` must be valid for the whole
 /// `[a.rows, b.cols]` rectangle with no other thread touching it.
-unsafe fn dispatch(
-    isa: Isa,
-    kernel: Kernel,
-    alpha: f32,
-    a: MatRef<'_>,
-    b: MatRef<'_>,
-    beta: f32,
-    c: Output,
-) {
+unsafe fn dispatch(isa: Isa, kernel: Kernel, left: Left<'_>, b: MatRef<'_>, beta: f32, c: Output) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller checked the instructions and vouches for `c`.
     unsafe {
         match (isa, kernel) {
-            (Isa::Avx512, Kernel::Native) => avx512(alpha, a, b, beta, c),
-            (Isa::Avx2Fma, Kernel::Native) => avx2(alpha, a, b, beta, c),
+            (Isa::Avx512, Kernel::Native) => avx512(left, b, beta, c),
+            (Isa::Avx2Fma, Kernel::Native) => avx2(left, b, beta, c),
             #[cfg(test)]
-            (_, Kernel::Avx512TileOnAvx2) => avx512_tile_on_avx2(alpha, a, b, beta, c),
+            (_, Kernel::Avx512TileOnAvx2) => avx512_tile_on_avx2(left, b, beta, c),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (isa, kernel, alpha, a, b, beta, c);
+        let _ = (isa, kernel, left, b, beta, c);
         unreachable!("no packed kernel off x86-64: detected_isa is None there");
     }
 }
@@ -279,23 +356,23 @@ const AVX512_BLOCKS: Blocks = Blocks { mc: 192, nc: 1024 };
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: Output) {
+unsafe fn avx2(left: Left<'_>, b: MatRef<'_>, beta: f32, c: Output) {
     // SAFETY: the caller checked AVX2 and FMA and vouches for `c`.
-    unsafe { blocked::<Ymm, 6, 2>(&AVX2_BLOCKS, alpha, a, b, beta, c) }
+    unsafe { blocked::<Ymm, 6, 2>(&AVX2_BLOCKS, left, b, beta, c) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: Output) {
+unsafe fn avx512(left: Left<'_>, b: MatRef<'_>, beta: f32, c: Output) {
     // SAFETY: the caller checked AVX-512F and vouches for `c`.
-    unsafe { blocked::<Zmm, 12, 2>(&AVX512_BLOCKS, alpha, a, b, beta, c) }
+    unsafe { blocked::<Zmm, 12, 2>(&AVX512_BLOCKS, left, b, beta, c) }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx512_tile_on_avx2(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: Output) {
+unsafe fn avx512_tile_on_avx2(left: Left<'_>, b: MatRef<'_>, beta: f32, c: Output) {
     // SAFETY: the caller checked AVX2 and FMA and vouches for `c`.
-    unsafe { blocked::<YmmPair, 12, 2>(&AVX512_BLOCKS, alpha, a, b, beta, c) }
+    unsafe { blocked::<YmmPair, 12, 2>(&AVX512_BLOCKS, left, b, beta, c) }
 }
 
 thread_local! {
@@ -322,17 +399,23 @@ fn aligned(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 #[inline(always)]
 unsafe fn blocked<V: Vector, const MR: usize, const NV: usize>(
     blocks: &Blocks,
-    alpha: f32,
-    a: MatRef<'_>,
+    left: Left<'_>,
     b: MatRef<'_>,
     beta: f32,
     c: Output,
 ) {
     let nr = NV * V::LANES;
-    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (m, k, n) = (left.rows(), left.cols(), b.cols);
+    if let Left::Packed(packed) = left {
+        assert_eq!(
+            packed.mr, MR,
+            "gemm: a left operand packed for another tile"
+        );
+    }
     let mc = blocks.mc / MR * MR;
     let kc_max = SUM_BLOCK;
     let nc_max = blocks.nc / nr * nr;
+    let direct = reads_b_in_place(b, nr);
     PACKS.with_borrow_mut(|(a_buffer, b_buffer)| {
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
@@ -344,26 +427,55 @@ unsafe fn blocked<V: Vector, const MR: usize, const NV: usize>(
                 } else {
                     Start::Load
                 };
-                let packed_b = aligned(b_buffer, panels_b * nr * kc);
-                pack_b(b, pc..pc + kc, jc..jc + nc, nr, packed_b);
+                // In place, only a last panel cut short by the edge is packed (padded).
+                let packed_b = if direct {
+                    let whole = nc / nr * nr;
+                    let packed = aligned(b_buffer, (nc - whole).div_ceil(nr) * nr * kc);
+                    pack_b(b, pc..pc + kc, jc + whole..jc + nc, nr, packed);
+                    &*packed
+                } else {
+                    let packed = aligned(b_buffer, panels_b * nr * kc);
+                    pack_b(b, pc..pc + kc, jc..jc + nc, nr, packed);
+                    &*packed
+                };
                 for ic in (0..m).step_by(mc) {
                     let rows = mc.min(m - ic);
-                    let packed_a = aligned(a_buffer, rows.div_ceil(MR) * MR * kc);
-                    pack_a(alpha, a, ic..ic + rows, pc..pc + kc, MR, packed_a);
-                    for (jp, b_panel) in packed_b.chunks_exact(nr * kc).enumerate() {
+                    let panels_len = rows.div_ceil(MR) * MR * kc;
+                    let packed_a: &[f32] = match left {
+                        Left::View(alpha, a) => {
+                            let packed_a = aligned(a_buffer, panels_len);
+                            pack_a(alpha, a, ic..ic + rows, pc..pc + kc, MR, packed_a);
+                            packed_a
+                        }
+                        Left::Packed(packed) => {
+                            let at = pc * m.next_multiple_of(MR) + ic * kc;
+                            &packed.data[at..at + panels_len]
+                        }
+                    };
+                    for jp in 0..panels_b {
                         let j = jc + jp * nr;
                         let cols = nr.min(n - j);
+                        let (b_panel, b_stride) = if !direct {
+                            (packed_b[jp * nr * kc..].as_ptr(), nr)
+                        } else if cols == nr {
+                            let at = pc * b.row_stride as usize + j;
+                            (b.data[at..].as_ptr(), b.row_stride as usize)
+                        } else {
+                            (packed_b.as_ptr(), nr)
+                        };
                         for (ip, a_panel) in packed_a.chunks_exact(MR * kc).enumerate() {
                             let i = ic + ip * MR;
                             // SAFETY: (i, j) is inside the rectangle; the tile's
                             // `min(MR, m − i)` rows and `cols` columns are too.
                             let tile = unsafe { c.at(i, j) };
                             let tile_rows = MR.min(m - i);
-                            // SAFETY: the panels hold `kc` steps of `MR` and `NR`
-                            // floats; the caller checked `V`'s instructions.
+                            // SAFETY: the A panel holds `kc` steps of `MR` floats; the B
+                            // panel `kc` steps of `NR` at `b_stride` (packed, or `b`'s
+                            // own rows: steps pc.. and columns j..j + NR, all inside
+                            // `b`); the caller checked `V`'s instructions.
                             unsafe {
                                 tile_product::<V, MR, NV>(
-                                    kc, a_panel, b_panel, tile, tile_rows, cols, start,
+                                    kc, a_panel, b_panel, b_stride, tile, tile_rows, cols, start,
                                 )
                             };
                         }
@@ -372,6 +484,18 @@ unsafe fn blocked<V: Vector, const MR: usize, const NV: usize>(
             }
         }
     });
+}
+
+/// Whether the micro-kernel reads `b`'s panels where they are, without packing them:
+/// when its rows are contiguous and the whole of it stays in L2 (a convolution's patch
+/// matrix for one sample, which im2col has just written), unless its rows sit a multiple
+/// of 1 KiB apart, which would map a panel's rows onto a few of L1's sets.
+fn reads_b_in_place(b: MatRef<'_>, nr: usize) -> bool {
+    const IN_PLACE_MAX_FLOATS: usize = 1 << 16;
+    b.col_stride == 1
+        && b.rows * b.cols <= IN_PLACE_MAX_FLOATS
+        && b.cols >= nr
+        && b.row_stride % 256 != 0
 }
 
 /// How a tile's block sums meet `c`: the first block of `k` is added to `β·c + 0`, each
@@ -452,7 +576,26 @@ fn pack_b(
             }
             continue;
         }
-        // `b` is a transpose (`x·Wᵀ`): each column is contiguous along `k`.
+        // `b` is a transpose (`x·Wᵀ`, a weight gradient's `patchesᵀ`): each column is
+        // contiguous along `k`. Blocks of 8 columns × 8 steps are transposed in registers,
+        // the rest copied one by one.
+        let mut done = 0;
+        if rs == 1 && live == nr {
+            done = kc / 8 * 8;
+            for g in 0..nr / 8 {
+                let col = |jj: usize| (first + g * 8 + jj) * cs + steps.start;
+                for q in (0..done).step_by(8) {
+                    let block: [wide::f32x8; 8] = std::array::from_fn(|jj| {
+                        let at = col(jj) + q;
+                        wide::f32x8::new(*b.data[at..at + 8].first_chunk().expect("8 steps"))
+                    });
+                    for (r, row) in wide::f32x8::transpose(block).iter().enumerate() {
+                        let at = (q + r) * nr + g * 8;
+                        *panel[at..at + 8].first_chunk_mut().expect("8 columns") = row.to_array();
+                    }
+                }
+            }
+        }
         for j in 0..nr {
             if j >= live {
                 panel.chunks_exact_mut(nr).for_each(|dst| dst[j] = 0.0);
@@ -460,8 +603,8 @@ fn pack_b(
             }
             let col = first + j;
             if rs == 1 {
-                let column = &b.data[col * cs + steps.start..col * cs + steps.end];
-                for (dst, &v) in panel.chunks_exact_mut(nr).zip(column) {
+                let column = &b.data[col * cs + steps.start + done..col * cs + steps.end];
+                for (dst, &v) in panel.chunks_exact_mut(nr).skip(done).zip(column) {
                     dst[j] = v;
                 }
             } else {
@@ -478,23 +621,27 @@ fn pack_b(
 /// arithmetic of every element is the same either way.
 ///
 /// # Safety
-/// `a` and `b` hold `kc` steps of `MR` and `NR` floats; `c` is valid for `rows × cols`
-/// elements at its row stride; the CPU has `V`'s instructions.
+/// `a` holds `kc` steps of `MR` floats, `b` `kc` steps of `NR` floats `b_stride` apart;
+/// `c` is valid for `rows × cols` elements at its row stride; the CPU has `V`'s
+/// instructions.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // two panels, a tile and how it starts
 unsafe fn tile_product<V: Vector, const MR: usize, const NV: usize>(
     kc: usize,
     a: &[f32],
-    b: &[f32],
+    b: *const f32,
+    b_stride: usize,
     c: Output,
     rows: usize,
     cols: usize,
     start: Start,
 ) {
     let nr = NV * V::LANES;
-    debug_assert!(a.len() >= kc * MR && b.len() >= kc * nr);
+    debug_assert!(a.len() >= kc * MR);
+    let a = a.as_ptr();
     if rows == MR && cols == nr {
         // SAFETY: the caller's guarantees, for a whole tile.
-        unsafe { micro_kernel::<V, MR, NV>(kc, a.as_ptr(), b.as_ptr(), c.c, c.row_stride, start) };
+        unsafe { micro_kernel::<V, MR, NV>(kc, a, b, b_stride, c.c, c.row_stride, start) };
         return;
     }
     // Room for the largest tile (12 × 32).
@@ -507,9 +654,7 @@ unsafe fn tile_product<V: Vector, const MR: usize, const NV: usize>(
         }
     }
     // SAFETY: the buffer is a whole tile at row stride `nr`.
-    unsafe {
-        micro_kernel::<V, MR, NV>(kc, a.as_ptr(), b.as_ptr(), buffer.as_mut_ptr(), nr, start)
-    };
+    unsafe { micro_kernel::<V, MR, NV>(kc, a, b, b_stride, buffer.as_mut_ptr(), nr, start) };
     for r in 0..rows {
         for j in 0..cols {
             // SAFETY: as above.
@@ -528,6 +673,7 @@ unsafe fn micro_kernel<V: Vector, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    b_stride: usize,
     c: *mut f32,
     row_stride: usize,
     start: Start,
@@ -539,7 +685,7 @@ unsafe fn micro_kernel<V: Vector, const MR: usize, const NV: usize>(
     unsafe {
         let mut acc = [[V::zero(); NV]; MR];
         for p in 0..kc {
-            let b_step = b.add(p * NV * lanes);
+            let b_step = b.add(p * b_stride);
             let bs: [V; NV] = std::array::from_fn(|v| V::load(b_step.add(v * lanes)));
             let a_step = a.add(p * MR);
             for (r, row) in acc.iter_mut().enumerate() {
@@ -748,7 +894,15 @@ mod tests {
             let want = chained(alpha, a_view, b_view, beta, &c0);
             for (isa, kernel) in kernels() {
                 let mut got = c0.clone();
-                packed_on(isa, alpha, a_view, b_view, beta, &mut got, parts, kernel);
+                packed_on(isa, Left::View(alpha, a_view), b_view, beta, &mut got, parts, kernel);
+                prop_assert!(same_bits(&got, &want), "{m}x{k}x{n} ta {ta} tb {tb} {isa:?} {kernel:?} parts {parts}");
+                // The left operand packed beforehand, as a convolution's weights are.
+                let mr = if kernel == Kernel::Native { tile_rows(isa) } else { 12 };
+                let scaled: Vec<f32> = (0..m * k).map(|x| alpha * a_view.at(x / k, x % k)).collect();
+                let mut buffer = Vec::new();
+                let left = pack_left(MatRef::new(&scaled, m, k), mr, &mut buffer);
+                let mut got = c0.clone();
+                packed_on(isa, Left::Packed(left), b_view, beta, &mut got, parts, kernel);
                 prop_assert!(same_bits(&got, &want), "{m}x{k}x{n} ta {ta} tb {tb} {isa:?} {kernel:?} parts {parts}");
             }
         }
@@ -767,7 +921,15 @@ mod tests {
         assert!(want.iter().all(|v| v.is_finite()));
         for (isa, kernel) in kernels() {
             let mut got = c0.clone();
-            packed_on(isa, 1.0, a_view, b_view, 0.0, &mut got, 2, kernel);
+            packed_on(
+                isa,
+                Left::View(1.0, a_view),
+                b_view,
+                0.0,
+                &mut got,
+                2,
+                kernel,
+            );
             assert!(same_bits(&got, &want), "{isa:?} {kernel:?}");
         }
     }

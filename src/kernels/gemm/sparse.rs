@@ -134,11 +134,7 @@ pub(super) fn sparse_left(
     beta: f32,
     c: &mut [f32],
 ) -> bool {
-    let (rs, cs) = (a.row_stride as usize, a.col_stride as usize);
-    if cs != 1 && rs != 1 {
-        return false;
-    }
-    if sampled_density(a) > SPARSE_DENSITY {
+    if !sparse_candidate(a) {
         return false;
     }
     let limit = (SPARSE_DENSITY * (a.rows * a.cols) as f32) as usize;
@@ -149,6 +145,12 @@ pub(super) fn sparse_left(
         1
     };
     sparse_left_in_bands::<Accumulator>(alpha, a, b, beta, c, threads)
+}
+
+/// Whether [`sparse_left`] may take a product with this left operand: a layout it reads
+/// and few enough nonzeros in a sample of it.
+pub(super) fn sparse_candidate(a: MatRef<'_>) -> bool {
+    (a.col_stride == 1 || a.row_stride == 1) && sampled_density(a) <= SPARSE_DENSITY
 }
 
 /// [`sparse_left`] cut into at most `bands` bands of output rows, which may start
