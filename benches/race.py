@@ -25,7 +25,8 @@ nnc, `nnc bench --batch 1000`). With ROUNDS=1 the CNN race takes about 8 minutes
 
 Above each table it names the machine: the CPU (`lscpu`'s model name) and the SIMD
 instructions nnc ran on, as its `nnc bench --json` reports them (`wide` as compiled,
-`matrixmultiply` as detected at run time). The next reader may have another kind of CPU.
+the dense products' kernel as detected at run time). The next reader may have another kind
+of CPU.
 """
 import json
 import os
@@ -102,7 +103,8 @@ def machine_line(simd):
     machine = f"Measured on {cpu_name()} ({os.cpu_count()} logical cores)"
     if simd:
         machine += (f"; nnc's SIMD: {simd['wide']} element-wise (wide, as compiled), "
-                    f"{simd['matrixmultiply']} dense products (matrixmultiply, detected at run time)")
+                    f"dense products by {simd.get('products', 'matrixmultiply ' + simd['matrixmultiply'])} "
+                    "(detected at run time)")
     return machine + ".\n"
 
 
