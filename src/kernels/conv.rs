@@ -18,9 +18,10 @@
 //! and (kernels from 4 × 4) the forward pass ([`super::conv_direct`], chosen by
 //! [`Conv2dShape::direct_weight_grad`] and [`Conv2dShape::direct_forward`]).
 //!
-//! Every product goes through [`gemm`] (or [`gemm_shared`], the same bits with the weights
-//! packed once for the whole batch), whose bits do not depend on the thread count; the samples of a group, and the copies, are shared among the worker
-//! threads by output element.
+//! Every product goes through [`gemm`] (or [`gemm_shared`], the same bits with the
+//! weights packed once for the whole batch), whose bits do not depend on the thread
+//! count; the samples of a group, and the copies, are shared among the worker threads by
+//! output element.
 //!
 //! Its length (378 lines of code, 324 of tests) is the kernel with the tests that pin
 //! its bits, which reach its private helpers: kept in one file on purpose.

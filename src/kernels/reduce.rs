@@ -181,10 +181,8 @@ pub fn log_softmax_backward_rows(y: &[f32], grad_y: &[f32], cols: usize, grad_x:
         .zip(grad_y.chunks_exact(cols))
         .zip(grad_x.chunks_exact_mut(cols))
     {
-        let total = sum(gyr);
-        for ((gx, &y), &gy) in gxr.iter_mut().zip(yr).zip(gyr) {
-            *gx += gy - simd::exp_one(y) * total;
-        }
+        let total = Lanes::splat(sum(gyr));
+        simd::zip2(yr, gyr, gxr, |y, gy, gx| gx + (gy - exp_lanes(y) * total));
     }
 }
 

@@ -171,14 +171,22 @@ pub fn sum_lanes(x: Lanes) -> f32 {
     (q[0] + q[2]) + (q[1] + q[3])
 }
 
-/// `eˣ` of one value by [`exp_lanes`]: the training path never calls the C library's
-/// `expf`, whose variant (and last bit) depends on the CPU and the library version.
+/// `f(i, eˣⁱ)` for each element of `x`, the exponentials by [`exp_lanes`] sixteen at a
+/// time: the training path never calls the C library's `expf`, whose variant (and last
+/// bit) depends on the CPU and the library version.
 #[inline]
-pub fn exp_one(x: f32) -> f32 {
-    exp_lanes(Lanes::splat(x)).to_array()[0]
+pub fn exp_each(x: &[f32], mut f: impl FnMut(usize, f32)) {
+    for (chunk, xs) in x.chunks(LANES).enumerate() {
+        let mut padded = [0.0; LANES];
+        padded[..xs.len()].copy_from_slice(xs);
+        let e = exp_lanes(Lanes::new(padded)).to_array();
+        for (i, &e) in e[..xs.len()].iter().enumerate() {
+            f(chunk * LANES + i, e);
+        }
+    }
 }
 
-/// `ln x` of one value by the vector `ln`, for the reason [`exp_one`] gives.
+/// `ln x` of one value by the vector `ln`, for the reason [`exp_each`] gives.
 #[inline]
 pub fn ln_one(x: f32) -> f32 {
     Lanes::splat(x).ln().to_array()[0]

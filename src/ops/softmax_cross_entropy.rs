@@ -107,16 +107,16 @@ impl Rule for SoftmaxCrossEntropy {
             {
                 if is_labels {
                     let label = label_index(t[row], cols);
-                    for (c, (g, &lp)) in grad.iter_mut().zip(log_probs).enumerate() {
-                        *g += scale * (simd::exp_one(lp) - f32::from(c == label));
-                    }
+                    simd::exp_each(log_probs, |c, p| {
+                        grad[c] += scale * (p - f32::from(c == label));
+                    });
                 } else {
                     // Targets need not sum to 1 (the gradient then keeps the `Σt` factor).
                     let targets = &t[row * cols..(row + 1) * cols];
                     let mass = reduce::sum(targets);
-                    for ((g, &lp), &target) in grad.iter_mut().zip(log_probs).zip(targets) {
-                        *g += scale * (simd::exp_one(lp) * mass - target);
-                    }
+                    simd::exp_each(log_probs, |c, p| {
+                        grad[c] += scale * (p * mass - targets[c]);
+                    });
                 }
             }
         }

@@ -144,8 +144,8 @@ pub fn gemm_scaled(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut 
     }
     if b.col_stride == 1 && sparse_candidate(a) {
         if detected_isa().is_none() {
-            // The portable path sums in another order: zero-skipping is the only choice
-            // that keeps the bits of every other product shape's choice.
+            // `matrixmultiply` sums in another order than the zero-skipping path, so the
+            // choice must not rest on timings here: zero-skipping, as it always was.
             if sparse_left(alpha, a, b, beta, c) {
                 return;
             }

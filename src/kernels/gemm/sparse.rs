@@ -451,21 +451,13 @@ fn accumulate_rows<V: Register>(sparse: &mut SparseRows, b: MatRef<'_>, c: &mut 
         let mut acc = [0.0f32; 8 * 16];
         let acc = &mut acc[..n - full_blocks];
         for (r, c_row) in c.chunks_exact_mut(n).enumerate() {
-            let entries = starts[r]..starts[r + 1];
-            let tail = &mut c_row[full_blocks..];
-            let mut current = None;
-            for (&p, &scale) in b_rows[entries.clone()].iter().zip(&scales[entries]) {
-                if current != Some(p / SUM_BLOCK) {
-                    if current.is_some() {
-                        simd::add_assign(acc, tail);
-                    }
-                    acc.fill(0.0);
-                    current = Some(p / SUM_BLOCK);
+            let (rows, scales) = (&b_rows[starts[r]..starts[r + 1]], &scales[starts[r]..]);
+            for run in sum_block_runs(rows) {
+                acc.fill(0.0);
+                for (&p, &scale) in rows[run.clone()].iter().zip(&scales[run]) {
+                    simd::axpy(scale, &b.data[p * brs + full_blocks..p * brs + n], acc);
                 }
-                simd::axpy(scale, &b.data[p * brs + full_blocks..p * brs + n], acc);
-            }
-            if current.is_some() {
-                simd::add_assign(acc, tail);
+                simd::add_assign(acc, &mut c_row[full_blocks..]);
             }
         }
     }
@@ -491,30 +483,32 @@ fn accumulate_block<V: Register>(
     block: &mut [f32],
 ) {
     let lanes = V::LANES;
-    let add_into = |acc: &[V; 8], block: &mut [f32]| {
+    for run in sum_block_runs(rows) {
+        let mut acc = [V::splat(0.0); 8];
+        for (&p, &scale) in rows[run.clone()].iter().zip(&scales[run]) {
+            let s = V::splat(scale);
+            let from = p * stride + at;
+            let src = &b[from..from + 8 * lanes];
+            for (j, acc) in acc.iter_mut().enumerate() {
+                *acc = V::load(&src[j * lanes..]).mul_add(s, *acc);
+            }
+        }
         for (j, acc) in acc.iter().enumerate() {
             let sum = V::load(&block[j * lanes..]).add(*acc);
             sum.store(&mut block[j * lanes..]);
         }
-    };
-    let mut acc = [V::splat(0.0); 8];
-    let mut current = rows.first().map_or(0, |p| p / SUM_BLOCK);
-    for (&p, &scale) in rows.iter().zip(scales) {
-        if p / SUM_BLOCK != current {
-            add_into(&acc, block);
-            acc = [V::splat(0.0); 8];
-            current = p / SUM_BLOCK;
-        }
-        let s = V::splat(scale);
-        let from = p * stride + at;
-        let src = &b[from..from + 8 * lanes];
-        for (j, acc) in acc.iter_mut().enumerate() {
-            *acc = V::load(&src[j * lanes..]).mul_add(s, *acc);
-        }
     }
-    if !rows.is_empty() {
-        add_into(&acc, block);
-    }
+}
+
+/// The runs of a row's entries (their rows `p` of `b`, in order) that fall in one block
+/// of [`SUM_BLOCK`] steps: the sums every product path adds to the output one at a time.
+fn sum_block_runs(rows: &[usize]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    rows.chunk_by(|p, q| p / SUM_BLOCK == q / SUM_BLOCK)
+        .map(move |run| {
+            start += run.len();
+            start - run.len()..start
+        })
 }
 
 #[cfg(test)]
